@@ -1,0 +1,6 @@
+"""JSON API for the mini-program, under /api/v1."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from app.api import views  # noqa: E402,F401

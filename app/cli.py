@@ -1,0 +1,39 @@
+"""Command-line tools: `flask addresses import`, `flask demo-data`."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    @app.cli.group("addresses")
+    def addresses():
+        """Standard address registry."""
+
+    @addresses.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--batch-size", default=2000, show_default=True)
+    def import_addresses(path: str, batch_size: int):
+        """Import standard addresses from a CSV file (see docs/ADDRESS_IMPORT.md)."""
+        from app.services.address_import import import_csv
+
+        report = import_csv(path, batch_size=batch_size)
+        for line, reason in report.errors:
+            click.echo(f"第 {line} 行: {reason}", err=True)
+        click.echo(
+            f"imported {report.inserted} new, updated {report.updated}, "
+            f"rejected {len(report.errors)} of {report.total} rows"
+        )
+
+    @app.cli.command("demo-data")
+    @click.option("--seed", type=int, default=None, help="Seed (default DEMO_SEED).")
+    @click.option("--scale", type=float, default=1.0, show_default=True,
+                  help="Multiply every count (tests use a small scale).")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when demo data is already loaded.")
+    def demo_data(seed: int | None, scale: float, if_empty: bool):
+        """Load deterministic fake demo data: jurisdiction, addresses, houses, persons, officers."""
+        from app.services.demo import load_demo_data
+
+        result = load_demo_data(seed=seed if seed is not None else app.config["DEMO_SEED"],
+                                scale=scale, if_empty=if_empty)
+        click.echo(result.summary())

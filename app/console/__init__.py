@@ -1,0 +1,6 @@
+"""Officer console (server-rendered), under /console."""
+from flask import Blueprint
+
+bp = Blueprint("console", __name__)
+
+from app.console import views  # noqa: E402,F401

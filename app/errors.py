@@ -1,0 +1,66 @@
+"""One place that turns errors into clear answers: JSON under /api, Chinese pages elsewhere."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: "请求有误",
+    401: "请先登录",
+    403: "没有权限",
+    404: "页面不存在",
+    405: "不支持该请求方式",
+    413: "提交的内容过大",
+    429: "操作过于频繁，请稍后再试",
+    500: "系统繁忙，请稍后再试",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, str]:
+    """marshmallow's nested messages → {"tenants.0.document_number": "…"}."""
+    flat: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(flatten_messages(value, name))
+    elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        flat[prefix or "_schema"] = "；".join(messages)
+    elif isinstance(messages, list):
+        for i, value in enumerate(messages):
+            flat.update(flatten_messages(value, f"{prefix}.{i}" if prefix else str(i)))
+    else:
+        flat[prefix or "_schema"] = str(messages)
+    return flat
+
+
+def error_body(code: int, message: str, fields: dict | None = None) -> dict:
+    return {"code": code, "message": message, "fields": fields or {}}
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ValidationError)
+    def validation_error(exc: ValidationError):
+        fields = flatten_messages(exc.messages)
+        if _wants_json():
+            return jsonify(error_body(400, "提交的信息有误，请检查标出的项目", fields)), 400
+        return render_template("error.html", code=400, message="；".join(fields.values())), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = exc.code or 500
+        message = MESSAGES.get(code, exc.name)
+        if _wants_json():
+            return jsonify(error_body(code, message)), code
+        return render_template("error.html", code=code, message=message), code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        if _wants_json():
+            return jsonify(error_body(500, MESSAGES[500])), 500
+        return render_template("error.html", code=500, message=MESSAGES[500]), 500

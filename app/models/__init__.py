@@ -1,0 +1,25 @@
+"""Every aggregate's models, re-exported so Alembic and callers see one namespace."""
+from app.models.address import Address
+from app.models.alert import Alert
+from app.models.audit import AuditLog
+from app.models.base import utcnow
+from app.models.case_check import CaseCheck, MissedRegistration
+from app.models.declaration import Declaration, DeclarationEvent
+from app.models.employer import Employer, Employment
+from app.models.house import House, PledgeVersion
+from app.models.jurisdiction import Branch, Community, PoliceArea, Station
+from app.models.officer import Officer
+from app.models.penalty import Penalty
+from app.models.person import Person, Residence
+from app.models.reminder import Reminder
+from app.models.spot_check import SpotCheck, SpotCheckPerson
+from app.models.watch import ChecklistTemplate, ControlTask, Watch
+from app.models.wechat_user import WeChatUser
+
+__all__ = [
+    "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
+    "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House",
+    "MissedRegistration", "Officer", "Penalty", "Person", "PledgeVersion", "PoliceArea",
+    "Reminder", "Residence", "SpotCheck", "SpotCheckPerson", "Station", "Watch", "WeChatUser",
+    "utcnow",
+]

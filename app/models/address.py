@@ -1,0 +1,48 @@
+"""Standard address (标准地址) with its QR door plate."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import JSONText, TimestampMixin
+
+ADDRESS_LEVELS = ("building", "unit", "room")
+ADDRESS_STATUSES = ("active", "retired")
+
+
+def new_qr_token() -> str:
+    """Unguessable door-plate token (128 bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
+class Address(TimestampMixin, db.Model):
+    __table_args__ = (Index("ix_address_community_level", "community_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))  # indexed by ix_address_community_level
+    police_area_id: Mapped[int] = mapped_column(ForeignKey("police_area.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    road: Mapped[str | None] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(32))
+    building: Mapped[str | None] = mapped_column(String(32))
+    unit: Mapped[str | None] = mapped_column(String(32))
+    floor: Mapped[str | None] = mapped_column(String(16))
+    room: Mapped[str | None] = mapped_column(String(32))
+    full_text: Mapped[str] = mapped_column(String(255))
+    aliases: Mapped[list | None] = mapped_column(JSONText)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    is_residential: Mapped[bool] = mapped_column(default=True)
+    qr_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_qr_token)
+    plate_issued_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+    parent: Mapped["Address | None"] = relationship(remote_side="Address.id")
+    community: Mapped["Community"] = relationship()  # noqa: F821

@@ -1,0 +1,79 @@
+"""Persons (实有人口) with encrypted document and phone, and their residences (居住/承租)."""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import CollectedMixin, TimestampMixin
+
+DOCUMENT_TYPES = ("resident_id", "hmt_permit", "foreign_pr", "passport", "other")
+DOCUMENT_TYPE_LABELS = {
+    "resident_id": "居民身份证",
+    "hmt_permit": "港澳台居民居住证",
+    "foreign_pr": "外国人永久居留身份证",
+    "passport": "护照",
+    "other": "其他",
+}
+RESIDENCE_STATUSES = ("pending", "active", "ended")
+DECLARED_BY = ("landlord", "tenant", "employer", "officer", "import")
+
+
+class Person(TimestampMixin, CollectedMixin, db.Model):
+    __table_args__ = (
+        UniqueConstraint("document_type", "document_blind_index"),
+        Index("ix_person_phone_blind_index", "phone_blind_index"),
+        Index("ix_person_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_type: Mapped[str] = mapped_column(String(16))
+    # "kid:base64(nonce|ciphertext)"; see app.crypto. Never logged, never in URLs.
+    document_number_enc: Mapped[str] = mapped_column(Text)
+    document_blind_index: Mapped[str] = mapped_column(String(64))
+    document_masked: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    sex: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    household_region_code: Mapped[str | None] = mapped_column(String(6))
+    nationality: Mapped[str] = mapped_column(String(3), default="CHN")
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    phone_blind_index: Mapped[str | None] = mapped_column(String(64))
+    phone_masked: Mapped[str | None] = mapped_column(String(16))
+    # 流动人口: 户籍 outside the branch's district (or not a mainland resident).
+    is_floating: Mapped[bool] = mapped_column(default=True)
+
+    residences: Mapped[list["Residence"]] = relationship(back_populates="person")
+
+
+class Residence(TimestampMixin, CollectedMixin, db.Model):
+    __table_args__ = (
+        # active_slot is 1 while pending/active and NULL once ended: NULLs never collide,
+        # so this is "one live residence per person per house" on SQLite and MariaDB alike.
+        UniqueConstraint("person_id", "house_id", "active_slot"),
+        Index("ix_residence_house_status", "house_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    house_id: Mapped[int] = mapped_column(ForeignKey("house.id"))
+    room: Mapped[str | None] = mapped_column(String(32))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    declared_by: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="wechat_h5")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    active_slot: Mapped[int | None] = mapped_column(default=1)
+    relation_to_landlord: Mapped[str | None] = mapped_column(String(32))
+    declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"), index=True)
+
+    person: Mapped[Person] = relationship(back_populates="residences")
+    house: Mapped["House"] = relationship()  # noqa: F821
+
+    def end(self, end_date: date) -> None:
+        """Close the residence and free its slot for a later move-in."""
+        self.end_date = end_date
+        self.status = "ended"
+        self.active_slot = None

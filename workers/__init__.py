@@ -1,0 +1,1 @@
+"""RQ jobs, queues and the worker entry point. Jobs take ids and plain values."""
