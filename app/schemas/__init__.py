@@ -1,0 +1,1 @@
+"""marshmallow schemas at the edges (API, H5 forms)."""
