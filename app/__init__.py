@@ -51,6 +51,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(console_bp, url_prefix="/console")
 
+    from wechat import init_app as init_wechat
+
+    init_wechat(app)
+
 
 def register_error_handlers(app: Flask) -> None:
     from app.errors import register
