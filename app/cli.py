@@ -34,6 +34,9 @@ def register(app: Flask) -> None:
         """Load deterministic fake demo data: jurisdiction, addresses, houses, persons, officers."""
         from app.services.demo import load_demo_data
 
+        from app.extensions import db
+
         result = load_demo_data(seed=seed if seed is not None else app.config["DEMO_SEED"],
                                 scale=scale, if_empty=if_empty)
+        db.session.commit()
         click.echo(result.summary())

@@ -1,0 +1,75 @@
+"""`flask demo-data`: a deterministic, valid-looking district, loaded once."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app import crypto
+from app.identity import check_document
+from app.models import Address, House, Officer, Person, Residence
+from app.services.demo import load_demo_data
+from app.services.officers import verify_password
+
+
+def test_full_demo_has_the_promised_counts_and_one_officer_per_role(db):
+    result = load_demo_data(seed=7)
+    db.session.commit()
+    counts = result.counts
+    assert counts["stations"] == 3 and counts["communities"] == 20
+    assert 9_000 <= counts["addresses"] <= 11_000
+    assert 1_800 <= counts["houses"] <= 2_200
+    assert 4_500 <= counts["persons"] <= 5_500
+    assert counts["residences"] > 3_000 and counts["employers"] >= 3
+    roles = set(db.session.execute(select(Officer.role)).scalars())
+    assert roles == {"officer", "station_admin", "branch_admin", "system_admin"}
+    username, password = result.passwords["officer"]
+    officer = db.session.execute(select(Officer).where(Officer.username == username)).scalar_one()
+    assert verify_password(officer.password_hash, password)
+    assert password not in result.summary().replace(password, "", 1)  # printed exactly once
+    assert db.session.execute(select(func.count(func.distinct(Address.qr_token)))).scalar_one() \
+        == counts["addresses"]
+
+
+def test_demo_documents_pass_their_checks_and_decrypt(db):
+    load_demo_data(seed=11, scale=0.05)
+    db.session.commit()
+    people = db.session.execute(select(Person)).scalars().all()
+    assert people
+    for person in people:
+        number = crypto.decrypt(person.document_number_enc)
+        check_document(person.document_type, number)
+        assert person.document_masked == crypto.mask_document(number)
+
+
+def test_same_seed_gives_the_same_people(app, db):
+    load_demo_data(seed=3, scale=0.05)
+    db.session.commit()
+    first = sorted(db.session.execute(select(Person.name, Person.document_blind_index)).all())
+    from tests.conftest import _clean_tables
+
+    _clean_tables()
+    load_demo_data(seed=3, scale=0.05)
+    db.session.commit()
+    second = sorted(db.session.execute(select(Person.name, Person.document_blind_index)).all())
+    assert first == second
+
+
+def test_if_empty_does_nothing_the_second_time(app, db):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo-data", "--scale", "0.05"])
+    assert first.exit_code == 0, first.output
+    assert "minjing" in first.output
+    houses = db.session.execute(select(func.count()).select_from(House)).scalar_one()
+    second = runner.invoke(args=["demo-data", "--scale", "0.05", "--if-empty"])
+    assert second.exit_code == 0 and "already loaded" in second.output
+    assert db.session.execute(select(func.count()).select_from(House)).scalar_one() == houses
+
+
+def test_demo_residences_respect_one_live_residence_per_person_and_house(db):
+    load_demo_data(seed=5, scale=0.1)
+    db.session.commit()
+    duplicates = db.session.execute(
+        select(Residence.person_id, Residence.house_id, func.count())
+        .where(Residence.active_slot.is_not(None))
+        .group_by(Residence.person_id, Residence.house_id).having(func.count() > 1)
+    ).all()
+    assert duplicates == []
