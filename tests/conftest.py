@@ -115,3 +115,25 @@ def raw_dump(app) -> str:
             for row in conn.execute(text(f"SELECT * FROM {table.name}")):
                 chunks.append(" ".join(str(v) for v in row))
     return "\n".join(chunks)
+
+
+@pytest.fixture()
+def run_jobs(app):
+    """Run every queued job: a real RQ SimpleWorker on real Redis; inline mode already ran them."""
+
+    def run() -> None:
+        if not app.config.get("REDIS_URL"):
+            return
+        from rq import SimpleWorker
+
+        from app.redis_conn import get_redis
+        from workers.queues import QUEUE_NAMES, get_queue
+
+        _db.session.commit()
+        with app.app_context():  # a fresh context, hence a fresh session, like a real worker
+            worker = SimpleWorker([get_queue(n) for n in QUEUE_NAMES], connection=get_redis())
+            worker.work(burst=True)
+            _db.session.remove()
+        _db.session.expire_all()
+
+    return run

@@ -9,7 +9,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.base import JSONText, TimestampMixin, utcnow
 
-DECLARATION_KINDS = ("house", "move_in", "move_out", "hire", "leave", "self", "correction")
+DECLARATION_KINDS = (
+    "house", "move_in", "move_out", "employer", "hire", "leave", "self", "correction",
+)
+KIND_LABELS = {
+    "house": "房屋登记", "move_in": "租客入住", "move_out": "租客退租", "employer": "单位登记",
+    "hire": "员工入职", "leave": "员工离职", "self": "租客自主申报", "correction": "更正",
+}
 DECLARATION_STATUSES = (
     "received",
     "validating",

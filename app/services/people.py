@@ -39,7 +39,7 @@ def upsert_person(*, document_type: str, document_number: str, name: str,
 
     Raises app.identity.IdentityError naming the field and the reason in Chinese.
     """
-    info = check_document(document_type, document_number)
+    info = check_document(document_type, document_number, nationality=nationality)
     canonical_phone = check_mobile(phone) if phone else None
     person = db.session.execute(
         select(Person).where(

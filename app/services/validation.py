@@ -1,0 +1,251 @@
+"""Automatic checks of a declaration (DESIGN §3 lifecycle, §4 flow 5).
+
+received → validating → verified | needs_review. Each reason is {"field", "message"} in Chinese;
+reasons with "silent": true (a watch-list hit) are for officers only: the submitter just sees
+"under review". Running the checks twice changes nothing the second time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app import crypto
+from app.extensions import db
+from app.identity import IdentityError, check_document
+from app.models import (
+    Address,
+    Alert,
+    ControlTask,
+    Declaration,
+    Employment,
+    House,
+    MissedRegistration,
+    Person,
+    Reminder,
+    Residence,
+    Watch,
+    utcnow,
+)
+from app.services.address_match import decisive, match_address
+from app.services.checklist import active_template
+
+PERSONS_PER_ROOM = 2  # occupancy above rooms × this needs an officer's look
+MOVE_OUT_CONFIRM_DAYS = 3
+FINAL = ("verified", "needs_review", "approved", "flagged", "rejected")
+
+
+@dataclass
+class Outcome:
+    reasons: list[dict] = field(default_factory=list)
+    candidates: list[dict] | None = None
+
+    def add(self, field_name: str, message: str, silent: bool = False) -> None:
+        reason = {"field": field_name, "message": message}
+        if silent:
+            reason["silent"] = True
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+
+
+def _persons(declaration: Declaration) -> list[tuple[str, Person]]:
+    payload = declaration.payload or {}
+    people = []
+    for key in ("tenants", "workers"):
+        for i, item in enumerate(payload.get(key) or []):
+            person = db.session.get(Person, item.get("person_id"))
+            if person is not None:
+                people.append((f"{key}.{i}", person))
+    for key in ("owner", "agent"):
+        item = payload.get(key)
+        if item and item.get("person_id"):
+            person = db.session.get(Person, item["person_id"])
+            if person is not None:
+                people.append((key, person))
+    return people
+
+
+def check_address(declaration: Declaration, outcome: Outcome) -> None:
+    """By door-plate token the address is exact; free text is fuzzy-matched within its community."""
+    if declaration.address_id is not None:
+        address = db.session.get(Address, declaration.address_id)
+        if address is None or address.status != "active":
+            outcome.add("address", "申报地址不是有效的标准地址")
+        return
+    payload = declaration.payload or {}
+    text = payload.get("address_text")
+    if not text:
+        if declaration.kind in ("house", "move_in", "self", "move_out"):
+            outcome.add("address", "缺少申报地址")
+        return
+    candidates = match_address(text, community_id=payload.get("community_id"),
+                               station_id=payload.get("station_id") or declaration.station_id)
+    outcome.candidates = [c.as_dict() for c in candidates]
+    chosen = decisive(candidates)
+    if chosen is None:
+        outcome.add("address", "填写的地址未能唯一匹配标准地址，需民警确认")
+        return
+    address = db.session.get(Address, chosen.address_id)
+    declaration.address_id = address.id
+    declaration.station_id = address.station_id
+    declaration.police_area_id = address.police_area_id
+
+
+def check_documents(declaration: Declaration, outcome: Outcome) -> None:
+    """Re-check every document: rules may have changed since submission (e.g. an expired date)."""
+    for prefix, person in _persons(declaration):
+        try:
+            check_document(person.document_type, crypto.decrypt(person.document_number_enc),
+                           nationality=person.nationality if person.document_type == "passport"
+                           else None)
+        except IdentityError as exc:
+            outcome.add(f"{prefix}.document_number", exc.message)
+
+
+def check_conflicts(declaration: Declaration, outcome: Outcome) -> None:
+    """A tenant still live at another house: ask that landlord to confirm the move-out."""
+    if declaration.kind not in ("move_in", "self") or declaration.house_id is None:
+        return
+    for i, item in enumerate(declaration.payload.get("tenants") or []):
+        others = db.session.execute(
+            select(Residence).where(Residence.person_id == item["person_id"],
+                                    Residence.house_id != declaration.house_id,
+                                    Residence.active_slot.is_not(None))
+        ).scalars().all()
+        for other in others:
+            old_house = db.session.get(House, other.house_id)
+            exists = db.session.execute(select(Reminder.id).where(
+                Reminder.rule == "move_out_confirm", Reminder.target_type == "residence",
+                Reminder.target_id == other.id, Reminder.period_key == f"d{declaration.id}",
+            )).first()
+            if not exists:
+                db.session.add(Reminder(
+                    rule="move_out_confirm", target_type="residence", target_id=other.id,
+                    period_key=f"d{declaration.id}",
+                    recipient_wechat_user_id=old_house.owner_wechat_user_id,
+                    station_id=old_house.station_id, status="pending", due_at=utcnow(),
+                    link=f"/h5/houses/{old_house.id}/move-out"))
+            outcome.add(f"tenants.{i}",
+                        f"{item.get('name', '')}仍登记在其他房屋居住，已请原房东确认退租",)
+
+
+def check_occupancy(declaration: Declaration, outcome: Outcome) -> None:
+    """More people than the rooms can reasonably hold needs an officer's look."""
+    if declaration.house_id is None or declaration.kind not in ("move_in", "self", "hire"):
+        return
+    house = db.session.get(House, declaration.house_id)
+    if not house or not house.rooms:
+        return
+    live = db.session.execute(select(func.count()).select_from(Residence).where(
+        Residence.house_id == house.id, Residence.active_slot.is_not(None))).scalar_one()
+    if live > house.rooms * PERSONS_PER_ROOM:
+        outcome.add("rooms", f"登记居住{live}人，超过{house.rooms}个房间的合理容量")
+
+
+def check_watch_list(declaration: Declaration, outcome: Outcome) -> None:
+    """A listed person creates a control task silently; the declaration never auto-verifies."""
+    template = None
+    for prefix, person in _persons(declaration):
+        watch = db.session.execute(select(Watch).where(
+            Watch.document_type == person.document_type,
+            Watch.document_blind_index == person.document_blind_index,
+            Watch.delisted_at.is_(None))).scalars().first()
+        if watch is None:
+            continue
+        outcome.add(prefix, "关注人员，需民警核查", silent=True)
+        exists = db.session.execute(select(ControlTask.id).where(
+            ControlTask.watch_id == watch.id, ControlTask.declaration_id == declaration.id,
+            ControlTask.person_id == person.id)).first()
+        if exists:
+            continue
+        template = template or active_template()
+        now = utcnow()
+        checklist = [dict(item, deadline=(now + timedelta(
+            days=item.get("deadline_days", template.default_deadline_days))).isoformat(),
+            done_at=None) for item in template.items]
+        deadline = max(now + timedelta(days=i.get("deadline_days", 7)) for i in template.items)
+        task = ControlTask(watch_id=watch.id, person_id=person.id,
+                           house_id=declaration.house_id, declaration_id=declaration.id,
+                           template_id=template.id, station_id=declaration.station_id,
+                           police_area_id=declaration.police_area_id, checklist=checklist,
+                           deadline=deadline, status="open")
+        db.session.add(task)
+        db.session.flush()
+        db.session.add(Alert(kind="watch_hit", station_id=declaration.station_id,
+                             police_area_id=declaration.police_area_id,
+                             object_type="control_task", object_id=task.id,
+                             summary=f"关注人员{person.name}被申报入住"))
+
+
+def resolve_missed_registrations(declaration: Declaration) -> None:
+    """Open 漏登 trace-backs for a person now registered are resolved."""
+    for _prefix, person in _persons(declaration):
+        open_misses = db.session.execute(select(MissedRegistration).where(
+            MissedRegistration.document_type == person.document_type,
+            MissedRegistration.document_blind_index == person.document_blind_index,
+            MissedRegistration.status == "open")).scalars().all()
+        for miss in open_misses:
+            miss.status = "resolved"
+            miss.resolved_at = utcnow()
+            miss.house_id = declaration.house_id
+            miss.outcome = f"已通过申报登记（回执{declaration.receipt_code}）"
+            alert = db.session.execute(select(Alert).where(
+                Alert.object_type == "missed_registration", Alert.object_id == miss.id,
+                Alert.status == "open")).scalar()
+            if alert:
+                alert.status, alert.closed_at, alert.outcome = "closed", utcnow(), miss.outcome
+
+
+def activate_proposed_rows(declaration: Declaration) -> None:
+    """Residences and employments proposed by the declaration become active."""
+    for model in (Residence, Employment):
+        rows = db.session.execute(select(model).where(
+            model.declaration_id == declaration.id, model.status == "pending")).scalars()
+        for row in rows:
+            row.status = "active"
+
+
+def withdraw_proposed_rows(declaration: Declaration) -> None:
+    """A rejected declaration's proposed residences and employments are ended, freeing the slot."""
+    for model in (Residence, Employment):
+        rows = db.session.execute(select(model).where(
+            model.declaration_id == declaration.id, model.status == "pending")).scalars()
+        for row in rows:
+            row.status, row.active_slot = "ended", None
+
+
+CHECKS = (check_address, check_documents, check_conflicts, check_occupancy, check_watch_list)
+
+
+def validate(declaration: Declaration) -> bool:
+    """Run every check on a declaration in received/validating; False when it was already done."""
+    if declaration.status in FINAL:
+        return False
+    if declaration.status == "received":
+        declaration.transition("validating", "worker")
+    outcome = Outcome()
+    for check in CHECKS:
+        check(declaration, outcome)
+    resolve_missed_registrations(declaration)
+    declaration.reasons = outcome.reasons or None
+    if outcome.candidates is not None:
+        declaration.candidates = outcome.candidates
+    blocking = [r for r in outcome.reasons if not r["field"].startswith("tenants.")
+                or r.get("silent") or "仍登记在其他房屋" not in r["message"]]
+    if blocking:
+        declaration.transition("needs_review", "worker",
+                               "；".join(r["message"] for r in outcome.reasons))
+    else:
+        declaration.transition("verified", "worker")
+        activate_proposed_rows(declaration)
+    db.session.flush()
+    return True
+
+
+def public_reasons(declaration: Declaration) -> list[dict]:
+    """Reasons the submitter may see: silent ones are hidden, and if any exists, all are."""
+    reasons = declaration.reasons or []
+    if any(r.get("silent") for r in reasons):
+        return []
+    return reasons
