@@ -5,6 +5,8 @@ from flask import Flask, jsonify, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import db
+
 MESSAGES = {
     400: "请求有误",
     401: "请先登录",
@@ -45,10 +47,30 @@ def error_body(code: int, message: str, fields: dict | None = None) -> dict:
 def register(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def validation_error(exc: ValidationError):
+        db.session.rollback()
         fields = flatten_messages(exc.messages)
         if _wants_json():
             return jsonify(error_body(400, "提交的信息有误，请检查标出的项目", fields)), 400
         return render_template("error.html", code=400, message="；".join(fields.values())), 400
+
+    from app.identity import IdentityError
+    from app.services.errors import RuleError
+    from app.services.ownership import NotYours
+
+    @app.errorhandler(RuleError)
+    @app.errorhandler(IdentityError)
+    def rule_error(exc):
+        db.session.rollback()  # nothing half-proposed survives a refused submission
+        fields = {exc.field: exc.message}
+        if _wants_json():
+            return jsonify(error_body(400, exc.message, fields)), 400
+        return render_template("error.html", code=400, message=exc.message), 400
+
+    @app.errorhandler(NotYours)
+    def not_yours(exc):
+        if _wants_json():
+            return jsonify(error_body(404, str(exc))), 404
+        return render_template("error.html", code=404, message=str(exc)), 404
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -60,6 +82,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        db.session.rollback()
         app.logger.exception("unhandled error on %s", request.path)
         if _wants_json():
             return jsonify(error_body(500, MESSAGES[500])), 500

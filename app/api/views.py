@@ -1,10 +1,270 @@
-"""API views."""
-from flask import jsonify
+"""Mini-program JSON API: the same services as the H5 pages, one error body everywhere."""
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy import select
 
 from app.api import bp
+from app.api.auth import api_user, idempotent, ip
+from app.extensions import db
+from app.models import Declaration, Employment, House, Residence
+from app.schemas.declarations import (
+    AddressOutSchema,
+    CorrectionSchema,
+    DeclarationOutSchema,
+    EmployerInSchema,
+    HireSchema,
+    HouseInSchema,
+    HouseOutSchema,
+    LeaveSchema,
+    MoveInSchema,
+    MoveOutSchema,
+    PledgeInSchema,
+    ResidenceOutSchema,
+    SelfDeclarationSchema,
+)
+from app.services import declarations as svc
+from app.services import ownership
+
+declaration_out = DeclarationOutSchema()
+
+
+def _json() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return {}
+    return data
+
+
+def _created(declaration: Declaration):
+    db.session.commit()
+    db.session.refresh(declaration)
+    return jsonify(declaration_out.dump(declaration)), 201
 
 
 @bp.get("/")
 def index():
     """API root: name and version, so clients can check they reach the right service."""
-    return jsonify({"service": "anju", "api": "v1"})
+    return jsonify({"service": "anju", "api": "v1", "openapi": "/api/v1/openapi.json"})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 document, generated from the marshmallow schemas."""
+    from app.api.openapi import build_spec
+
+    return jsonify(build_spec())
+
+
+@bp.get("/addresses/<token>")
+def address(token: str):
+    """The standard address behind a door-plate token, and its house if registered."""
+    api_user()
+    found = ownership.address_by_token(token)
+    return jsonify(AddressOutSchema().dump(found))
+
+
+@bp.post("/houses")
+@idempotent
+def register_house(key):
+    """Register the house at a scanned door plate (owner, type, rooms, rent, agent)."""
+    user = api_user()
+    data = HouseInSchema().load(_json())
+    found = ownership.address_by_token(data["qr_token"], field="qr_token")
+    declaration = svc.register_house(
+        svc.Submitter("landlord", user.id, channel="miniapp", ip=ip()), found,
+        owner=data["owner"], agent=data.get("agent"), rental_type=data["rental_type"],
+        rooms=data["rooms"], area_m2=data.get("area_m2"), monthly_rent=data.get("monthly_rent"),
+        is_rental=data["is_rental"], idempotency_key=key)
+    return _created(declaration)
+
+
+@bp.get("/houses")
+def my_houses():
+    """The houses this landlord registered."""
+    user = api_user()
+    houses = ownership.houses_of(user)
+    return jsonify(HouseOutSchema(many=True).dump(houses))
+
+
+@bp.get("/houses/<int:house_id>")
+def house_detail(house_id: int):
+    """One of my houses with its current tenants."""
+    house = ownership.my_house(api_user(), house_id)
+    tenants = ownership.live_residences(house)
+    return jsonify({**HouseOutSchema().dump(house),
+                    "tenants": ResidenceOutSchema(many=True).dump(tenants)})
+
+
+@bp.post("/houses/<int:house_id>/pledge")
+def sign_pledge(house_id: int):
+    """Sign the current 治安责任保证书 for one of my houses."""
+    house = ownership.my_house(api_user(), house_id)
+    data = PledgeInSchema().load(_json())
+    if not data["agree"]:
+        from marshmallow import ValidationError
+
+        raise ValidationError({"agree": ["请阅读并同意保证书"]})
+    svc.sign_pledge(house, signer_name=data["signer_name"], ip=ip())
+    db.session.commit()
+    return jsonify(HouseOutSchema().dump(house))
+
+
+@bp.post("/houses/<int:house_id>/move-ins")
+@idempotent
+def move_in(key, house_id: int):
+    """Declare tenants moving in (several in one submission)."""
+    user = api_user()
+    house = ownership.my_house(user, house_id)
+    data = MoveInSchema().load(_json())
+    declaration = svc.declare_move_in(svc.Submitter("landlord", user.id, channel="miniapp"),
+                                      house, data["tenants"], idempotency_key=key)
+    return _created(declaration)
+
+
+@bp.post("/houses/<int:house_id>/move-outs")
+@idempotent
+def move_out(key, house_id: int):
+    """Declare tenants moving out."""
+    user = api_user()
+    house = ownership.my_house(user, house_id)
+    data = MoveOutSchema().load(_json())
+    declaration = svc.declare_move_out(svc.Submitter("landlord", user.id, channel="miniapp"),
+                                       house, data["residence_ids"], data["end_date"],
+                                       idempotency_key=key)
+    return _created(declaration)
+
+
+@bp.post("/houses/<int:house_id>/confirm")
+def confirm_unchanged(house_id: int):
+    """One tap: my tenants are unchanged."""
+    house = ownership.my_house(api_user(), house_id)
+    svc.confirm_tenants_unchanged(house)
+    db.session.commit()
+    return jsonify(HouseOutSchema().dump(house))
+
+
+@bp.get("/declarations")
+def my_declarations():
+    """Every declaration I submitted, newest first, with status and (public) reasons."""
+    user = api_user()
+    rows = db.session.execute(
+        select(Declaration).where(Declaration.submitter_wechat_user_id == user.id)
+        .order_by(Declaration.id.desc()).limit(200)).scalars().all()
+    return jsonify(DeclarationOutSchema(many=True).dump(rows))
+
+
+@bp.get("/declarations/<int:declaration_id>")
+def declaration_detail(declaration_id: int):
+    """One of my declarations."""
+    declaration = ownership.my_declaration(api_user(), declaration_id)
+    return jsonify(declaration_out.dump(declaration))
+
+
+@bp.post("/declarations/<int:declaration_id>/corrections")
+@idempotent
+def correct(key, declaration_id: int):
+    """Correct a tenant's details in one of my move-in declarations."""
+    user = api_user()
+    original = ownership.my_declaration(user, declaration_id)
+    data = CorrectionSchema().load(_json())
+    residence_id = data.pop("residence_id")
+    declaration = svc.correct_move_in(svc.Submitter("landlord", user.id, channel="miniapp"),
+                                      original, residence_id, data, idempotency_key=key)
+    return _created(declaration)
+
+
+@bp.post("/self-declarations")
+@idempotent
+def self_declare(key):
+    """A tenant declares themself at a scanned door plate; the landlord confirms."""
+    user = api_user()
+    data = SelfDeclarationSchema().load(_json())
+    house = ownership.house_at_token(data["qr_token"])
+    declaration = svc.declare_self(svc.Submitter("tenant", user.id, channel="miniapp"), house,
+                                   data["me"], idempotency_key=key)
+    return _created(declaration)
+
+
+@bp.post("/declarations/<code>/confirm")
+def confirm(code: str):
+    """The other party confirms a declaration: the landlord a tenant's, the tenant a landlord's."""
+    user = api_user()
+    declaration, role = ownership.confirmable(user, code, _json().get("document_number"))
+    svc.confirm_declaration(declaration, svc.Submitter(role, user.id, channel="miniapp"))
+    db.session.commit()
+    return jsonify(declaration_out.dump(declaration))
+
+
+@bp.get("/me/registrations")
+def my_registrations():
+    """A tenant's own registrations, with the date a 居住证 can be applied for."""
+    user = api_user()
+    rows = db.session.execute(
+        select(Residence).where(Residence.person_id == user.person_id)
+        .order_by(Residence.start_date.desc())).scalars().all() if user.person_id else []
+    out = []
+    for residence in rows:
+        item = ResidenceOutSchema().dump(residence)
+        item["address"] = db.session.get(House, residence.house_id).address.full_text
+        out.append(item)
+    return jsonify(out)
+
+
+@bp.post("/employers")
+@idempotent
+def register_employer(key):
+    """Register an employer (统一社会信用代码 checked) at a door-plate address."""
+    user = api_user()
+    data = EmployerInSchema().load(_json())
+    found = ownership.address_by_token(data["qr_token"], field="qr_token")
+    declaration = svc.register_employer(
+        svc.Submitter("employer", user.id, channel="miniapp"), name=data["name"],
+        uscc=data["uscc"], address=found, contact_name=data["contact_name"],
+        contact_phone=data["contact_phone"], idempotency_key=key)
+    return _created(declaration)
+
+
+@bp.get("/employers/<int:employer_id>")
+def employer_detail(employer_id: int):
+    """My employer and its current workers."""
+    employer = ownership.my_employer(api_user(), employer_id)
+    workers = db.session.execute(select(Employment).where(
+        Employment.employer_id == employer.id, Employment.active_slot.is_not(None))).scalars()
+    return jsonify({"id": employer.id, "name": employer.name, "uscc": employer.uscc,
+                    "workers": [{"employment_id": e.id, "name": e.person.name,
+                                 "document_masked": e.person.document_masked,
+                                 "start_date": e.start_date.isoformat(), "job": e.job,
+                                 "status": e.status} for e in workers]})
+
+
+@bp.post("/employers/<int:employer_id>/hires")
+@idempotent
+def hire(key, employer_id: int):
+    """Declare workers hired, with their dormitory door plates."""
+    user = api_user()
+    employer = ownership.my_employer(user, employer_id)
+    data = HireSchema().load(_json())
+    for i, worker in enumerate(data["workers"]):
+        token = worker.pop("dormitory_qr_token", None)
+        if token:
+            worker["dormitory_address_id"] = ownership.address_by_token(
+                token, field=f"workers.{i}.dormitory_qr_token").id
+    declaration = svc.declare_hire(svc.Submitter("employer", user.id, channel="miniapp"),
+                                   employer, data["workers"], idempotency_key=key)
+    return _created(declaration)
+
+
+@bp.post("/employers/<int:employer_id>/leaves")
+@idempotent
+def leave(key, employer_id: int):
+    """Declare workers who left."""
+    user = api_user()
+    employer = ownership.my_employer(user, employer_id)
+    data = LeaveSchema().load(_json())
+    declaration = svc.declare_leave(svc.Submitter("employer", user.id, channel="miniapp"),
+                                    employer, data["employment_ids"], data["end_date"],
+                                    idempotency_key=key)
+    return _created(declaration)
+
+

@@ -1,0 +1,83 @@
+"""Mini-program identity (signed, expiring app tokens) and Idempotency-Key handling."""
+from __future__ import annotations
+
+import functools
+import re
+
+from flask import abort, current_app, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import WeChatUser
+
+TOKEN_SALT = "anju-miniapp-token"
+TOKEN_MAX_AGE = 7 * 24 * 3600
+_KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+
+
+def issue_app_token(wechat_user_id: int) -> str:
+    """An expiring signed token naming the WeChat user; the session_key never leaves the server."""
+    return _serializer().dumps({"uid": wechat_user_id})
+
+
+def load_app_token(token: str) -> int | None:
+    """The WeChat user id in a valid, unexpired token, else None."""
+    try:
+        data = _serializer().loads(token, max_age=TOKEN_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    uid = data.get("uid") if isinstance(data, dict) else None
+    return uid if isinstance(uid, int) else None
+
+
+def api_user() -> WeChatUser:
+    """The signed-in mini-program user, or a 401 JSON error."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    uid = load_app_token(token) if token else None
+    user = db.session.get(WeChatUser, uid) if uid else None
+    if user is None:
+        abort(401)
+    return user
+
+
+def ip() -> str | None:
+    return request.remote_addr
+
+
+def idempotent(view):
+    """Pass the Idempotency-Key header to the view; a concurrent duplicate returns the first result."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not _KEY_RE.match(key):
+            from marshmallow import ValidationError
+
+            raise ValidationError({"Idempotency-Key": ["幂等键应为1到64位字母、数字或-_:."]})
+        try:
+            return view(key, *args, **kwargs)
+        except IntegrityError:
+            # Two requests with the same key raced past the lookup: the loser answers with the
+            # winner's declaration.
+            db.session.rollback()
+            if key is None:
+                raise
+            from app.models import Declaration
+            from app.schemas.declarations import DeclarationOutSchema
+            from sqlalchemy import select
+
+            user = api_user()
+            existing = db.session.execute(select(Declaration).where(
+                Declaration.submitter_wechat_user_id == user.id,
+                Declaration.idempotency_key == key)).scalar_one_or_none()
+            if existing is None:
+                raise
+            return DeclarationOutSchema().dump(existing), 201
+
+    return wrapper

@@ -1,0 +1,105 @@
+"""OpenAPI 3 document for /api/v1, generated from the marshmallow schemas and the view docstrings."""
+from __future__ import annotations
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import current_app
+
+from app.schemas import declarations as s
+
+# (method, path, view endpoint, request schema, response schema, response is a list)
+OPERATIONS = [
+    ("get", "/addresses/{token}", "api.address", None, s.AddressOutSchema, False),
+    ("post", "/houses", "api.register_house", s.HouseInSchema, s.DeclarationOutSchema, False),
+    ("get", "/houses", "api.my_houses", None, s.HouseOutSchema, True),
+    ("get", "/houses/{house_id}", "api.house_detail", None, s.HouseOutSchema, False),
+    ("post", "/houses/{house_id}/pledge", "api.sign_pledge", s.PledgeInSchema,
+     s.HouseOutSchema, False),
+    ("post", "/houses/{house_id}/move-ins", "api.move_in", s.MoveInSchema,
+     s.DeclarationOutSchema, False),
+    ("post", "/houses/{house_id}/move-outs", "api.move_out", s.MoveOutSchema,
+     s.DeclarationOutSchema, False),
+    ("post", "/houses/{house_id}/confirm", "api.confirm_unchanged", None, s.HouseOutSchema,
+     False),
+    ("get", "/declarations", "api.my_declarations", None, s.DeclarationOutSchema, True),
+    ("get", "/declarations/{declaration_id}", "api.declaration_detail", None,
+     s.DeclarationOutSchema, False),
+    ("post", "/declarations/{declaration_id}/corrections", "api.correct", s.CorrectionSchema,
+     s.DeclarationOutSchema, False),
+    ("post", "/self-declarations", "api.self_declare", s.SelfDeclarationSchema,
+     s.DeclarationOutSchema, False),
+    ("post", "/declarations/{code}/confirm", "api.confirm", None, s.DeclarationOutSchema, False),
+    ("get", "/me/registrations", "api.my_registrations", None, s.ResidenceOutSchema, True),
+    ("post", "/employers", "api.register_employer", s.EmployerInSchema, s.DeclarationOutSchema,
+     False),
+    ("post", "/employers/{employer_id}/hires", "api.hire", s.HireSchema, s.DeclarationOutSchema,
+     False),
+    ("post", "/employers/{employer_id}/leaves", "api.leave", s.LeaveSchema,
+     s.DeclarationOutSchema, False),
+]
+IDEMPOTENT = {"api.register_house", "api.move_in", "api.move_out", "api.correct",
+              "api.self_declare", "api.register_employer", "api.hire", "api.leave"}
+ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录或登录已过期",
+          "404": "未找到，或您无权查看", "429": "操作过于频繁"}
+
+
+def _schema_name(schema) -> str:
+    return schema.__name__.removesuffix("Schema")
+
+
+def build_spec() -> dict:
+    """Build the document; every path and body comes from the live views and schemas."""
+    spec = APISpec(title="安居 Anju mini-program API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "出租房屋和流动人口申报（小程序接口）。登录：POST /auth/wxlogin "
+                                        "换取 token，之后每个请求带 Authorization: Bearer <token>。"},
+                   servers=[{"url": "/api/v1"}])
+    spec.components.security_scheme("appToken", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", schema=s.ErrorSchema)
+    seen: set = set()
+    for schema in {op[3] for op in OPERATIONS if op[3]} | {op[4] for op in OPERATIONS}:
+        if schema not in seen:
+            spec.components.schema(_schema_name(schema), schema=schema)
+            seen.add(schema)
+    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    paths: dict[str, dict] = {}
+    for method, path, endpoint, body, out, many in OPERATIONS:
+        view = current_app.view_functions.get(endpoint)
+        doc = (view.__doc__ or "").strip().splitlines()[0] if view and view.__doc__ else ""
+        ref = {"$ref": f"#/components/schemas/{_schema_name(out)}"}
+        operation = {
+            "operationId": endpoint.split(".", 1)[1], "summary": doc,
+            "security": [{"appToken": []}],
+            "parameters": [{"name": part[1:-1], "in": "path", "required": True,
+                            "schema": {"type": "integer" if part.endswith("_id}") else "string"}}
+                           for part in path.split("/") if part.startswith("{")],
+            "responses": {("201" if method == "post" and endpoint in IDEMPOTENT else "200"): {
+                "description": "成功", "content": {"application/json": {
+                    "schema": {"type": "array", "items": ref} if many else ref}}},
+                **{code: {"description": text, **error_ref} for code, text in ERRORS.items()}},
+        }
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{_schema_name(body)}"}}}}
+        if endpoint in IDEMPOTENT:
+            operation["parameters"].append({
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "description": "同一键重复提交返回同一结果，不会重复登记",
+                "schema": {"type": "string", "maxLength": 64}})
+        paths.setdefault(path, {})[method] = operation
+    login = current_app.view_functions.get("api.wxlogin") or current_app.view_functions.get(
+        "wechat_miniapp.wxlogin")
+    if login is not None:
+        paths["/auth/wxlogin"] = {"post": {
+            "operationId": "wxlogin", "summary": "用小程序 wx.login 的 code 换取 token",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["code"],
+                "properties": {"code": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "成功", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {
+                    "token": {"type": "string"}, "expires_in": {"type": "integer"}}}}}},
+                **{code: {"description": text, **error_ref} for code, text in ERRORS.items()}}}}
+    for path, item in paths.items():
+        for method, operation in item.items():
+            spec.path(path=path, operations={method: operation})
+    return spec.to_dict()

@@ -1,0 +1,109 @@
+"""What a WeChat user may see and act on: their own houses, declarations and employer."""
+from __future__ import annotations
+
+from flask import abort
+from sqlalchemy import or_, select
+
+from app.extensions import db
+from app.models import Address, Declaration, Employer, House, Residence, WeChatUser
+from app.services.declarations import find_by_receipt_code
+from app.services.errors import RuleError
+
+
+class NotYours(LookupError):
+    """The object does not exist or belongs to someone else (answered as 404, never 403)."""
+
+    def __init__(self, message: str = "未找到，或您无权查看"):
+        super().__init__(message)
+
+
+def address_by_token(token: str, field: str | None = None) -> Address:
+    """The active address behind a door-plate token; a 404 (path) or field error (body) if none."""
+    address = db.session.execute(
+        select(Address).where(Address.qr_token == (token or "").strip())).scalar_one_or_none()
+    if address is None or address.status != "active":
+        if field is None:
+            abort(404)
+        raise RuleError(field, "门牌码无效或地址已停用，请重新扫描门牌")
+    return address
+
+
+def house_at_token(token: str, field: str = "qr_token") -> House:
+    """The registered house at a door plate, for tenants declaring themselves."""
+    address = address_by_token(token, field=field)
+    house = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
+    if house is None:
+        raise RuleError(field, "该地址尚未登记出租房屋，请联系房东先登记房屋")
+    return house
+
+
+
+def houses_of(user: WeChatUser) -> list[House]:
+    """Houses the user registered or owns (as the owner or the agent)."""
+    conditions = [House.owner_wechat_user_id == user.id]
+    if user.person_id:
+        conditions += [House.owner_person_id == user.person_id,
+                       House.agent_person_id == user.person_id]
+    return list(db.session.execute(
+        select(House).where(or_(*conditions)).order_by(House.id)).scalars())
+
+
+def my_house(user: WeChatUser, house_id: int) -> House:
+    house = db.session.get(House, house_id)
+    if house is None or house not in houses_of(user):
+        raise NotYours()
+    return house
+
+
+def live_residences(house: House) -> list[Residence]:
+    return list(db.session.execute(
+        select(Residence).where(Residence.house_id == house.id,
+                                Residence.active_slot.is_not(None))
+        .order_by(Residence.start_date)).scalars())
+
+
+def my_declaration(user: WeChatUser, declaration_id: int) -> Declaration:
+    declaration = db.session.get(Declaration, declaration_id)
+    if declaration is None or declaration.submitter_wechat_user_id != user.id:
+        raise NotYours()
+    return declaration
+
+
+def confirmable(user: WeChatUser, receipt_code: str,
+                document_number: str | None = None) -> tuple[Declaration, str]:
+    """A declaration this user may confirm, and the role they confirm it in.
+
+    A tenant proves who they are with their own document number the first time; the WeChat
+    user is then linked to that person.
+    """
+    declaration = find_by_receipt_code(receipt_code)
+    if declaration is None or declaration.kind not in ("move_in", "self"):
+        raise NotYours()
+    house = db.session.get(House, declaration.house_id) if declaration.house_id else None
+    if declaration.kind == "self" and house is not None and house in houses_of(user):
+        return declaration, "landlord"
+    tenant_ids = {t.get("person_id") for t in declaration.payload.get("tenants", [])}
+    if declaration.kind == "move_in" and not user.person_id and document_number:
+        from app.services.people import find_person
+        from app.identity import IdentityError
+
+        for item in declaration.payload.get("tenants", []):
+            try:
+                person = find_person(item["document_type"], document_number)
+            except IdentityError as exc:
+                raise RuleError("document_number", exc.message) from None
+            if person is not None and person.id in tenant_ids:
+                user.person_id = person.id
+                break
+        else:
+            raise RuleError("document_number", "证件号码与申报的租客不一致")
+    if declaration.kind == "move_in" and user.person_id and user.person_id in tenant_ids:
+        return declaration, "tenant"
+    raise NotYours()
+
+
+def my_employer(user: WeChatUser, employer_id: int) -> Employer:
+    employer = db.session.get(Employer, employer_id)
+    if employer is None or user.employer_id != employer.id:
+        raise NotYours()
+    return employer
