@@ -31,13 +31,35 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from app.extensions import db, migrate
+    from app.extensions import bootstrap, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
                      render_as_batch=True, compare_type=True)
+    # Console: Bootstrap from the package (police networks have no CDN), login, rate limits.
+    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # Redis down must not lock officers out
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "console.login"
+    login_manager.login_message = "请先登录"
+    login_manager.session_protection = "basic"
+    app.after_request(add_security_headers)
     import app.models  # noqa: F401  (register every table on the metadata)
     import workers.queues  # noqa: F401  (after-commit enqueue hooks)
+
+
+def add_security_headers(response):
+    """Security headers on every answer; a view that needs another value sets its own first."""
+    response.headers.setdefault(
+        "Content-Security-Policy", "default-src 'self'; img-src 'self' data:"
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def register_blueprints(app: Flask) -> None:

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__)
 
-from app.console import views  # noqa: E402,F401
+from app.console import addresses, admin, auth, people, views  # noqa: E402,F401

@@ -1,10 +1,263 @@
-"""Console views."""
-from flask import render_template
+"""Console home and the review queue: list, detail, decisions, address choice, bulk approve."""
+from __future__ import annotations
 
+from datetime import timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from sqlalchemy import func, select
+
+from app import crypto
 from app.console import bp
+from app.console.auth import client_ip, current_officer
+from app.console.forms import (
+    BulkApproveForm, ChooseAddressForm, DecisionForm, LogoutForm, RevealForm,
+)
+from app.extensions import db
+from app.models import Address, Community, Declaration, Person, utcnow
+from app.models.declaration import KIND_LABELS, STATUS_LABELS
+from app.models.officer import ROLE_LABELS
+from app.services import audit, review, scoping
+
+PER_PAGE = 50
+PENDING = ("needs_review", "verified")
+AGE_CHOICES = {"1": "超过 1 天", "3": "超过 3 天", "7": "超过 7 天", "30": "超过 30 天"}
+SENSITIVE_KEYS = {"document_number": "document", "id_number": "document", "phone": "phone",
+                  "mobile": "phone", "contact_phone": "phone"}
+PAYLOAD_LABELS = {
+    "document_number": "证件号码", "document_type": "证件类型", "name": "姓名", "phone": "手机号码",
+    "start_date": "入住日期", "end_date": "离开日期", "room": "房间", "address_text": "地址",
+    "house_id": "房屋编号", "person_id": "人员编号", "tenants": "租客", "nationality": "国籍",
+    "relation_to_landlord": "与房东关系", "rental_type": "出租类型", "rooms": "房间数",
+    "employer_id": "单位编号", "job": "岗位", "qr_token": "门牌码",
+}
+
+
+@bp.context_processor
+def console_globals():
+    """What every console page needs: labels, the officer and the sign-out form."""
+    return {"STATUS_LABELS": STATUS_LABELS, "KIND_LABELS": KIND_LABELS,
+            "ROLE_LABELS": ROLE_LABELS, "logout_form": LogoutForm(),
+            "mask_name": crypto.mask_name, "ADMIN_ROLES": scoping.ADMIN_ROLES}
 
 
 @bp.get("/")
+@login_required
 def index():
-    """Console entry page."""
-    return render_template("console/index.html")
+    """Home: how many declarations wait in each status in the officer's area."""
+    officer = current_officer()
+    counts = dict(db.session.execute(scoping.scope_declarations(
+        select(Declaration.status, func.count()).group_by(Declaration.status), officer)).all())
+    late = db.session.execute(scoping.scope_declarations(
+        select(func.count()).select_from(Declaration).where(
+            Declaration.is_late.is_(True), Declaration.status.in_(PENDING)), officer)).scalar()
+    return render_template("console/index.html", counts=counts, late=late)
+
+
+def _queue_filters(args) -> dict:
+    return {
+        "status": args.get("status", "pending"),
+        "kind": args.get("kind", ""),
+        "community_id": args.get("community_id", ""),
+        "age": args.get("age", ""),
+        "late": args.get("late", ""),
+    }
+
+
+def _queue_query(filters: dict, officer):
+    stmt = (select(Declaration, Address.full_text)
+            .outerjoin(Address, Address.id == Declaration.address_id))
+    status = filters["status"]
+    if status == "pending":
+        stmt = stmt.where(Declaration.status.in_(PENDING))
+    elif status in STATUS_LABELS:
+        stmt = stmt.where(Declaration.status == status)
+    if filters["kind"] in KIND_LABELS:
+        stmt = stmt.where(Declaration.kind == filters["kind"])
+    if filters["community_id"].isdigit():
+        stmt = stmt.where(Address.community_id == int(filters["community_id"]))
+    if filters["age"] in AGE_CHOICES:
+        stmt = stmt.where(Declaration.created_at < utcnow() - timedelta(days=int(filters["age"])))
+    if filters["late"] == "1":
+        stmt = stmt.where(Declaration.is_late.is_(True))
+    return scoping.scope_declarations(stmt, officer).order_by(Declaration.created_at,
+                                                              Declaration.id)
+
+
+@bp.get("/declarations")
+@login_required
+def declarations():
+    """The review queue in the officer's area, filtered by status, kind, community, age, lateness."""
+    officer = current_officer()
+    filters = _queue_filters(request.args)
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
+    rows = db.session.execute(
+        _queue_query(filters, officer).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
+    has_next = len(rows) > PER_PAGE
+    communities = db.session.execute(scoping.scope_communities(
+        select(Community).order_by(Community.name), officer)).scalars().all()
+    return render_template("console/declarations.html", rows=rows[:PER_PAGE], filters=filters,
+                           page=page, has_next=has_next, communities=communities,
+                           age_choices=AGE_CHOICES, bulk_form=BulkApproveForm())
+
+
+def flatten_payload(value, prefix: str = "") -> list[tuple[str, str, object]]:
+    """The payload as (path, key, value) rows, nested dicts and lists flattened in order."""
+    rows = []
+    if isinstance(value, dict):
+        for key in value:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value[key], (dict, list)):
+                rows += flatten_payload(value[key], path)
+            else:
+                rows.append((path, str(key), value[key]))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            rows += flatten_payload(item, f"{prefix}.{i}" if prefix else str(i))
+    return rows
+
+
+def _plain(value) -> str:
+    """A payload value as text; encrypted values ("kid:base64") are decrypted."""
+    text = "" if value is None else str(value)
+    if ":" in text and len(text) > 30:
+        try:
+            return crypto.decrypt(text)
+        except Exception:  # noqa: BLE001 - not one of ours: show it as submitted
+            return text
+    return text
+
+
+def _masked(key: str, value) -> str:
+    kind = SENSITIVE_KEYS.get(key)
+    text = _plain(value)
+    if kind == "document":
+        return crypto.mask_document(text)
+    if kind == "phone":
+        return crypto.mask_phone(text)
+    if key == "name" and text:
+        return crypto.mask_name(text)
+    return text
+
+
+def _payload_rows(declaration: Declaration, revealed: dict | None = None) -> list[dict]:
+    rows = []
+    for path, key, value in flatten_payload(declaration.payload or {}):
+        sensitive = key in SENSITIVE_KEYS
+        shown = revealed[path] if revealed and path in revealed else _masked(key, value)
+        rows.append({"path": path, "label": PAYLOAD_LABELS.get(key, key), "value": shown,
+                     "revealable": sensitive and not (revealed and path in revealed),
+                     "key": key, "raw": value})
+    return rows
+
+
+def _render_detail(declaration: Declaration, revealed: dict | None = None, status: int = 200,
+                   decision_form=None, reveal_form=None):
+    officer = current_officer()
+    address = (db.session.get(Address, declaration.address_id)
+               if declaration.address_id else None)
+    candidate_ids = [c.get("address_id") for c in (declaration.candidates or [])
+                     if isinstance(c, dict)]
+    visible = set(scoping.scoped_ids(Address, candidate_ids, officer))
+    candidates = [c for c in (declaration.candidates or [])
+                  if isinstance(c, dict) and c.get("address_id") in visible]
+    person_ids = [v for _, k, v in flatten_payload(declaration.payload or {})
+                  if k == "person_id" and isinstance(v, int)]
+    persons = {p.id: p for p in db.session.execute(scoping.scope_persons(
+        select(Person).where(Person.id.in_(person_ids)), officer)).scalars()} if person_ids else {}
+    return render_template(
+        "console/declaration.html", d=declaration, address=address, candidates=candidates,
+        payload_rows=_payload_rows(declaration, revealed), persons=persons,
+        decision_form=decision_form or DecisionForm(), choose_form=ChooseAddressForm(),
+        reveal_form=reveal_form or RevealForm(),
+        can_decide=any(declaration.status in allowed for allowed in review.DECIDABLE.values()),
+    ), status
+
+
+@bp.get("/declarations/<int:declaration_id>")
+@login_required
+def declaration(declaration_id: int):
+    """One declaration: payload (masked), validation reasons, address candidates, history."""
+    return _render_detail(scoping.scoped_get(Declaration, declaration_id, current_officer()))
+
+
+@bp.post("/declarations/<int:declaration_id>/decide")
+@login_required
+def decide(declaration_id: int):
+    """Approve, flag for a field check, or reject with a reason; audited and pushed."""
+    officer = current_officer()
+    d = scoping.scoped_get(Declaration, declaration_id, officer, for_update=True)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        return _render_detail(d, status=400, decision_form=form)
+    to_status = {"approve": "approved", "flag": "flagged", "reject": "rejected"}[form.action.data]
+    try:
+        review.decide(d, officer, to_status, form.reason.data, ip=client_ip())
+    except review.ReviewError as exc:
+        db.session.rollback()
+        form.reason.errors = [*form.reason.errors, str(exc)]
+        d = scoping.scoped_get(Declaration, declaration_id, officer)
+        return _render_detail(d, status=400, decision_form=form)
+    db.session.commit()
+    flash(f"申报 {d.receipt_code} 已{STATUS_LABELS[d.status].lstrip('已')}", "success")
+    return redirect(url_for("console.declaration", declaration_id=d.id))
+
+
+@bp.post("/declarations/<int:declaration_id>/address")
+@login_required
+def choose_address(declaration_id: int):
+    """Fix the declaration's address to one of the scored candidates."""
+    officer = current_officer()
+    d = scoping.scoped_get(Declaration, declaration_id, officer, for_update=True)
+    form = ChooseAddressForm()
+    if not form.validate_on_submit():
+        abort(400)
+    address = scoping.scoped_get(Address, form.address_id.data, officer)
+    try:
+        review.choose_address(d, address, officer, ip=client_ip())
+    except review.ReviewError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("console.declaration", declaration_id=declaration_id))
+    db.session.commit()
+    flash("地址已确定", "success")
+    # The chosen address may lie in another area: then the declaration leaves this queue.
+    if not scoping.scoped_ids(Declaration, [d.id], officer):
+        return redirect(url_for("console.declarations"))
+    return redirect(url_for("console.declaration", declaration_id=d.id))
+
+
+@bp.post("/declarations/bulk-approve")
+@login_required
+def bulk_approve():
+    """Approve every selected `verified` declaration in the area in one go."""
+    form = BulkApproveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    ids = request.form.getlist("ids")[:500]
+    approved = review.bulk_approve(ids, current_officer(), ip=client_ip())
+    db.session.commit()
+    skipped = len(ids) - len(approved)
+    flash(f"已通过 {len(approved)} 条申报" + (f"，{skipped} 条不是“核验通过”状态，未处理"
+                                         if skipped else ""), "success")
+    return redirect(url_for("console.declarations", status="verified"))
+
+
+@bp.post("/declarations/<int:declaration_id>/reveal")
+@login_required
+def reveal_payload(declaration_id: int):
+    """Show one full number from the payload, after a reason, with an audit row."""
+    officer = current_officer()
+    d = scoping.scoped_get(Declaration, declaration_id, officer)
+    form = RevealForm()
+    if not form.validate_on_submit():
+        return _render_detail(d, status=400, reveal_form=form)
+    rows = {path: (key, value) for path, key, value in flatten_payload(d.payload or {})}
+    if form.field.data not in rows or rows[form.field.data][0] not in SENSITIVE_KEYS:
+        abort(404)
+    audit.record(officer, "declaration.reveal", "declaration", d.id, reason=form.reason.data,
+                 ip=client_ip(), detail={"field": form.field.data})
+    db.session.commit()
+    value = _plain(rows[form.field.data][1])
+    return _render_detail(d, revealed={form.field.data: value})
