@@ -73,6 +73,9 @@ class Declaration(TimestampMixin, db.Model):
     )
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
 
+    house: Mapped["House | None"] = relationship()  # noqa: F821
+    address: Mapped["Address | None"] = relationship()  # noqa: F821
+    employer: Mapped["Employer | None"] = relationship()  # noqa: F821
     events: Mapped[list["DeclarationEvent"]] = relationship(
         back_populates="declaration", order_by="DeclarationEvent.id"
     )

@@ -1,0 +1,60 @@
+"""Public receipt verification: /r/<code> shows a declaration's masked facts to whoever holds it."""
+from __future__ import annotations
+
+import base64
+import io
+
+import qrcode
+from flask import abort, current_app, render_template, request
+
+from app.crypto import mask_name
+from app.h5 import bp
+from app.models.declaration import KIND_LABELS, STATUS_LABELS
+from app.services.declarations import RECEIPT_ALPHABET, find_by_receipt_code
+
+
+def receipt_url(code: str) -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + f"/r/{code}"
+
+
+def qr_data_uri(text: str) -> str:
+    """A PNG QR code as a data: URI (served inline: no asset, no network)."""
+    image = qrcode.make(text, box_size=6, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _masked_people(payload: dict) -> list[dict]:
+    people = []
+    for key in ("tenants", "workers"):
+        for item in payload.get(key) or []:
+            people.append({"name": mask_name(item.get("name", "")),
+                           "document": item.get("document_masked", ""),
+                           "start_date": item.get("start_date")})
+    return people
+
+
+def _masked_address(text: str | None) -> str:
+    # Enough to recognise the place, not enough to find the door: the room number is hidden.
+    if not text:
+        return ""
+    return text[:-4] + "****" if len(text) > 8 else text
+
+
+@bp.get("/r/<code>")
+def receipt(code: str):
+    """Verify a receipt by its code: kind, status and masked facts only."""
+    code = code.strip().upper()
+    if len(code) != 8 or any(c not in RECEIPT_ALPHABET for c in code):
+        abort(404)
+    declaration = find_by_receipt_code(code)
+    if declaration is None:
+        abort(404)
+    payload = declaration.payload or {}
+    return render_template(
+        "h5/receipt.html", declaration=declaration, code=code,
+        kind_label=KIND_LABELS.get(declaration.kind, declaration.kind),
+        status_label=STATUS_LABELS.get(declaration.status, declaration.status),
+        address=_masked_address(payload.get("address")), people=_masked_people(payload),
+        qr=qr_data_uri(receipt_url(code)), print_view=request.args.get("print") == "1")
