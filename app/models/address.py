@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, String
+from sqlalchemy import DateTime, Double, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -37,8 +37,8 @@ class Address(TimestampMixin, db.Model):
     room: Mapped[str | None] = mapped_column(String(32))
     full_text: Mapped[str] = mapped_column(String(255))
     aliases: Mapped[list | None] = mapped_column(JSONText)
-    lat: Mapped[float | None] = mapped_column(Float)
-    lng: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Double)
+    lng: Mapped[float | None] = mapped_column(Double)
     is_residential: Mapped[bool] = mapped_column(default=True)
     qr_token: Mapped[str] = mapped_column(String(32), unique=True, default=new_qr_token)
     plate_issued_at: Mapped[datetime | None] = mapped_column(DateTime)

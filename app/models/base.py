@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Float, String, Text
+from sqlalchemy import DateTime, Double, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -43,5 +43,5 @@ class CollectedMixin:
     collected_by_id: Mapped[int | None] = mapped_column(nullable=True)
     # wechat_h5 / miniapp / console / field / import / demo
     collected_channel: Mapped[str] = mapped_column(String(16), default="system", nullable=False)
-    collected_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
-    collected_lng: Mapped[float | None] = mapped_column(Float, nullable=True)
+    collected_lat: Mapped[float | None] = mapped_column(Double, nullable=True)
+    collected_lng: Mapped[float | None] = mapped_column(Double, nullable=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, String, Text
+from sqlalchemy import DateTime, Double, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -16,8 +16,8 @@ class SpotCheck(TimestampMixin, db.Model):
     house_id: Mapped[int] = mapped_column(ForeignKey("house.id"), index=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
     checked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    lat: Mapped[float | None] = mapped_column(Float)
-    lng: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Double)
+    lng: Mapped[float | None] = mapped_column(Double)
     note: Mapped[str | None] = mapped_column(Text)
 
     persons: Mapped[list["SpotCheckPerson"]] = relationship(back_populates="spot_check")

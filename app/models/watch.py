@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, Double, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -56,8 +56,8 @@ class ControlTask(TimestampMixin, db.Model):
     completed_by_officer_id: Mapped[int | None] = mapped_column(
         ForeignKey("officer.id"), index=True
     )
-    evidence_lat: Mapped[float | None] = mapped_column(Float)
-    evidence_lng: Mapped[float | None] = mapped_column(Float)
+    evidence_lat: Mapped[float | None] = mapped_column(Double)
+    evidence_lng: Mapped[float | None] = mapped_column(Double)
     evidence_note: Mapped[str | None] = mapped_column(Text)
 
     watch: Mapped[Watch] = relationship()
