@@ -76,6 +76,8 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         code = exc.code or 500
         message = MESSAGES.get(code, exc.name)
+        if exc.description and any("\u4e00" <= ch <= "\u9fff" for ch in exc.description):
+            message = exc.description  # an explicit Chinese description from abort()
         if _wants_json():
             return jsonify(error_body(code, message)), code
         return render_template("error.html", code=code, message=message), code

@@ -46,6 +46,16 @@ def api_user() -> WeChatUser:
     return user
 
 
+def submitter_key() -> str:
+    """Rate-limit key: the WeChat user when the token is valid, else the client address."""
+    header = request.headers.get("Authorization", "")
+    uid = load_app_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+    return f"wx:{uid}" if uid else f"ip:{request.remote_addr}"
+
+
+SUBMISSION_LIMIT = "30/minute;500/day"
+
+
 def ip() -> str | None:
     return request.remote_addr
 

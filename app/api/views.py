@@ -5,8 +5,8 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.auth import api_user, idempotent, ip
-from app.extensions import db
+from app.api.auth import SUBMISSION_LIMIT, api_user, idempotent, ip, submitter_key
+from app.extensions import db, limiter
 from app.models import Declaration, Employment, House, Residence
 from app.schemas.declarations import (
     AddressOutSchema,
@@ -27,6 +27,7 @@ from app.services import declarations as svc
 from app.services import ownership
 
 declaration_out = DeclarationOutSchema()
+submission_limit = limiter.limit(SUBMISSION_LIMIT, key_func=submitter_key, methods=["POST"])
 
 
 def _json() -> dict:
@@ -65,6 +66,7 @@ def address(token: str):
 
 
 @bp.post("/houses")
+@submission_limit
 @idempotent
 def register_house(key):
     """Register the house at a scanned door plate (owner, type, rooms, rent, agent)."""
@@ -97,6 +99,7 @@ def house_detail(house_id: int):
 
 
 @bp.post("/houses/<int:house_id>/pledge")
+@submission_limit
 def sign_pledge(house_id: int):
     """Sign the current 治安责任保证书 for one of my houses."""
     house = ownership.my_house(api_user(), house_id)
@@ -111,6 +114,7 @@ def sign_pledge(house_id: int):
 
 
 @bp.post("/houses/<int:house_id>/move-ins")
+@submission_limit
 @idempotent
 def move_in(key, house_id: int):
     """Declare tenants moving in (several in one submission)."""
@@ -123,6 +127,7 @@ def move_in(key, house_id: int):
 
 
 @bp.post("/houses/<int:house_id>/move-outs")
+@submission_limit
 @idempotent
 def move_out(key, house_id: int):
     """Declare tenants moving out."""
@@ -136,6 +141,7 @@ def move_out(key, house_id: int):
 
 
 @bp.post("/houses/<int:house_id>/confirm")
+@submission_limit
 def confirm_unchanged(house_id: int):
     """One tap: my tenants are unchanged."""
     house = ownership.my_house(api_user(), house_id)
@@ -162,6 +168,7 @@ def declaration_detail(declaration_id: int):
 
 
 @bp.post("/declarations/<int:declaration_id>/corrections")
+@submission_limit
 @idempotent
 def correct(key, declaration_id: int):
     """Correct a tenant's details in one of my move-in declarations."""
@@ -175,6 +182,7 @@ def correct(key, declaration_id: int):
 
 
 @bp.post("/self-declarations")
+@submission_limit
 @idempotent
 def self_declare(key):
     """A tenant declares themself at a scanned door plate; the landlord confirms."""
@@ -187,6 +195,7 @@ def self_declare(key):
 
 
 @bp.post("/declarations/<code>/confirm")
+@submission_limit
 def confirm(code: str):
     """The other party confirms a declaration: the landlord a tenant's, the tenant a landlord's."""
     user = api_user()
@@ -212,6 +221,7 @@ def my_registrations():
 
 
 @bp.post("/employers")
+@submission_limit
 @idempotent
 def register_employer(key):
     """Register an employer (统一社会信用代码 checked) at a door-plate address."""
@@ -239,6 +249,7 @@ def employer_detail(employer_id: int):
 
 
 @bp.post("/employers/<int:employer_id>/hires")
+@submission_limit
 @idempotent
 def hire(key, employer_id: int):
     """Declare workers hired, with their dormitory door plates."""
@@ -256,6 +267,7 @@ def hire(key, employer_id: int):
 
 
 @bp.post("/employers/<int:employer_id>/leaves")
+@submission_limit
 @idempotent
 def leave(key, employer_id: int):
     """Declare workers who left."""

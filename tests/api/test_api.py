@@ -237,3 +237,20 @@ def test_openapi_document_lists_every_operation_with_schemas(client, db):
     assert "TenantIn" in spec["components"]["schemas"]
     assert spec["components"]["schemas"]["Error"]["properties"].keys() >= {"code", "message",
                                                                            "fields"}
+
+
+def test_submissions_are_rate_limited_per_wechat_user(app_config, db, monkeypatch):
+    from app import create_app
+    from app.extensions import limiter
+
+    monkeypatch.setattr(limiter, "enabled", limiter.enabled)  # restored after the test
+    limited = create_app({**app_config, "RATELIMIT_ENABLED": True,
+                          "RATELIMIT_STORAGE_URI": "memory://"})
+    client = limited.test_client()
+    with limited.app_context():
+        busy, _ = user_api(client, db, "o-busy")
+        calm, _ = user_api(client, db, "o-calm")
+        codes = [busy.post("/houses", {}).status_code for _ in range(31)]
+        assert codes[:30] == [400] * 30 and codes[30] == 429
+        assert busy.post("/houses", {}).get_json()["message"] == "操作过于频繁，请稍后再试"
+        assert calm.post("/houses", {}).status_code == 400  # another user is not affected
