@@ -1,4 +1,5 @@
 """Unbound extension instances; create_app() binds them."""
+from flask import current_app
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -27,3 +28,9 @@ migrate = Migrate()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address)
 bootstrap = Bootstrap5()
+
+
+@limiter.request_filter
+def _rate_limits_off_for_this_app() -> bool:
+    # One Limiter serves every app in the process (tests build several): honour each app's switch.
+    return not current_app.config.get("RATELIMIT_ENABLED", True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import func, select
 
@@ -14,7 +14,7 @@ from app.console.forms import (
     BulkApproveForm, ChooseAddressForm, DecisionForm, LogoutForm, RevealForm,
 )
 from app.extensions import db
-from app.models import Address, Community, Declaration, Person, utcnow
+from app.models import Address, Community, Declaration, Officer, Person, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.officer import ROLE_LABELS
 from app.services import audit, review, scoping
@@ -30,6 +30,13 @@ PAYLOAD_LABELS = {
     "house_id": "房屋编号", "person_id": "人员编号", "tenants": "租客", "nationality": "国籍",
     "relation_to_landlord": "与房东关系", "rental_type": "出租类型", "rooms": "房间数",
     "employer_id": "单位编号", "job": "岗位", "qr_token": "门牌码",
+    "document_masked": "证件号码", "phone_masked": "手机号码", "address": "地址",
+    "address_id": "地址编号", "residence_id": "居住记录编号", "employment_id": "用工记录编号",
+    "owner": "房主", "agent": "托管人", "workers": "员工", "employer": "单位",
+    "uscc": "统一社会信用代码",
+    "contact_name": "联系人", "contact_phone_masked": "联系电话", "corrects": "更正的回执号",
+    "before": "更正前", "after": "更正后", "relation": "与房东关系", "confirmed_by": "已确认方",
+    "is_rental": "是否出租", "area_m2": "面积（平方米）", "monthly_rent": "月租金",
 }
 
 
@@ -38,7 +45,10 @@ def console_globals():
     """What every console page needs: labels, the officer and the sign-out form."""
     return {"STATUS_LABELS": STATUS_LABELS, "KIND_LABELS": KIND_LABELS,
             "ROLE_LABELS": ROLE_LABELS, "logout_form": LogoutForm(),
-            "mask_name": crypto.mask_name, "ADMIN_ROLES": scoping.ADMIN_ROLES}
+            "mask_name": crypto.mask_name, "ADMIN_ROLES": scoping.ADMIN_ROLES,
+            # Menu entries for console pages other issues add appear once their views exist.
+            "url_map_endpoints": current_app.view_functions,
+            "BEIJING_OFFSET": timedelta(hours=8)}
 
 
 @bp.get("/")
@@ -87,7 +97,7 @@ def _queue_query(filters: dict, officer):
 @bp.get("/declarations")
 @login_required
 def declarations():
-    """The review queue in the officer's area, filtered by status, kind, community, age, lateness."""
+    """The review queue in the officer's area, by status, kind, community, age and lateness."""
     officer = current_officer()
     filters = _queue_filters(request.args)
     page = request.args.get("page", "1")
@@ -99,6 +109,7 @@ def declarations():
         select(Community).order_by(Community.name), officer)).scalars().all()
     return render_template("console/declarations.html", rows=rows[:PER_PAGE], filters=filters,
                            page=page, has_next=has_next, communities=communities,
+                           any_verified=any(d.status == "verified" for d, _ in rows[:PER_PAGE]),
                            age_choices=AGE_CHOICES, bulk_form=BulkApproveForm())
 
 
@@ -141,19 +152,50 @@ def _masked(key: str, value) -> str:
     return text
 
 
+def _path_label(path: str) -> str:
+    """"tenants.0.name" → "租客1 · 姓名"."""
+    out: list[str] = []
+    for part in path.split("."):
+        if part.isdigit() and out:
+            out[-1] = f"{out[-1]}{int(part) + 1}"
+        else:
+            out.append(PAYLOAD_LABELS.get(part, part))
+    return " · ".join(out)
+
+
 def _payload_rows(declaration: Declaration, revealed: dict | None = None) -> list[dict]:
     rows = []
     for path, key, value in flatten_payload(declaration.payload or {}):
         sensitive = key in SENSITIVE_KEYS
         shown = revealed[path] if revealed and path in revealed else _masked(key, value)
-        rows.append({"path": path, "label": PAYLOAD_LABELS.get(key, key), "value": shown,
+        rows.append({"path": path, "label": _path_label(path), "value": shown,
                      "revealable": sensitive and not (revealed and path in revealed),
                      "key": key, "raw": value})
     return rows
 
 
+ACTOR_LABELS = {"landlord": "房东", "tenant": "租客", "employer": "用工单位", "worker": "系统核验",
+                "system": "系统", "officer": "民警", "import": "批量导入"}
+
+
+def _actor_labels(declaration: Declaration) -> dict[str, str]:
+    """Readable names for the history's actors ("officer:12" → "民警 王警官")."""
+    officer_ids = {int(e.actor.split(":", 1)[1]) for e in declaration.events
+                   if e.actor.startswith("officer:") and e.actor.split(":", 1)[1].isdigit()}
+    names = dict(db.session.execute(select(Officer.id, Officer.name).where(
+        Officer.id.in_(officer_ids))).all()) if officer_ids else {}
+    labels = {}
+    for e in declaration.events:
+        kind, _, ident = e.actor.partition(":")
+        if kind == "officer" and ident.isdigit() and int(ident) in names:
+            labels[e.actor] = f"民警 {names[int(ident)]}"
+        else:
+            labels[e.actor] = ACTOR_LABELS.get(kind, e.actor)
+    return labels
+
+
 def _render_detail(declaration: Declaration, revealed: dict | None = None, status: int = 200,
-                   decision_form=None, reveal_form=None):
+                   decision_form=None, reveal_form=None, error: str | None = None):
     officer = current_officer()
     address = (db.session.get(Address, declaration.address_id)
                if declaration.address_id else None)
@@ -170,7 +212,8 @@ def _render_detail(declaration: Declaration, revealed: dict | None = None, statu
         "console/declaration.html", d=declaration, address=address, candidates=candidates,
         payload_rows=_payload_rows(declaration, revealed), persons=persons,
         decision_form=decision_form or DecisionForm(), choose_form=ChooseAddressForm(),
-        reveal_form=reveal_form or RevealForm(),
+        reveal_form=reveal_form or RevealForm(), error=error,
+        actor_labels=_actor_labels(declaration),
         can_decide=any(declaration.status in allowed for allowed in review.DECIDABLE.values()),
     ), status
 
@@ -196,9 +239,8 @@ def decide(declaration_id: int):
         review.decide(d, officer, to_status, form.reason.data, ip=client_ip())
     except review.ReviewError as exc:
         db.session.rollback()
-        form.reason.errors = [*form.reason.errors, str(exc)]
         d = scoping.scoped_get(Declaration, declaration_id, officer)
-        return _render_detail(d, status=400, decision_form=form)
+        return _render_detail(d, status=400, decision_form=form, error=str(exc))
     db.session.commit()
     flash(f"申报 {d.receipt_code} 已{STATUS_LABELS[d.status].lstrip('已')}", "success")
     return redirect(url_for("console.declaration", declaration_id=d.id))

@@ -40,7 +40,9 @@ class Employment(TimestampMixin, CollectedMixin, db.Model):
     job: Mapped[str | None] = mapped_column(String(64))
     dormitory_house_id: Mapped[int | None] = mapped_column(ForeignKey("house.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    active_slot: Mapped[int | None] = mapped_column(default=1)
+    # 1 while live, NULL once ended. No column default: the ORM would put it in place of an
+    # explicit None.
+    active_slot: Mapped[int | None] = mapped_column()
     declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"), index=True)
 
     person: Mapped["Person"] = relationship()  # noqa: F821

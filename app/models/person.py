@@ -65,7 +65,9 @@ class Residence(TimestampMixin, CollectedMixin, db.Model):
     declared_by: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16), default="wechat_h5")
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    active_slot: Mapped[int | None] = mapped_column(default=1)
+    # 1 while live, NULL once ended. No column default: the ORM would put it in place of an
+    # explicit None.
+    active_slot: Mapped[int | None] = mapped_column()
     relation_to_landlord: Mapped[str | None] = mapped_column(String(32))
     declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"), index=True)
 

@@ -1,0 +1,209 @@
+"""Console sign-in: lockout, idle timeout, password change, and the current officer."""
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import timedelta
+from functools import wraps
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from app.console import bp
+from app.console.forms import LoginForm, LogoutForm, PasswordChangeForm
+from app.extensions import db, limiter, login_manager
+from app.models import Officer, utcnow
+from app.redis_conn import get_redis
+from app.services import audit
+from app.services.officers import hash_password, verify_password
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+IDLE_TIMEOUT_MINUTES = 8 * 60
+FAILED_MESSAGE = "用户名或密码错误；连续输错 5 次将锁定 15 分钟"
+LOCKED_MESSAGE = "登录失败次数过多，账号已临时锁定，请 15 分钟后再试"
+# Verified for unknown usernames so a miss costs as long as a wrong password (no enumeration).
+_DUMMY_HASH = hash_password("anju-timing-equaliser-not-a-password")
+
+
+class ConsoleUser(UserMixin):
+    """The signed-in officer as Flask-Login sees it; the session id changes with the password,
+    so changing or resetting it ends every other session."""
+
+    def __init__(self, officer: Officer):
+        self.officer = officer
+
+    def get_id(self) -> str:
+        stamp = hashlib.sha256(self.officer.password_hash.encode()).hexdigest()[:16]
+        return f"{self.officer.id}.{stamp}"
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.officer.is_active)
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """Rebuild the session's officer; None (signed out) when the account or password changed."""
+    officer_id, _, stamp = (user_id or "").partition(".")
+    if not officer_id.isdigit():
+        return None
+    officer = db.session.get(Officer, int(officer_id))
+    if officer is None or not officer.is_active:
+        return None
+    user = ConsoleUser(officer)
+    return user if user.get_id() == user_id else None
+
+
+def current_officer() -> Officer:
+    """The officer behind the current request (the console views are all login_required)."""
+    return current_user.officer
+
+
+def client_ip() -> str | None:
+    """The caller's address as seen by this app (a trusted proxy fixer belongs in production)."""
+    return (request.remote_addr or "")[:45] or None
+
+
+def roles_required(*roles):
+    """Allow a view only for the given roles (403 for the rest)."""
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_officer().role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+@bp.before_request
+def enforce_idle_timeout():
+    """Sign out an officer who has been idle longer than the console allows (default 8 hours)."""
+    # g outlives the request when an outer app context is active (tests, scripts): never reuse
+    # an officer cached by another request; load this request's own from its session.
+    g.pop("_login_user", None)
+    if not current_user.is_authenticated:
+        return None
+    limit = current_app.config.get("CONSOLE_IDLE_MINUTES", IDLE_TIMEOUT_MINUTES) * 60
+    now = int(time.time())
+    seen = session.get("console_seen")
+    if isinstance(seen, int) and now - seen > limit:
+        logout_user()
+        session.pop("console_seen", None)
+        flash("长时间未操作，请重新登录", "warning")
+        return redirect(url_for("console.login", next=request.full_path))
+    session["console_seen"] = now
+    return None
+
+
+def _unknown_user_key(username: str) -> str:
+    return "console:login-miss:" + hashlib.sha256(username.lower().encode()).hexdigest()
+
+
+def authenticate(username: str, password: str) -> tuple[Officer | None, str | None]:
+    """Check the credentials under the lockout rule; (officer, None) or (None, Chinese message).
+
+    Unknown usernames are counted and locked the same way, in Redis, so the answers never tell
+    whether an account exists.
+    """
+    now = utcnow()
+    officer = db.session.execute(
+        select(Officer).where(Officer.username == username).with_for_update()
+    ).scalar_one_or_none()
+    if officer is None:
+        verify_password(_DUMMY_HASH, password)
+        key = _unknown_user_key(username)
+        try:
+            redis = get_redis()
+            misses = redis.incr(key)
+            redis.expire(key, int(LOCKOUT.total_seconds()))
+        except Exception:  # noqa: BLE001 - Redis down: still refuse, just without the counter
+            misses = 1
+        return None, LOCKED_MESSAGE if misses > MAX_FAILURES else FAILED_MESSAGE
+    if officer.locked_until and officer.locked_until > now:
+        return None, LOCKED_MESSAGE
+    if not verify_password(officer.password_hash, password) or not officer.is_active:
+        officer.failed_logins = (officer.failed_logins or 0) + 1
+        if officer.failed_logins >= MAX_FAILURES:
+            officer.locked_until = now + LOCKOUT
+            officer.failed_logins = 0
+            audit.record(officer, "officer.locked", "officer", officer.id, ip=client_ip())
+            return None, LOCKED_MESSAGE
+        return None, FAILED_MESSAGE
+    officer.failed_logins = 0
+    officer.locked_until = None
+    officer.last_login_at = now
+    return officer, None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site console paths: never an open redirect to another host.
+    if target and target.startswith("/console") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("console.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20/minute;100/hour", methods=["POST"])
+def login():
+    """Sign-in page: username and password, lockout after 5 failures."""
+    if current_user.is_authenticated:
+        return redirect(url_for("console.index"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        officer, error = authenticate(form.username.data.strip(), form.password.data)
+        if officer is not None:
+            audit.record(officer, "officer.login", "officer", officer.id, ip=client_ip())
+            db.session.commit()
+            session.clear()  # a fresh session on sign-in: nothing carried over from before
+            login_user(ConsoleUser(officer))
+            session.permanent = True
+            session["console_seen"] = int(time.time())
+            return redirect(_safe_next(request.args.get("next")))
+        db.session.commit()  # keep the failure count even though sign-in failed
+    elif request.method == "POST":
+        error = "请输入用户名和密码"
+    status = 200 if error is None else 401
+    return render_template("console/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out (POST with the CSRF token, so a link on another site cannot sign officers out)."""
+    if not LogoutForm().validate_on_submit():
+        abort(400)
+    audit.record(current_officer(), "officer.logout", "officer", current_officer().id,
+                 ip=client_ip())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("已退出登录", "info")
+    return redirect(url_for("console.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password; every other session of this account ends."""
+    form = PasswordChangeForm()
+    officer = current_officer()
+    if form.validate_on_submit():
+        if not verify_password(officer.password_hash, form.current.data):
+            form.current.errors.append("当前密码不正确")
+        elif form.new.data == form.current.data:
+            form.new.errors.append("新密码不能与当前密码相同")
+        else:
+            officer.password_hash = hash_password(form.new.data)
+            officer.password_changed_at = utcnow()
+            audit.record(officer, "officer.password_change", "officer", officer.id,
+                         ip=client_ip())
+            db.session.commit()
+            login_user(ConsoleUser(officer))  # re-issue this session under the new stamp
+            flash("密码已修改", "success")
+            return redirect(url_for("console.index"))
+    return render_template("console/password.html", form=form)

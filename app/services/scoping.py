@@ -1,0 +1,160 @@
+"""The one query layer that limits every console query to the officer's area (DESIGN §8).
+
+officer → own police area; station_admin → own station; branch_admin and system_admin → every
+station of their branch. Every console list, detail, search, export and action goes through
+these functions, so a template can never show what the query did not allow.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Select, false, or_, select
+from werkzeug.exceptions import NotFound
+
+from app.extensions import db
+from app.models import (
+    Address, AuditLog, Community, Declaration, House, Officer, Person, PoliceArea, Residence,
+    Station,
+)
+
+BRANCH_ROLES = ("branch_admin", "system_admin")
+ADMIN_ROLES = ("station_admin", "branch_admin", "system_admin")
+
+
+def branch_station_ids(officer: Officer) -> Select:
+    """Subquery: the ids of every station in the officer's branch."""
+    return select(Station.id).where(Station.branch_id == officer.branch_id)
+
+
+def area_clause(officer: Officer, station_col, area_col):
+    """WHERE clause limiting rows that carry station_id/police_area_id columns to the area."""
+    if officer.role == "officer":
+        return area_col == officer.police_area_id if officer.police_area_id else false()
+    if officer.role == "station_admin":
+        return station_col == officer.station_id if officer.station_id else false()
+    if officer.role in BRANCH_ROLES:
+        return station_col.in_(branch_station_ids(officer))
+    return false()
+
+
+def scope_declarations(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Declaration to the officer's area."""
+    return stmt.where(area_clause(officer, Declaration.station_id, Declaration.police_area_id))
+
+
+def scope_addresses(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Address to the officer's area."""
+    return stmt.where(area_clause(officer, Address.station_id, Address.police_area_id))
+
+
+def scope_houses(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over House to the officer's area."""
+    return stmt.where(area_clause(officer, House.station_id, House.police_area_id))
+
+
+def scope_communities(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Community to the officer's area."""
+    return stmt.where(area_clause(officer, Community.station_id, Community.police_area_id))
+
+
+def scoped_house_ids(officer: Officer) -> Select:
+    """Subquery: ids of the houses in the officer's area."""
+    return scope_houses(select(House.id), officer)
+
+
+def scope_residences(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Residence to residences at houses in the officer's area."""
+    return stmt.where(Residence.house_id.in_(scoped_house_ids(officer)))
+
+
+def scope_persons(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Person to people who live or lived in, or own, a house in the area."""
+    houses = scoped_house_ids(officer)
+    resident = select(Residence.person_id).where(Residence.house_id.in_(houses))
+    owner = scope_houses(select(House.owner_person_id), officer).where(
+        House.owner_person_id.is_not(None))
+    agent = scope_houses(select(House.agent_person_id), officer).where(
+        House.agent_person_id.is_not(None))
+    return stmt.where(or_(Person.id.in_(resident), Person.id.in_(owner), Person.id.in_(agent)))
+
+
+def scope_officers(stmt: Select, officer: Officer) -> Select:
+    """Officer accounts an administrator may see: system admins the whole branch, no one else."""
+    if officer.role != "system_admin":
+        return stmt.where(false())
+    return stmt.where(Officer.branch_id == officer.branch_id)
+
+
+def scope_audit(stmt: Select, officer: Officer) -> Select:
+    """Audit rows an administrator may read: the branch for branch roles, the station's officers
+    for a station admin; plain officers read none."""
+    if officer.role in BRANCH_ROLES:
+        actors = select(Officer.id).where(Officer.branch_id == officer.branch_id)
+    elif officer.role == "station_admin" and officer.station_id:
+        actors = select(Officer.id).where(Officer.station_id == officer.station_id)
+    else:
+        return stmt.where(false())
+    return stmt.where(AuditLog.actor_type == "officer", AuditLog.actor_id.in_(actors))
+
+
+def scope_stations(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Station to those the officer works in."""
+    if officer.role == "officer":
+        area = select(PoliceArea.station_id).where(PoliceArea.id == officer.police_area_id)
+        return stmt.where(Station.id.in_(area))
+    if officer.role == "station_admin":
+        return stmt.where(Station.id == officer.station_id)
+    return stmt.where(Station.branch_id == officer.branch_id)
+
+
+def scope_police_areas(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over PoliceArea to those the officer works in."""
+    if officer.role == "officer":
+        return stmt.where(PoliceArea.id == officer.police_area_id)
+    if officer.role == "station_admin":
+        return stmt.where(PoliceArea.station_id == officer.station_id)
+    return stmt.where(PoliceArea.station_id.in_(branch_station_ids(officer)))
+
+
+_SCOPES = {
+    Declaration: scope_declarations,
+    Address: scope_addresses,
+    House: scope_houses,
+    Community: scope_communities,
+    Person: scope_persons,
+    Residence: scope_residences,
+    Officer: scope_officers,
+    Station: scope_stations,
+    PoliceArea: scope_police_areas,
+}
+
+
+def scope(model, stmt: Select, officer: Officer) -> Select:
+    """Apply the scope belonging to model; models without one are refused outright."""
+    try:
+        return _SCOPES[model](stmt, officer)
+    except KeyError:
+        raise LookupError(f"no console scope for {model.__name__}") from None
+
+
+def scoped_get(model, object_id, officer: Officer, *, for_update: bool = False):
+    """The object with this id if it lies in the officer's area; 404 (never 403) otherwise,
+    so another area's ids cannot even be probed."""
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    stmt = scope(model, select(model).where(model.id == object_id), officer)
+    if for_update:
+        stmt = stmt.with_for_update()
+    found = db.session.execute(stmt).scalar_one_or_none()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def scoped_ids(model, ids, officer: Officer) -> list[int]:
+    """Those of the given ids whose objects lie in the officer's area."""
+    clean = {int(i) for i in ids if str(i).isdigit()}
+    if not clean:
+        return []
+    stmt = scope(model, select(model.id).where(model.id.in_(clean)), officer)
+    return sorted(db.session.execute(stmt).scalars())

@@ -1,0 +1,180 @@
+"""Console search (document number by blind index, name, phone, address text, receipt code)
+and the house and person timelines. Every query goes through the scoping layer."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from app import crypto
+from app.extensions import db
+from app.models import Address, Declaration, House, Officer, Person, Residence
+from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.services import scoping
+from app.services.people import document_blind_index
+
+SEARCH_KINDS = {
+    "auto": "自动识别",
+    "document": "证件号码",
+    "name": "姓名",
+    "phone": "手机号码",
+    "address": "地址",
+    "receipt": "申报回执号",
+}
+LIMIT = 200
+_RECEIPT = re.compile(r"^[A-Z0-9]{6,16}$")
+
+
+@dataclass
+class SearchResult:
+    kind: str
+    persons: list[Person] = field(default_factory=list)
+    addresses: list[Address] = field(default_factory=list)
+    declarations: list[Declaration] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.persons or self.addresses or self.declarations)
+
+
+def detect_kind(query: str) -> str:
+    """Guess what an officer typed: phone, document number, receipt code, name or address."""
+    q = crypto.normalise(query)
+    if re.fullmatch(r"1\d{10}", q):
+        return "phone"
+    if re.fullmatch(r"\d{15}|\d{17}[\dX]", q):
+        return "document"
+    if re.fullmatch(r"[A-Z]{1,2}\d{6,10}", q):
+        return "document"  # passports and permits
+    if _RECEIPT.fullmatch(q) and not q.isdigit():
+        return "receipt"
+    if re.search(r"\d|路|街|号|幢|栋|单元|室|村|弄|巷", query):
+        return "address"
+    return "name"
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def persons_by_document(number: str, officer: Officer) -> list[Person]:
+    """People in the area holding this document number, matched by blind index of every type."""
+    clauses = [and_(Person.document_type == t,
+                    Person.document_blind_index == document_blind_index(t, number))
+               for t in DOCUMENT_TYPES]
+    stmt = scoping.scope_persons(select(Person).where(or_(*clauses)), officer)
+    return list(db.session.execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
+
+
+def persons_by_phone(phone: str, officer: Officer) -> list[Person]:
+    """People in the area with this phone number, matched by blind index."""
+    stmt = scoping.scope_persons(
+        select(Person).where(Person.phone_blind_index == crypto.blind_index("phone", phone)),
+        officer)
+    return list(db.session.execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
+
+
+def persons_by_name(name: str, officer: Officer) -> list[Person]:
+    """People in the area whose name starts with the text (uses the name index)."""
+    stmt = scoping.scope_persons(
+        select(Person).where(Person.name.like(_like(name.strip()) + "%", escape="\\")), officer)
+    return list(db.session.execute(stmt.order_by(Person.name, Person.id).limit(LIMIT)).scalars())
+
+
+def addresses_by_text(text: str, officer: Officer, community_id: int | None = None,
+                      limit: int = LIMIT) -> list[Address]:
+    """Addresses in the area whose full text or code contains the text."""
+    text = text.strip()
+    stmt = select(Address)
+    if text:
+        pattern = "%" + _like(text) + "%"
+        stmt = stmt.where(or_(Address.full_text.like(pattern, escape="\\"),
+                              Address.code == text))
+    if community_id:
+        stmt = stmt.where(Address.community_id == community_id)
+    stmt = scoping.scope_addresses(stmt, officer)
+    return list(db.session.execute(stmt.order_by(Address.full_text, Address.id)
+                                   .limit(limit)).scalars())
+
+
+def declarations_by_receipt(code: str, officer: Officer) -> list[Declaration]:
+    """The declaration in the area with this receipt code."""
+    stmt = scoping.scope_declarations(
+        select(Declaration).where(Declaration.receipt_code == crypto.normalise(code)), officer)
+    return list(db.session.execute(stmt).scalars())
+
+
+def search(query: str, officer: Officer, kind: str = "auto") -> SearchResult:
+    """Run one console search of the given kind (or the detected one), limited to the area."""
+    query = (query or "").strip()[:100]
+    if kind not in SEARCH_KINDS:
+        kind = "auto"
+    auto = kind == "auto"
+    if auto:
+        kind = detect_kind(query) if query else "name"
+    result = SearchResult(kind=kind)
+    if not query:
+        return result
+    if kind == "document":
+        result.persons = persons_by_document(query, officer)
+        if auto and _RECEIPT.fullmatch(crypto.normalise(query)):
+            # "AB234567" is both a passport-like number and a receipt code: look for both.
+            result.declarations = declarations_by_receipt(query, officer)
+    elif kind == "phone":
+        result.persons = persons_by_phone(query, officer)
+    elif kind == "name":
+        result.persons = persons_by_name(query, officer)
+    elif kind == "address":
+        result.addresses = addresses_by_text(query, officer)
+    elif kind == "receipt":
+        result.declarations = declarations_by_receipt(query, officer)
+    return result
+
+
+def house_timeline(house: House) -> list[Residence]:
+    """Who lived in the house and when, oldest first, with who declared each stay."""
+    stmt = (select(Residence).where(Residence.house_id == house.id)
+            .options(selectinload(Residence.person))
+            .order_by(Residence.start_date, Residence.id))
+    return list(db.session.execute(stmt).scalars())
+
+
+def person_timeline(person: Person, officer: Officer) -> list[Residence]:
+    """Where and when the person lived within the officer's area, newest first."""
+    stmt = scoping.scope_residences(
+        select(Residence).where(Residence.person_id == person.id)
+        .options(selectinload(Residence.house).selectinload(House.address)), officer)
+    return list(db.session.execute(
+        stmt.order_by(Residence.start_date.desc(), Residence.id.desc())).scalars())
+
+
+EXPORT_HEADER = ["姓名", "证件类型", "证件号码", "手机号码", "出生日期", "流动人口"]
+
+
+def export_persons_csv(persons: list[Person], full: bool) -> str:
+    """CSV of a search result; masked unless full (only for roles allowed to, with a reason)."""
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel needs the BOM to read UTF-8
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_HEADER)
+    for p in persons:
+        if full:
+            document = crypto.decrypt(p.document_number_enc)
+            phone = crypto.decrypt(p.phone_enc) if p.phone_enc else ""
+            name = p.name
+        else:
+            document, phone = p.document_masked, p.phone_masked or ""
+            name = crypto.mask_name(p.name)
+        doc_type = DOCUMENT_TYPE_LABELS.get(p.document_type, p.document_type)
+        writer.writerow([_safe_cell(name), doc_type, document, phone, p.birth_date.isoformat() if p.birth_date else "",
+                         "是" if p.is_floating else "否"])
+    return out.getvalue()
+
+
+def _safe_cell(value: str) -> str:
+    # A cell starting with = + - @ is run as a formula by spreadsheet programs.
+    return "'" + value if value and value[0] in "=+-@" else value
