@@ -6,6 +6,10 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
+    from workers.cli import register as register_jobs
+
+    register_jobs(app)
+
     @app.cli.group("addresses")
     def addresses():
         """Standard address registry."""

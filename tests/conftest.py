@@ -127,11 +127,12 @@ def run_jobs(app):
         from rq import SimpleWorker
 
         from app.redis_conn import get_redis
-        from workers.queues import QUEUE_NAMES, get_queue
+        from workers.queues import JOB_SERIALIZER, QUEUE_NAMES, get_queue
 
         _db.session.commit()
         with app.app_context():  # a fresh context, hence a fresh session, like a real worker
-            worker = SimpleWorker([get_queue(n) for n in QUEUE_NAMES], connection=get_redis())
+            worker = SimpleWorker([get_queue(n) for n in QUEUE_NAMES], connection=get_redis(),
+                                  serializer=JOB_SERIALIZER)
             worker.work(burst=True)
             _db.session.remove()
         _db.session.expire_all()

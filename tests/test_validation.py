@@ -182,7 +182,7 @@ def test_job_runs_through_a_real_queue_and_worker(app, db, place, run_jobs):
     from rq import SimpleWorker
 
     from app.redis_conn import get_redis
-    from workers.queues import get_queue
+    from workers.queues import JOB_SERIALIZER, get_queue
 
     house = house_of(db, place)
     decl = svc.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
@@ -190,7 +190,8 @@ def test_job_runs_through_a_real_queue_and_worker(app, db, place, run_jobs):
     assert db.session.get(Declaration, decl.id).status == "received"  # queued, not yet run
     db.session.rollback()  # end the read snapshot before the worker writes
     with app.app_context():
-        SimpleWorker([get_queue("default")], connection=get_redis()).work(burst=True)
+        SimpleWorker([get_queue("default")], connection=get_redis(),
+                     serializer=JOB_SERIALIZER).work(burst=True)
     assert db.session.get(Declaration, decl.id).status == "verified"
 
 
@@ -208,3 +209,35 @@ def test_sweeper_reenqueues_declarations_left_in_received(db, place, run_jobs):
     run_jobs()
     assert db.session.get(Declaration, decl.id).status == "verified"
     assert sweep_stale_declarations() == 0  # nothing left behind
+
+
+def test_officer_approval_activates_and_rejection_withdraws_proposed_residences(db, place,
+                                                                                run_jobs):
+    from app.services import review
+    from app.services.officers import create_officer
+
+    officer = create_officer(username="rev", password="pw-123456", name="审核员",
+                             badge_number="R1", role="station_admin",
+                             branch_id=place["branch"].id, station_id=place["station"].id)
+    house = house_of(db, place, rooms=1)
+    crowded = svc.declare_move_in(LANDLORD, house, [tenant(), tenant(), tenant()], today=TODAY,
+                                  now=NOW)
+    db.session.commit()
+    run_jobs()
+    db.session.refresh(crowded)
+    assert crowded.status == "needs_review"
+    review.approve(crowded, officer)
+    db.session.commit()
+    assert {r.status for r in db.session.execute(select(Residence).where(
+        Residence.declaration_id == crowded.id)).scalars()} == {"active"}
+    other = house_of(db, place, rooms=1)
+    refused = svc.declare_move_in(LANDLORD, other, [tenant(), tenant(), tenant()], today=TODAY,
+                                  now=NOW)
+    db.session.commit()
+    run_jobs()
+    db.session.refresh(refused)
+    review.reject(refused, officer, "人数与实际不符")
+    db.session.commit()
+    rows = db.session.execute(select(Residence).where(
+        Residence.declaration_id == refused.id)).scalars().all()
+    assert {(r.status, r.active_slot) for r in rows} == {("ended", None)}

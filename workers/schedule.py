@@ -1,8 +1,50 @@
-"""Periodic work declared as data: (job, interval in seconds, queue, keyword arguments)."""
+"""Periodic work declared as data, and the scheduler that enqueues it once per period.
+
+Each entry is (job, interval in seconds, queue, keyword arguments). Periods are aligned to the
+epoch (period n covers [n·interval, (n+1)·interval)), so every scheduler process computes the same
+period number, and a Redis `SET NX` on (job, period) lets exactly one of them enqueue it: running
+two schedulers by mistake (or during a deploy) never double-runs a period.
+"""
 from __future__ import annotations
 
+import os
+import socket
+import time
+
 from workers.jobs import sweep_stale_declarations
+from workers.reminder_jobs import sweep_reminders
 
 PERIODIC_JOBS = [
     (sweep_stale_declarations, 60, "low", {}),
+    (sweep_reminders, 3600, "low", {"job_timeout": 3000}),  # hourly: 08:00 ends quiet hours
 ]
+
+_LOCK_KEY = "anju:schedule:{name}:{period}"
+
+
+def enqueue_due_jobs(connection, now: float | None = None, owner: str | None = None) -> list[str]:
+    """Enqueue every periodic job whose current period nobody has enqueued yet; return names."""
+    from workers.queues import enqueue_now
+
+    now = time.time() if now is None else now
+    owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+    enqueued = []
+    for func, interval, queue, kwargs in PERIODIC_JOBS:
+        period = int(now // interval)
+        key = _LOCK_KEY.format(name=func.__name__, period=period)
+        # The key outlives its period so a late scheduler cannot take the same period again.
+        if connection.set(key, owner, nx=True, ex=interval * 2):
+            enqueue_now(func, queue=queue, **kwargs)
+            enqueued.append(func.__name__)
+    return enqueued
+
+
+def run_scheduler(connection, tick: float = 1.0, stop=lambda: False, log=print) -> None:
+    """Loop forever (until `stop()`): enqueue due periodic jobs every tick; Redis errors wait."""
+    while not stop():
+        try:
+            for name in enqueue_due_jobs(connection):
+                log(f"scheduled {name}")
+        except Exception as exc:  # noqa: BLE001 - Redis down: try again next tick
+            log(f"scheduler: {type(exc).__name__}: {exc}")
+        time.sleep(tick)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Address, Declaration, Officer, utcnow
 from app.services import audit, scoping
+from app.services.validation import activate_proposed_rows, withdraw_proposed_rows
 
 # Which statuses an officer may decide from: automatic results and earlier field-check flags.
 DECIDABLE = {
@@ -51,6 +52,11 @@ def decide(declaration: Declaration, officer: Officer, to_status: str,
     declaration.decision_reason = reason
     declaration.decided_by_officer_id = officer.id
     declaration.decided_at = utcnow()
+    # The residences/employments the declaration proposed follow the decision.
+    if to_status == "approved":
+        activate_proposed_rows(declaration)
+    elif to_status == "rejected":
+        withdraw_proposed_rows(declaration)
     db.session.flush()
     audit.record(officer, ACTION_NAMES[to_status], "declaration", declaration.id, reason=reason,
                  ip=ip, detail={"from": from_status, "to": to_status})

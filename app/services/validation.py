@@ -49,6 +49,48 @@ class Outcome:
             self.reasons.append(reason)
 
 
+class Lookups:
+    """The checks' database lookups; batch validation swaps in prefetched ones per chunk."""
+
+    def live_elsewhere(self, person_id: int, house_id: int) -> list[Residence]:
+        return db.session.execute(
+            select(Residence).where(Residence.person_id == person_id,
+                                    Residence.house_id != house_id,
+                                    Residence.active_slot.is_not(None))
+        ).scalars().all()
+
+    def live_count(self, house_id: int) -> int:
+        return db.session.execute(select(func.count()).select_from(Residence).where(
+            Residence.house_id == house_id, Residence.active_slot.is_not(None))).scalar_one()
+
+    def watch_for(self, person: Person) -> Watch | None:
+        return db.session.execute(select(Watch).where(
+            Watch.document_type == person.document_type,
+            Watch.document_blind_index == person.document_blind_index,
+            Watch.delisted_at.is_(None))).scalars().first()
+
+    def open_misses(self, person: Person) -> list[MissedRegistration]:
+        return db.session.execute(select(MissedRegistration).where(
+            MissedRegistration.document_type == person.document_type,
+            MissedRegistration.document_blind_index == person.document_blind_index,
+            MissedRegistration.status == "open")).scalars().all()
+
+    def proposed(self, model, declaration_id: int) -> list:
+        return db.session.execute(select(model).where(
+            model.declaration_id == declaration_id, model.status == "pending")).scalars().all()
+
+    def flush(self) -> None:
+        db.session.flush()
+
+
+_DIRECT = Lookups()
+LOOKUPS_KEY = "validation_lookups"
+
+
+def _lookups() -> Lookups:
+    return db.session.info.get(LOOKUPS_KEY) or _DIRECT
+
+
 def _persons(declaration: Declaration) -> list[tuple[str, Person]]:
     payload = declaration.payload or {}
     people = []
@@ -108,11 +150,7 @@ def check_conflicts(declaration: Declaration, outcome: Outcome) -> None:
     if declaration.kind not in ("move_in", "self") or declaration.house_id is None:
         return
     for i, item in enumerate(declaration.payload.get("tenants") or []):
-        others = db.session.execute(
-            select(Residence).where(Residence.person_id == item["person_id"],
-                                    Residence.house_id != declaration.house_id,
-                                    Residence.active_slot.is_not(None))
-        ).scalars().all()
+        others = _lookups().live_elsewhere(item["person_id"], declaration.house_id)
         for other in others:
             old_house = db.session.get(House, other.house_id)
             exists = db.session.execute(select(Reminder.id).where(
@@ -137,8 +175,7 @@ def check_occupancy(declaration: Declaration, outcome: Outcome) -> None:
     house = db.session.get(House, declaration.house_id)
     if not house or not house.rooms:
         return
-    live = db.session.execute(select(func.count()).select_from(Residence).where(
-        Residence.house_id == house.id, Residence.active_slot.is_not(None))).scalar_one()
+    live = _lookups().live_count(house.id)
     if live > house.rooms * PERSONS_PER_ROOM:
         outcome.add("rooms", f"登记居住{live}人，超过{house.rooms}个房间的合理容量")
 
@@ -147,10 +184,7 @@ def check_watch_list(declaration: Declaration, outcome: Outcome) -> None:
     """A listed person creates a control task silently; the declaration never auto-verifies."""
     template = None
     for prefix, person in _persons(declaration):
-        watch = db.session.execute(select(Watch).where(
-            Watch.document_type == person.document_type,
-            Watch.document_blind_index == person.document_blind_index,
-            Watch.delisted_at.is_(None))).scalars().first()
+        watch = _lookups().watch_for(person)
         if watch is None:
             continue
         outcome.add(prefix, "关注人员，需民警核查", silent=True)
@@ -181,10 +215,7 @@ def check_watch_list(declaration: Declaration, outcome: Outcome) -> None:
 def resolve_missed_registrations(declaration: Declaration) -> None:
     """Open 漏登 trace-backs for a person now registered are resolved."""
     for _prefix, person in _persons(declaration):
-        open_misses = db.session.execute(select(MissedRegistration).where(
-            MissedRegistration.document_type == person.document_type,
-            MissedRegistration.document_blind_index == person.document_blind_index,
-            MissedRegistration.status == "open")).scalars().all()
+        open_misses = _lookups().open_misses(person)
         for miss in open_misses:
             miss.status = "resolved"
             miss.resolved_at = utcnow()
@@ -200,9 +231,7 @@ def resolve_missed_registrations(declaration: Declaration) -> None:
 def activate_proposed_rows(declaration: Declaration) -> None:
     """Residences and employments proposed by the declaration become active."""
     for model in (Residence, Employment):
-        rows = db.session.execute(select(model).where(
-            model.declaration_id == declaration.id, model.status == "pending")).scalars()
-        for row in rows:
+        for row in _lookups().proposed(model, declaration.id):
             row.status = "active"
 
 
@@ -239,7 +268,7 @@ def validate(declaration: Declaration) -> bool:
     else:
         declaration.transition("verified", "worker")
         activate_proposed_rows(declaration)
-    db.session.flush()
+    _lookups().flush()
     return True
 
 
