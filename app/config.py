@@ -28,6 +28,7 @@ def load_config(instance_path: str) -> dict:
     production = app_env == "production"
     instance = Path(instance_path)
     default_db = f"sqlite:///{instance / 'anju.sqlite3'}"
+    sandbox = env_bool("WECHAT_SANDBOX", not production)
     return {
         "APP_ENV": app_env,
         "SECRET_KEY": env_str("SECRET_KEY"),
@@ -39,10 +40,61 @@ def load_config(instance_path: str) -> dict:
         "FIELD_ENCRYPTION_ACTIVE_KEY_ID": env_str("FIELD_ENCRYPTION_ACTIVE_KEY_ID"),
         "BLIND_INDEX_KEY": env_str("BLIND_INDEX_KEY"),
         "PUBLIC_BASE_URL": env_str("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
-        "WECHAT_SANDBOX": env_bool("WECHAT_SANDBOX", not production),
+        "WECHAT_SANDBOX": sandbox,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", production),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
         "DEMO_SEED": env_int("DEMO_SEED", 20261127),
+        "CONSOLE_IDLE_MINUTES": env_int("CONSOLE_IDLE_MINUTES", 480),
+        # Reminders (app/services/reminders.py): quiet hours in local time, the template-message
+        # daily quota, and per-rule overrides as JSON, e.g. {"house_undeclared": {"after_days": 7}}.
+        "REMINDER_TIMEZONE": env_str("REMINDER_TIMEZONE", "Asia/Shanghai"),
+        "REMINDER_QUIET_START": env_str("REMINDER_QUIET_START", "22:00"),
+        "REMINDER_QUIET_END": env_str("REMINDER_QUIET_END", "08:00"),
+        "REMINDER_RULES": env_str("REMINDER_RULES"),
+        "WECHAT_TEMPLATE_DAILY_QUOTA": env_int("WECHAT_TEMPLATE_DAILY_QUOTA", 100000),
+        **wechat_config(sandbox),
+    }
+
+
+# Development values for the sandbox account (the same as wechat/sandbox/account.py), used only
+# when WECHAT_SANDBOX is on and the key is unset. They are public: never use them for real WeChat.
+WECHAT_SANDBOX_DEFAULTS = {
+    "WECHAT_APP_ID": "wxsandbox00000001",
+    "WECHAT_APP_SECRET": "sandbox-app-secret-0000000000000",
+    "WECHAT_TOKEN": "sandboxtoken",
+    "WECHAT_ENCODING_AES_KEY": "c2FuZGJveC1hZXMta2V5LTAwMDAwMDAwMDAwMDAwMDA",
+    "WECHAT_MINIAPP_ID": "wxsandboxmini0001",
+    "WECHAT_MINIAPP_SECRET": "sandbox-miniapp-secret-00000000",
+    "WECHAT_API_BASE_URL": "http://wechat-sandbox.invalid/wechat-sandbox/api/",
+    "WECHAT_OAUTH_AUTHORIZE_URL": "/wechat-sandbox/open/connect/oauth2/authorize",
+    "WECHAT_NOTICE_TEMPLATE_ID": "sandbox-notice-template",
+    "WECHAT_MINIAPP_NOTICE_TEMPLATE_ID": "sandbox-miniapp-notice-template",
+}
+
+
+def wechat_config(sandbox: bool) -> dict:
+    """The WeChat keys (official account, mini-program, HTTP client, callback window)."""
+    defaults = WECHAT_SANDBOX_DEFAULTS if sandbox else {}
+
+    def key(name: str, production_default: str | None = None) -> str | None:
+        return env_str(name, defaults.get(name, production_default))
+
+    return {
+        "WECHAT_APP_ID": key("WECHAT_APP_ID"),
+        "WECHAT_APP_SECRET": key("WECHAT_APP_SECRET"),
+        "WECHAT_TOKEN": key("WECHAT_TOKEN"),
+        "WECHAT_ENCODING_AES_KEY": key("WECHAT_ENCODING_AES_KEY"),
+        "WECHAT_MESSAGE_MODE": env_str("WECHAT_MESSAGE_MODE", "safe"),
+        "WECHAT_API_BASE_URL": key("WECHAT_API_BASE_URL", "https://api.weixin.qq.com/"),
+        "WECHAT_OAUTH_AUTHORIZE_URL": key("WECHAT_OAUTH_AUTHORIZE_URL",
+                                          "https://open.weixin.qq.com/connect/oauth2/authorize"),
+        "WECHAT_MINIAPP_ID": key("WECHAT_MINIAPP_ID"),
+        "WECHAT_MINIAPP_SECRET": key("WECHAT_MINIAPP_SECRET"),
+        "WECHAT_NOTICE_TEMPLATE_ID": key("WECHAT_NOTICE_TEMPLATE_ID"),
+        "WECHAT_MINIAPP_NOTICE_TEMPLATE_ID": key("WECHAT_MINIAPP_NOTICE_TEMPLATE_ID"),
+        "WECHAT_HTTP_CONNECT_TIMEOUT": float(env_str("WECHAT_HTTP_CONNECT_TIMEOUT", "3")),
+        "WECHAT_HTTP_READ_TIMEOUT": float(env_str("WECHAT_HTTP_READ_TIMEOUT", "10")),
+        "WECHAT_REPLAY_WINDOW_SECONDS": env_int("WECHAT_REPLAY_WINDOW_SECONDS", 300),
     }

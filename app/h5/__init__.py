@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("h5", __name__)
 
-from app.h5 import receipt, views  # noqa: E402,F401
+from app.h5 import declare, receipt, views  # noqa: E402,F401

@@ -1,10 +1,45 @@
-"""H5 views."""
-from flask import render_template
+"""H5 views: the landing page and the door-plate page a scan opens."""
+from flask import abort, render_template, url_for
+from sqlalchemy import select
+from werkzeug.routing import BuildError
 
+from app.extensions import db
 from app.h5 import bp
+from app.h5.identity import user_required
+from app.models import Address, House
 
 
 @bp.get("/")
 def index():
     """Landing page: what Anju is and how to declare."""
     return render_template("h5/index.html")
+
+
+def _link(endpoint: str, **values) -> str | None:
+    # Pages built by later issues may not exist yet: the action is then shown as 即将开放.
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+@bp.get("/h5/a/<qr_token>")
+@user_required
+def address(user, qr_token: str):
+    """The door-plate page: the scanned address and what can be declared at it."""
+    found = None
+    if len(qr_token) <= 64:
+        found = db.session.execute(select(Address).where(Address.qr_token == qr_token)).scalar()
+    if found is None or found.status != "active":
+        abort(404, description="没有找到这个门牌，可能已经停用。请重新扫描门牌上的二维码，或联系社区民警。")
+    house = db.session.execute(select(House).where(House.address_id == found.id)).scalar()
+    actions = [
+        ("登记房屋", "我是房东，登记这套房屋并签署治安责任保证书",
+         _link("h5.register_house", token=qr_token) if house is None
+         else _link("h5.house", house_id=house.id)),
+        ("申报租客", "我是房东，申报租客入住或退租",
+         _link("h5.move_in", house_id=house.id) if house is not None else None),
+        ("我是租客", "自行申报在这里居住，或确认房东的申报", _link("h5.self_declare", token=qr_token)),
+    ]
+    return render_template("h5/address.html", address=found, house=house, actions=actions,
+                           user=user)

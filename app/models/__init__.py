@@ -11,6 +11,7 @@ from app.models.jurisdiction import Branch, Community, PoliceArea, Station
 from app.models.officer import Officer
 from app.models.penalty import Penalty
 from app.models.person import Person, Residence
+from app.models.push import PushMessage
 from app.models.reminder import Reminder
 from app.models.spot_check import SpotCheck, SpotCheckPerson
 from app.models.watch import ChecklistTemplate, ControlTask, Watch
@@ -20,6 +21,6 @@ __all__ = [
     "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
     "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House",
     "MissedRegistration", "Officer", "Penalty", "Person", "PledgeVersion", "PoliceArea",
-    "Reminder", "Residence", "SpotCheck", "SpotCheckPerson", "Station", "Watch", "WeChatUser",
-    "utcnow",
+    "PushMessage", "Reminder", "Residence", "SpotCheck", "SpotCheckPerson", "Station", "Watch",
+    "WeChatUser", "utcnow",
 ]

@@ -1,0 +1,368 @@
+"""H5 pages where landlords, tenants and employers declare (DESIGN §4 flows 1–4).
+
+Each page loads the submitted form with the same schema as the API, calls the same service,
+commits once, and on refusal shows the form again with everything typed and the errors in place.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from flask import redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from app.extensions import db
+from app.h5 import bp
+from app.h5.forms import check_csrf, errors_of, generate_csrf, nest
+from app.h5.identity import user_required
+from app.identity import IdentityError
+from app.models import Declaration, Employment, House, Residence
+from app.models.declaration import KIND_LABELS, STATUS_LABELS
+from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
+from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.schemas.declarations import (
+    CorrectionSchema, EmployerInSchema, HireSchema, HouseInSchema, LeaveSchema, MoveInSchema,
+    MoveOutSchema, PledgeInSchema, SelfDeclarationSchema,
+)
+from app.services import declarations as svc
+from app.services import ownership
+from app.services.errors import RuleError
+from app.services.pledge import current_pledge
+from app.services.validation import public_reasons
+
+REFUSED = (ValidationError, RuleError, IdentityError)
+DOC_OPTIONS = [(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES]
+RENTAL_OPTIONS = [(t, RENTAL_TYPE_LABELS[t]) for t in RENTAL_TYPES]
+MAX_ROWS = 10
+
+
+@bp.context_processor
+def _helpers():
+    return {"csrf_token": generate_csrf, "new_key": lambda: secrets.token_urlsafe(16),
+            "doc_options": DOC_OPTIONS,
+            "rental_options": RENTAL_OPTIONS, "kind_labels": KIND_LABELS,
+            "status_labels": STATUS_LABELS}
+
+
+def _submitter(user, role: str) -> svc.Submitter:
+    return svc.Submitter(role, user.id, channel="wechat_h5", ip=request.remote_addr)
+
+
+def _rows(default: int = 1) -> int:
+    try:
+        return max(1, min(MAX_ROWS, int(request.values.get("rows", default))))
+    except ValueError:
+        return default
+
+
+def _refused(template: str, exc: Exception, **context):
+    db.session.rollback()
+    return render_template(template, values=request.form.to_dict(), errors=errors_of(exc),
+                           **context), 400
+
+
+def _receipt(declaration: Declaration):
+    return redirect(url_for("h5.declaration", declaration_id=declaration.id, new=1))
+
+
+# -- landlord: house, pledge, tenants -------------------------------------------------------------
+
+@bp.route("/h5/a/<token>/house", methods=["GET", "POST"])
+@user_required
+def register_house(user, token: str):
+    """Register the house at the scanned door plate."""
+    address = ownership.address_by_token(token)
+    existing = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
+    context = {"address": address, "existing": existing}
+    if request.method == "GET":
+        values = {"rental_type": "whole", "rooms": "1", "owner-document_type": "resident_id"}
+        return render_template("h5/house_form.html", values=values, errors={}, **context)
+    check_csrf()
+    try:
+        form = nest(request.form)
+        form["qr_token"] = token
+        form["is_rental"] = request.form.get("is_rental", "1") == "1"
+        if not (form.get("agent") or {}).get("name"):
+            form.pop("agent", None)
+        data = HouseInSchema().load(form)
+        declaration = svc.register_house(
+            _submitter(user, "landlord"), address, owner=data["owner"],
+            agent=data.get("agent"), rental_type=data["rental_type"], rooms=data["rooms"],
+            area_m2=data.get("area_m2"), monthly_rent=data.get("monthly_rent"),
+            is_rental=data["is_rental"], idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/house_form.html", exc, **context)
+    return redirect(url_for("h5.pledge", house_id=declaration.house_id))
+
+
+@bp.route("/h5/houses/<int:house_id>/pledge", methods=["GET", "POST"])
+@user_required
+def pledge(user, house_id: int):
+    """Read and sign the current 治安责任保证书."""
+    house = ownership.my_house(user, house_id)
+    context = {"house": house, "pledge": current_pledge()}
+    if request.method == "GET":
+        return render_template("h5/pledge.html", values={}, errors={}, **context)
+    check_csrf()
+    try:
+        data = PledgeInSchema().load({"signer_name": request.form.get("signer_name", ""),
+                                      "agree": request.form.get("agree") == "1"})
+        if not data["agree"]:
+            raise RuleError("agree", "请阅读并勾选同意保证书")
+        svc.sign_pledge(house, signer_name=data["signer_name"], ip=request.remote_addr)
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/pledge.html", exc, **context)
+    return redirect(url_for("h5.house", house_id=house.id, signed=1))
+
+
+@bp.get("/h5/houses")
+@user_required
+def houses(user):
+    """Every house I registered, with tenants and pending matters."""
+    return render_template("h5/houses.html", houses=ownership.houses_of(user))
+
+
+@bp.get("/h5/houses/<int:house_id>")
+@user_required
+def house(user, house_id: int):
+    """One house: current tenants and the actions on it."""
+    house = ownership.my_house(user, house_id)
+    declarations = db.session.execute(
+        select(Declaration).where(Declaration.house_id == house.id)
+        .order_by(Declaration.id.desc()).limit(20)).scalars().all()
+    return render_template("h5/house.html", house=house,
+                           tenants=ownership.live_residences(house), declarations=declarations,
+                           rental_label=RENTAL_TYPE_LABELS.get(house.rental_type or "", ""))
+
+
+@bp.route("/h5/houses/<int:house_id>/move-in", methods=["GET", "POST"])
+@user_required
+def move_in(user, house_id: int):
+    """Declare tenants moving in: several people in one submission."""
+    house = ownership.my_house(user, house_id)
+    rows = _rows()
+    context = {"house": house, "rows": rows, "today": date.today().isoformat()}
+    if request.method == "GET" or request.form.get("add_row"):
+        values = request.form.to_dict() if request.method == "POST" else {}
+        if request.form.get("add_row"):
+            rows = context["rows"] = min(MAX_ROWS, rows + 1)
+        for i in range(rows):
+            values.setdefault(f"tenants-{i}-document_type", "resident_id")
+            values.setdefault(f"tenants-{i}-start_date", context["today"])
+        return render_template("h5/move_in.html", values=values, errors={}, **context)
+    check_csrf()
+    try:
+        data = MoveInSchema().load(nest(request.form))
+        declaration = svc.declare_move_in(_submitter(user, "landlord"), house, data["tenants"],
+                                          idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/move_in.html", exc, **context)
+    return _receipt(declaration)
+
+
+@bp.route("/h5/houses/<int:house_id>/move-out", methods=["GET", "POST"])
+@user_required
+def move_out(user, house_id: int):
+    """Declare tenants moving out."""
+    house = ownership.my_house(user, house_id)
+    context = {"house": house, "tenants": ownership.live_residences(house),
+               "today": date.today().isoformat()}
+    if request.method == "GET":
+        return render_template("h5/move_out.html", values={"end_date": context["today"]},
+                               errors={}, chosen=set(), **context)
+    check_csrf()
+    chosen = request.form.getlist("residence_ids")
+    try:
+        data = MoveOutSchema().load({"residence_ids": chosen,
+                                     "end_date": request.form.get("end_date", "")})
+        declaration = svc.declare_move_out(_submitter(user, "landlord"), house,
+                                           data["residence_ids"], data["end_date"],
+                                           idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        db.session.rollback()
+        return render_template("h5/move_out.html", values=request.form.to_dict(),
+                               errors=errors_of(exc), chosen=set(chosen), **context), 400
+    return _receipt(declaration)
+
+
+@bp.post("/h5/houses/<int:house_id>/confirm")
+@user_required
+def confirm_unchanged(user, house_id: int):
+    """One tap: my tenants are unchanged (sets the house's last confirmation)."""
+    check_csrf()
+    house = ownership.my_house(user, house_id)
+    svc.confirm_tenants_unchanged(house)
+    db.session.commit()
+    return redirect(url_for("h5.house", house_id=house.id, confirmed=1))
+
+
+@bp.get("/h5/houses/<int:house_id>/confirm")
+@user_required
+def confirm_page(user, house_id: int):
+    """The page a monthly reminder links to: confirm in one tap."""
+    house = ownership.my_house(user, house_id)
+    return render_template("h5/confirm.html", house=house,
+                           tenants=ownership.live_residences(house))
+
+
+# -- declarations: list, detail, correction -------------------------------------------------------
+
+@bp.get("/h5/declarations")
+@user_required
+def declarations(user):
+    """Every declaration I submitted with its status."""
+    rows = db.session.execute(
+        select(Declaration).where(Declaration.submitter_wechat_user_id == user.id)
+        .order_by(Declaration.id.desc()).limit(100)).scalars().all()
+    return render_template("h5/declarations.html", declarations=rows)
+
+
+@bp.route("/h5/declarations/<int:declaration_id>", methods=["GET", "POST"])
+@user_required
+def declaration(user, declaration_id: int):
+    """A declaration's status, public reasons and receipt; move-ins can be corrected here."""
+    declaration = ownership.my_declaration(user, declaration_id)
+    residences = db.session.execute(select(Residence).where(
+        Residence.declaration_id == declaration.id)).scalars().all()
+    context = {"declaration": declaration, "reasons": public_reasons(declaration),
+               "residences": residences, "new": request.args.get("new") == "1"}
+    if request.method == "GET":
+        return render_template("h5/declaration.html", values={}, errors={}, **context)
+    check_csrf()
+    try:
+        form = nest(request.form)
+        data = CorrectionSchema().load(form)
+        residence_id = data.pop("residence_id")
+        correction = svc.correct_move_in(_submitter(user, "landlord"), declaration, residence_id,
+                                         data, idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/declaration.html", exc, **context)
+    return _receipt(correction)
+
+
+# -- tenants ----------------------------------------------------------------------------------------
+
+@bp.route("/h5/a/<token>/self", methods=["GET", "POST"])
+@user_required
+def self_declare(user, token: str):
+    """A tenant declares themself at the scanned address; the landlord confirms."""
+    address = ownership.address_by_token(token)
+    context = {"address": address, "today": date.today().isoformat()}
+    if request.method == "GET":
+        values = {"me-document_type": "resident_id", "me-start_date": context["today"]}
+        return render_template("h5/self.html", values=values, errors={}, **context)
+    check_csrf()
+    try:
+        form = nest(request.form)
+        form["qr_token"] = token
+        data = SelfDeclarationSchema().load(form)
+        house = ownership.house_at_token(token, field="_schema")
+        declaration = svc.declare_self(_submitter(user, "tenant"), house, data["me"],
+                                       idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/self.html", exc, **context)
+    return _receipt(declaration)
+
+
+@bp.route("/h5/confirm/<code>", methods=["GET", "POST"])
+@user_required
+def confirm(user, code: str):
+    """Confirm a declaration the other party made (tenant: with one's own document number)."""
+    declaration = svc.find_by_receipt_code(code)
+    if declaration is None:
+        raise ownership.NotYours()
+    context = {"declaration": declaration, "code": code}
+    if request.method == "GET":
+        return render_template("h5/confirm_declaration.html", values={}, errors={}, done=False,
+                               **context)
+    check_csrf()
+    try:
+        found, role = ownership.confirmable(user, code, request.form.get("document_number"))
+        svc.confirm_declaration(found, svc.Submitter(role, user.id, channel="wechat_h5"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/confirm_declaration.html", exc, done=False, **context)
+    return render_template("h5/confirm_declaration.html", values={}, errors={}, done=True,
+                           **context)
+
+
+@bp.get("/h5/me")
+@user_required
+def me(user):
+    """A tenant's registrations and when a 居住证 can be applied for."""
+    rows = db.session.execute(
+        select(Residence).where(Residence.person_id == user.person_id)
+        .order_by(Residence.start_date.desc())).scalars().all() if user.person_id else []
+    items = [{"residence": r, "address": db.session.get(House, r.house_id).address.full_text,
+              "permit_from": svc.residence_permit_date(r.start_date)} for r in rows]
+    return render_template("h5/me.html", items=items, today=date.today())
+
+
+# -- employers ----------------------------------------------------------------------------------------
+
+@bp.route("/h5/a/<token>/employer", methods=["GET", "POST"])
+@user_required
+def register_employer(user, token: str):
+    """Register the employer (统一社会信用代码) at the scanned address."""
+    address = ownership.address_by_token(token)
+    context = {"address": address}
+    if request.method == "GET":
+        return render_template("h5/employer_form.html", values={}, errors={}, **context)
+    check_csrf()
+    try:
+        form = nest(request.form)
+        form["qr_token"] = token
+        data = EmployerInSchema().load(form)
+        declaration = svc.register_employer(
+            _submitter(user, "employer"), name=data["name"], uscc=data["uscc"], address=address,
+            contact_name=data["contact_name"], contact_phone=data["contact_phone"],
+            idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/employer_form.html", exc, **context)
+    return redirect(url_for("h5.employer", employer_id=declaration.employer_id))
+
+
+@bp.route("/h5/employers/<int:employer_id>", methods=["GET", "POST"])
+@user_required
+def employer(user, employer_id: int):
+    """My employer: current workers, declare hires (with dormitory) and leavers."""
+    employer = ownership.my_employer(user, employer_id)
+    workers = db.session.execute(select(Employment).where(
+        Employment.employer_id == employer.id, Employment.active_slot.is_not(None))
+        .order_by(Employment.id)).scalars().all()
+    rows = _rows()
+    context = {"employer": employer, "workers": workers, "rows": rows,
+               "today": date.today().isoformat()}
+    values = {f"workers-{i}-document_type": "resident_id" for i in range(rows)}
+    values.update({f"workers-{i}-start_date": context["today"] for i in range(rows)})
+    if request.method == "GET":
+        return render_template("h5/employer.html", values=values, errors={}, **context)
+    check_csrf()
+    try:
+        if request.form.get("action") == "leave":
+            data = LeaveSchema().load({"employment_ids": request.form.getlist("employment_ids"),
+                                       "end_date": request.form.get("end_date", "")})
+            declaration = svc.declare_leave(_submitter(user, "employer"), employer,
+                                            data["employment_ids"], data["end_date"])
+        else:
+            data = HireSchema().load(nest(request.form))
+            for i, worker in enumerate(data["workers"]):
+                token = worker.pop("dormitory_qr_token", None)
+                if token:
+                    worker["dormitory_address_id"] = ownership.address_by_token(
+                        token, field=f"workers.{i}.dormitory_qr_token").id
+            declaration = svc.declare_hire(_submitter(user, "employer"), employer,
+                                           data["workers"],
+                                           idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/employer.html", exc, **context)
+    return _receipt(declaration)

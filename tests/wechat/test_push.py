@@ -1,0 +1,236 @@
+"""Pushes: recorded before sending, never sent twice, 43004/43101 unreachable, daily quota respected."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+from sqlalchemy import select, text
+
+from app.extensions import db as _db
+from app.models import PushMessage, WeChatUser
+from wechat import push
+from wechat.client import AnjuWeChatClient
+from wechat.sandbox import store
+
+LINES = [("申报事项", "租客入住"), ("办理结果", "已核验通过")]
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients(app):
+    app.extensions.pop("anju_wechat_clients", None)
+    yield
+    app.extensions.pop("anju_wechat_clients", None)
+
+
+def follower(db, subscribed: bool = True) -> WeChatUser:
+    """A sandbox user and the app's WeChatUser row for their official-account openid."""
+    fake = store.create_user("房东", subscribed=subscribed)
+    user = WeChatUser(openid=fake["openid"], source="official_account", subscribed=subscribed)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def miniapp_user(db, accepts: bool = True) -> WeChatUser:
+    fake = store.create_user("小程序租客")
+    store.set_accepts_subscribe_messages(fake["openid"], accepts)
+    user = WeChatUser(openid=fake["miniapp_openid"], source="miniapp")
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def notify(user_id, key="declaration:1:verified", link="/r/ABC123"):
+    return push.send_push(user_id, title="申报办理进度", lines=LINES, link=link, dedupe_key=key)
+
+
+def template_sends() -> list[dict]:
+    return store.calls("cgi-bin/message/template/send")
+
+
+def record(key="declaration:1:verified") -> PushMessage:
+    _db.session.expire_all()
+    return _db.session.execute(select(PushMessage).where(PushMessage.dedupe_key == key)).scalar_one()
+
+
+def test_template_push_is_delivered_and_recorded_with_its_msgid(app, db):
+    user = follower(db)
+    result = notify(user.id)
+    assert result.status == "sent"
+    [message] = store.sent_messages(user.openid)
+    assert message["kind"] == "template" and message["template_id"] == app.config["WECHAT_NOTICE_TEMPLATE_ID"]
+    assert message["data"]["first"]["value"] == "申报办理进度"
+    assert message["data"]["keyword1"]["value"] == "申报事项：租客入住"
+    assert message["url"] == app.config["PUBLIC_BASE_URL"].rstrip("/") + "/r/ABC123"
+    row = record()
+    assert row.status == "sent" and row.msgid == message["msgid"] and row.sent_at is not None
+    assert row.openid == user.openid and row.attempts == 1
+
+
+def test_the_record_is_committed_before_the_request_leaves(app, db, monkeypatch):
+    user = follower(db)
+    seen = []
+    real = AnjuWeChatClient._request
+
+    def spy(self, method, url_or_endpoint, **kwargs):
+        if "template/send" in url_or_endpoint:
+            # What another process would see right now, through its own connection.
+            with _db.engine.connect() as other:
+                seen.append(other.execute(text(
+                    "SELECT status FROM push_message WHERE dedupe_key = 'declaration:1:verified'")).scalar())
+        return real(self, method, url_or_endpoint, **kwargs)
+
+    monkeypatch.setattr(AnjuWeChatClient, "_request", spy)
+    assert notify(user.id).status == "sent"
+    assert seen == ["sending"]
+
+
+def test_the_same_dedupe_key_never_sends_twice(db):
+    user = follower(db)
+    assert notify(user.id).status == "sent"
+    assert notify(user.id).status == "duplicate"
+    assert len(store.sent_messages(user.openid)) == 1 and len(template_sends()) == 1
+
+
+def test_a_job_that_died_after_sending_is_retried_without_a_second_send(db, monkeypatch):
+    user = follower(db)
+    real_finish = push._finish
+
+    def die(record, status, *args):
+        if status == "sent":
+            raise SystemExit("worker killed after WeChat accepted the message")
+        return real_finish(record, status, *args)
+
+    monkeypatch.setattr(push, "_finish", die)
+    with pytest.raises(SystemExit):
+        notify(user.id)
+    db.session.rollback()
+    monkeypatch.setattr(push, "_finish", real_finish)
+    assert notify(user.id).status == "duplicate"  # the retried job
+    assert len(store.sent_messages(user.openid)) == 1
+
+
+def test_concurrent_jobs_with_the_same_key_send_once(app, db):
+    user = follower(db)
+    user_id, openid = user.id, user.openid
+    results = []
+
+    def job():
+        with app.app_context():
+            try:
+                results.append(notify(user_id).status)
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=job) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results).count("sent") == 1 and len(results) == 4
+    assert len(store.sent_messages(openid)) == 1
+
+
+def test_43004_marks_the_user_and_the_record_unreachable(db):
+    user = follower(db, subscribed=False)  # the fake WeChat answers 43004 for non-followers
+    result = notify(user.id)
+    assert result.status == "unreachable"
+    row = record()
+    assert row.status == "unreachable" and row.errcode == 43004
+    assert db.session.get(WeChatUser, user.id).unreachable_at is not None
+    # Known unreachable: the next push spends no call (and no quota) on a certain 43004.
+    assert notify(user.id, key="declaration:2:verified").status == "unreachable"
+    assert len(template_sends()) == 1
+
+
+def test_subscribe_message_to_a_miniapp_user(app, db):
+    user = miniapp_user(db)
+    assert notify(user.id).status == "sent"
+    [message] = store.sent_messages(user.openid)
+    assert message["kind"] == "subscribe"
+    assert message["template_id"] == app.config["WECHAT_MINIAPP_NOTICE_TEMPLATE_ID"]
+    assert all(len(item["value"]) <= 20 for item in message["data"].values())
+
+
+def test_43101_marks_the_miniapp_user_unreachable(db):
+    user = miniapp_user(db, accepts=False)
+    assert notify(user.id).status == "unreachable"
+    assert record().errcode == 43101
+    assert db.session.get(WeChatUser, user.id).unreachable_at is not None
+
+
+def test_the_daily_quota_defers_and_keeps_the_record_pending(app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATE_DAILY_QUOTA", 2)
+    user = follower(db)
+    assert [notify(user.id, key=f"k{i}").status for i in range(3)] == ["sent", "sent", "deferred"]
+    assert record("k2").status == "pending" and len(template_sends()) == 2
+    # Tomorrow (here: a larger quota) the same job sends the deferred record, once.
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATE_DAILY_QUOTA", 3)
+    assert notify(user.id, key="k2").status == "sent"
+    assert notify(user.id, key="k2").status == "duplicate"
+    assert len(store.sent_messages(user.openid)) == 3
+
+
+def test_a_connect_timeout_hands_the_record_back_for_a_retry(app, db, monkeypatch):
+    from wechat.client import get_client
+
+    user = follower(db)
+    client = get_client()
+    client.access_token  # the token call itself goes through
+    real = client._http.request
+    failures = iter([requests.ConnectTimeout("no route")])
+
+    def flaky(method, url, **kwargs):
+        if "template/send" in url:
+            error = next(failures, None)
+            if error:
+                raise error
+        return real(method, url, **kwargs)
+
+    monkeypatch.setattr(client._http, "request", flaky)
+    with pytest.raises(requests.ConnectTimeout):
+        notify(user.id)
+    assert record().status == "pending"
+    assert notify(user.id).status == "sent"
+    assert len(store.sent_messages(user.openid)) == 1
+
+
+def test_a_read_timeout_is_failed_and_never_resent(app, db, monkeypatch):
+    from wechat.client import get_client
+
+    user = follower(db)
+    client = get_client()
+    real = client._http.request
+
+    def lost_answer(method, url, **kwargs):
+        if "template/send" in url:
+            real(method, url, **kwargs)  # WeChat got it ...
+            raise requests.ReadTimeout("... but the answer was lost")
+        return real(method, url, **kwargs)
+
+    monkeypatch.setattr(client._http, "request", lost_answer)
+    assert notify(user.id).status == "failed"
+    assert record().status == "failed"
+    assert notify(user.id).status == "failed"
+    assert len(store.sent_messages(user.openid)) == 1
+
+
+def test_no_wechat_account_means_no_recipient(db):
+    assert notify(None).status == "no_recipient"
+    assert notify(999999).status == "no_recipient"
+    assert db.session.execute(select(PushMessage)).first() is None
+
+
+def test_the_push_job_through_a_real_queue_sends_once(app, db, run_jobs):
+    from wechat import jobs
+    from workers.queues import enqueue_after_commit
+
+    user = follower(db)
+    for _ in range(2):  # the same job enqueued twice, e.g. a retry after a lost acknowledgement
+        enqueue_after_commit(jobs.send_push, user.id, "申报办理进度", [list(line) for line in LINES],
+                             "/r/ABC123", "declaration:9:approved")
+    db.session.commit()
+    run_jobs()
+    assert len(store.sent_messages(user.openid)) == 1
+    assert record("declaration:9:approved").status == "sent"

@@ -1,0 +1,229 @@
+"""The official account's callback, /wechat/callback: verify, decrypt, de-duplicate, route, reply.
+
+Refusals are cheap and explicit: 403 for a wrong or stale signature, 400 for a body that is not
+a WeChat message (too big, not UTF-8, entity declarations, malformed XML); never 500 for input.
+Every message is handled once per MsgId (events: FromUserName + CreateTime + Event) through an
+atomic Redis SET NX; a retry gets the reply the first delivery computed.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import time
+
+import xmltodict
+from flask import Blueprint, Response, current_app, request
+from wechatpy import parse_message
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException
+from wechatpy.replies import create_reply
+
+from app.extensions import db
+from app.redis_conn import get_redis
+from wechat.users import forget_seen, remember_seen
+
+bp = Blueprint("wechat_callback", __name__, url_prefix="/wechat")
+
+MAX_BODY_BYTES = 64 * 1024
+DEDUPE_PREFIX = "anju:wechat:msg:"
+# While the first delivery is being handled; long enough for any handler, short enough that a
+# crashed worker does not block WeChat's retries for long.
+PROCESSING_TTL = 30
+# WeChat retries within about 15 s; keep the answer well beyond that.
+DONE_TTL = 3600
+# A retry that arrives while the first delivery is still running waits this long for its reply
+# (under WeChat's 5 s) and otherwise answers "success", so the user never gets two replies.
+RETRY_WAIT_SECONDS = 3.0
+PROCESSING = b"processing"
+DONE = b"done:"
+_DIGITS = re.compile(r"^[0-9]{1,20}$")
+_HOSTILE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class Refused(Exception):
+    """An inbound request that is not a genuine, well-formed WeChat message."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: SHA-1 of the sorted parts concatenated."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
+def _same(expected: str, given: str | None) -> bool:
+    # Constant time: the comparison must not reveal how many leading characters matched.
+    return hmac.compare_digest(expected.encode(), (given or "").encode("utf-8", "replace"))
+
+
+def check_request_signature(token: str, args) -> None:
+    """The query's signature and timestamp window (replays are refused)."""
+    timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
+    if not _DIGITS.match(timestamp) or len(nonce) > 64:
+        raise Refused(403, "missing or malformed timestamp/nonce")
+    window = int(current_app.config["WECHAT_REPLAY_WINDOW_SECONDS"])
+    if abs(time.time() - int(timestamp)) > window:
+        raise Refused(403, "timestamp outside the replay window")
+    if not _same(sign(token, timestamp, nonce), args.get("signature")):
+        raise Refused(403, "bad signature")
+
+
+def read_body() -> bytes:
+    """The request body, refused if over 64 KiB (without reading more than that)."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise Refused(400, "body too large")
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise Refused(400, "body too large")
+    return body
+
+
+def parse_xml(raw: bytes | str) -> dict:
+    """A WeChat XML document as a flat dict; refuses DTDs/entities, non-UTF-8 and anything odd."""
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
+    if _HOSTILE.search(data):
+        raise Refused(400, "DTD or entity declaration")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "body is not UTF-8") from None
+    try:
+        doc = xmltodict.parse(text, disable_entities=True)
+    except Exception:  # noqa: BLE001 - expat errors, forbidden entities: all mean "not a message"
+        raise Refused(400, "malformed XML") from None
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict):
+        raise Refused(400, "no <xml> root")
+    return root
+
+
+def _check_message(fields: dict) -> None:
+    for name in ("ToUserName", "FromUserName", "MsgType", "Event", "EventKey", "Content"):
+        if name in fields and not (fields[name] is None or isinstance(fields[name], str)):
+            raise Refused(400, f"{name} is not text")
+    if not isinstance(fields.get("MsgType"), str) or not fields["MsgType"]:
+        raise Refused(400, "no MsgType")
+    if not _DIGITS.match(fields.get("CreateTime") or ""):
+        raise Refused(400, "bad CreateTime")
+    for name in ("MsgId", "MsgID"):
+        if fields.get(name) is not None and not _DIGITS.match(str(fields[name])):
+            raise Refused(400, f"bad {name}")
+
+
+def _aes_key() -> bytes:
+    return base64.b64decode(current_app.config["WECHAT_ENCODING_AES_KEY"] + "=")
+
+
+def decrypt(envelope: dict, token: str, args) -> str:
+    """The plaintext XML inside a safe-mode envelope, after checking msg_signature."""
+    encrypted = envelope.get("Encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise Refused(400, "no Encrypt element")
+    expected = sign(token, args.get("timestamp", ""), args.get("nonce", ""), encrypted)
+    if not _same(expected, args.get("msg_signature")):
+        raise Refused(403, "bad msg_signature")
+    try:
+        plain = PrpCrypto(_aes_key()).decrypt(encrypted, current_app.config["WECHAT_APP_ID"])
+    except InvalidAppIdException:
+        raise Refused(403, "encrypted for another app id") from None
+    except Exception:  # noqa: BLE001 - bad base64, block size, padding, length: all "not for us"
+        raise Refused(400, "cannot decrypt") from None
+    return plain if isinstance(plain, str) else plain.decode("utf-8")
+
+
+def dedupe_key(fields: dict) -> str:
+    """MsgId for messages; FromUserName + CreateTime (+ Event) for events, as WeChat advises."""
+    msg_id = fields.get("MsgId")
+    if msg_id:
+        return f"{DEDUPE_PREFIX}id:{msg_id}"
+    return (f"{DEDUPE_PREFIX}ev:{fields.get('FromUserName') or ''}:{fields.get('CreateTime')}:"
+            f"{(fields.get('Event') or '').lower()}")
+
+
+def handle_once(fields: dict, xml_text: str) -> str:
+    """The plaintext reply XML ("" for none), computed once per message however often it arrives."""
+    redis = get_redis()
+    key = dedupe_key(fields)
+    if not redis.set(key, PROCESSING, nx=True, ex=PROCESSING_TTL):
+        return _earlier_reply(redis, key)
+    try:
+        reply = _handle(xml_text)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        forget_seen()
+        redis.delete(key)  # let WeChat's retry handle it afresh
+        raise
+    remember_seen()
+    redis.set(key, DONE + reply.encode("utf-8"), ex=DONE_TTL)
+    return reply
+
+
+def _earlier_reply(redis, key: str) -> str:
+    deadline = time.monotonic() + RETRY_WAIT_SECONDS
+    while True:
+        value = redis.get(key)
+        if value is not None and value.startswith(DONE):
+            return value[len(DONE):].decode("utf-8")
+        if value is None or time.monotonic() > deadline:
+            return ""  # the first delivery failed or is still running: do not answer twice
+        time.sleep(0.05)
+
+
+def _handle(xml_text: str) -> str:
+    from wechat.router import route
+
+    message = parse_message(xml_text)
+    reply = route(message)
+    return create_reply(reply, message=message, render=True) if reply is not None else ""
+
+
+def _text(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype="text/plain")
+
+
+@bp.route("/callback", methods=["GET", "POST"])
+def callback():
+    """WeChat's server URL: echostr verification (GET) and every message and event (POST)."""
+    config = current_app.config
+    token = config.get("WECHAT_TOKEN")
+    if not token:
+        return _text("not configured", 503)
+    try:
+        check_request_signature(token, request.args)
+        if request.method == "GET":
+            return _text(request.args.get("echostr", ""))
+        return _answer(token)
+    except Refused as refused:
+        current_app.logger.info("wechat callback refused (%s): %s", refused.status, refused.reason)
+        return _text(refused.reason, refused.status)
+
+
+def _answer(token: str) -> Response:
+    mode = current_app.config.get("WECHAT_MESSAGE_MODE") or "safe"
+    encrypted = request.args.get("encrypt_type") == "aes"
+    if mode == "safe" and not encrypted:
+        raise Refused(400, "safe mode accepts only encrypted messages")
+    if mode == "plain" and encrypted:
+        raise Refused(400, "plaintext mode is configured")
+    body = read_body()
+    fields = parse_xml(body)
+    if encrypted:
+        xml_text = decrypt(fields, token, request.args)
+        fields = parse_xml(xml_text)
+    else:
+        xml_text = body.decode("utf-8")  # parse_xml has checked it is UTF-8
+    _check_message(fields)
+    reply = handle_once(fields, xml_text)
+    if not reply:
+        return _text("success")
+    if encrypted:
+        crypto = WeChatCrypto(token, current_app.config["WECHAT_ENCODING_AES_KEY"],
+                              current_app.config["WECHAT_APP_ID"])
+        reply = crypto.encrypt_message(reply, request.args.get("nonce", ""), str(int(time.time())))
+    return Response(reply, mimetype="application/xml")

@@ -1,0 +1,24 @@
+"""WeChat jobs: plain functions taking ids and plain values, run by the RQ worker in app context."""
+from __future__ import annotations
+
+from app.extensions import db
+
+
+def record_template_delivery(msgid: int, status: str) -> bool:
+    """Record a TEMPLATESENDJOBFINISH delivery result on the push it belongs to."""
+    from wechat.push import record_delivery
+
+    found = record_delivery(int(msgid), str(status)) is not None
+    db.session.commit()
+    return found
+
+
+def send_push(wechat_user_id: int, title: str, lines: list, link: str | None,
+              dedupe_key: str) -> str:
+    """Send one notice push (record first; at most once per dedupe key); returns its status."""
+    from wechat.push import send_push as push
+
+    result = push(wechat_user_id, title=title, lines=[tuple(line) for line in lines], link=link,
+                  dedupe_key=dedupe_key)
+    db.session.commit()
+    return result.status

@@ -1,0 +1,120 @@
+"""WeChatUser rows as WeChat reveals them: upsert on every message, follow and unfollow."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import WeChatUser, utcnow
+from app.redis_conn import get_redis
+
+# last_seen_at is for "is this person still around", not an access log: one write a minute at most
+# keeps a chatty user from turning every message into an UPDATE.
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+SEEN_KEY = "anju:wechat:seen:{openid}"
+SEEN_JITTER_SECONDS = 30
+_PENDING_SEEN = "anju_wechat_seen"
+_KNOWN_USERS = "anju_wechat_users"
+
+
+def by_openid(openid: str) -> WeChatUser | None:
+    """The WeChat user with this openid (official account or mini-program), or None."""
+    return db.session.execute(select(WeChatUser).where(WeChatUser.openid == openid)).scalar()
+
+
+def upsert(openid: str, *, source: str = "official_account", unionid: str | None = None,
+           now: datetime | None = None) -> WeChatUser:
+    """The user with this openid, created if new (committed at once), last_seen_at refreshed.
+
+    Apart from that insert it only flushes: the caller commits.
+    """
+    now = now or utcnow()
+    # Within one request a user met once is not looked up again: after the insert below, a plain
+    # read in the same MariaDB transaction would still use the older snapshot and miss the row.
+    known = db.session.info.setdefault(_KNOWN_USERS, {})
+    user = known.get(openid)
+    if user is None or user not in db.session:
+        user = by_openid(openid)
+    if user is None:
+        _insert_committed(openid, source, unionid, now)
+        # A locking read returns the committed row even when this transaction's REPEATABLE READ
+        # snapshot (MariaDB) predates it; one waiter at a time, so no lock-upgrade deadlock.
+        user = db.session.execute(select(WeChatUser).where(WeChatUser.openid == openid)
+                                  .with_for_update()).scalar_one()
+    if unionid and not user.unionid:
+        user.unionid = unionid
+    if user.last_seen_at is None or now - user.last_seen_at >= LAST_SEEN_RESOLUTION:
+        user.last_seen_at = now
+    db.session.flush()
+    known[openid] = user
+    return user
+
+
+def seen_key(openid: str) -> str:
+    """The Redis marker saying this user's row was upserted within the last minute."""
+    return SEEN_KEY.format(openid=openid)
+
+
+def seen(openid: str, now: datetime | None = None) -> None:
+    """Note that the user is around: the row is upserted at most once a minute.
+
+    A message that needs nothing from the database (most text commands) then costs the callback
+    no query at all. The caller commits, then calls remember_seen().
+    """
+    if get_redis().exists(seen_key(openid)):
+        return
+    upsert(openid, now=now)
+    # The marker is set only once the row is committed (remember_seen), so that a concurrent
+    # message never skips the upsert while the row is still invisible to it.
+    db.session.info.setdefault(_PENDING_SEEN, set()).add(openid)
+
+
+def remember_seen() -> None:
+    """After commit: mark the users upserted in that transaction as seen for a minute."""
+    pending = db.session.info.pop(_PENDING_SEEN, None)
+    if pending:
+        pipe = get_redis().pipeline(transaction=False)
+        for openid in pending:
+            # Jittered, so that users who all appeared at once do not all upsert again at once.
+            ttl = int(LAST_SEEN_RESOLUTION.total_seconds()) + random.randint(0, SEEN_JITTER_SECONDS)
+            pipe.set(seen_key(openid), 1, ex=ttl)
+        pipe.execute()
+
+
+def forget_seen() -> None:
+    """After rollback: nothing was upserted, so nobody is marked as seen."""
+    db.session.info.pop(_PENDING_SEEN, None)
+
+
+def _insert_committed(openid: str, source: str, unionid: str | None, now: datetime) -> None:
+    # Its own short transaction: the first messages of a new user often arrive together, and
+    # a duplicate-key wait inside the request's transaction would keep a shared lock that the
+    # later update has to upgrade — two such waiters deadlock. Here the loser simply finds the
+    # winner's row. A row created for an openid WeChat sent us is harmless even if the request
+    # then fails.
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(insert(WeChatUser).values(openid=openid, source=source, unionid=unionid,
+                                                   last_seen_at=now))
+    except IntegrityError:
+        pass
+
+
+def mark_subscribed(user: WeChatUser, now: datetime | None = None) -> None:
+    """The user follows the account (again): reachable by template messages."""
+    now = now or utcnow()
+    if not user.subscribed:
+        user.subscribed, user.subscribed_at = True, now
+    user.unreachable_at = None
+    db.session.flush()
+
+
+def mark_unsubscribed(user: WeChatUser, now: datetime | None = None) -> None:
+    """The user unfollowed: template messages would fail with 43004, so they are unreachable."""
+    now = now or utcnow()
+    user.subscribed, user.unsubscribed_at = False, now
+    user.unreachable_at = user.unreachable_at or now
+    db.session.flush()
