@@ -35,9 +35,12 @@ SCOPES = ("snsapi_base", "snsapi_userinfo")
 
 def current_wechat_user() -> WeChatUser | None:
     """The WeChat user of this H5 session (from the signed cookie), or None before OAuth."""
-    if "wx_user" not in g:
-        openid = session.get(SESSION_OPENID)
-        g.wx_user = users.by_openid(openid) if isinstance(openid, str) and openid else None
+    openid = session.get(SESSION_OPENID)
+    openid = openid if isinstance(openid, str) and openid else None
+    # Cached per openid, not per g: g outlives a request when an app context is already pushed.
+    if g.get("wx_user_openid", "-") != openid:
+        g.wx_user = users.by_openid(openid) if openid else None
+        g.wx_user_openid = openid
     return g.wx_user
 
 
@@ -80,6 +83,7 @@ def _failed(message: str):
     # No identity survives a failed attempt: the cookie must not name anyone afterwards.
     session.pop(SESSION_OPENID, None)
     g.pop("wx_user", None)
+    g.pop("wx_user_openid", None)
     return render_template("error.html", code=400, message=message), 400
 
 
@@ -142,4 +146,5 @@ def callback():
     db.session.commit()
     session[SESSION_OPENID] = openid
     g.pop("wx_user", None)
+    g.pop("wx_user_openid", None)
     return redirect(attempt.get("next") or "/")

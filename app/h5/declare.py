@@ -102,7 +102,9 @@ def register_house(user, token: str):
 def pledge(user, house_id: int):
     """Read and sign the current 治安责任保证书."""
     house = ownership.my_house(user, house_id)
-    context = {"house": house, "pledge": current_pledge()}
+    pledge_text = current_pledge()
+    db.session.commit()  # the shipped default text may have just been created: keep it
+    context = {"house": house, "pledge": pledge_text}
     if request.method == "GET":
         return render_template("h5/pledge.html", values={}, errors={}, **context)
     check_csrf()
