@@ -40,6 +40,7 @@ def address(user, qr_token: str):
         ("申报租客", "我是房东，申报租客入住或退租",
          _link("h5.move_in", house_id=house.id) if house is not None else None),
         ("我是租客", "自行申报在这里居住，或确认房东的申报", _link("h5.self_declare", token=qr_token)),
+        ("用工单位", "登记单位并申报员工入职、离职", _link("h5.register_employer", token=qr_token)),
     ]
     return render_template("h5/address.html", address=found, house=house, actions=actions,
                            user=user)
