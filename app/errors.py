@@ -53,12 +53,10 @@ def register(app: Flask) -> None:
             return jsonify(error_body(400, "提交的信息有误，请检查标出的项目", fields)), 400
         return render_template("error.html", code=400, message="；".join(fields.values())), 400
 
-    from app.identity import IdentityError
-    from app.services.errors import RuleError
+    from app.field_errors import FieldError
     from app.services.ownership import NotYours
 
-    @app.errorhandler(RuleError)
-    @app.errorhandler(IdentityError)
+    @app.errorhandler(FieldError)
     def rule_error(exc):
         db.session.rollback()  # nothing half-proposed survives a refused submission
         fields = {exc.field: exc.message}

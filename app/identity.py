@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from stdnum.cn import ric, uscc
 
+from app.field_errors import FieldError
 from app.models.person import DOCUMENT_TYPE_LABELS
 
 MAX_AGE = 130
@@ -40,16 +41,8 @@ _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _USCC_ALPHABET = set("0123456789ABCDEFGHJKLMNPQRTUWXY")
 
 
-class IdentityError(ValueError):
+class IdentityError(FieldError):
     """An identity value failed a check; `message` is Chinese and safe to show to the person."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from marshmallow import ValidationError
 
 from app.errors import flatten_messages
-from app.identity import IdentityError
-from app.services.errors import RuleError
+from app.field_errors import FieldError
 
 
 def nest(form) -> dict:
@@ -61,7 +60,7 @@ def errors_of(exc: Exception) -> dict[str, str]:
     """Per-input Chinese messages for a refused submission."""
     if isinstance(exc, ValidationError):
         flat = flatten_messages(exc.messages)
-    elif isinstance(exc, (RuleError, IdentityError)):
+    elif isinstance(exc, FieldError):
         flat = {exc.field: exc.message}
     else:
         raise exc
