@@ -10,15 +10,12 @@ the run. Human lines first, then one JSON object with the figures on the last li
 from __future__ import annotations
 
 import argparse
-import atexit
 import csv
 import json
 import os
 import platform
 import random
-import re
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -27,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database, make_app  # noqa: E402
 
 DEFAULT_URL = "mysql+pymysql://root@127.0.0.1/anju_bench?charset=utf8mb4"
 PREFIX = "BENCH-AI"  # every jurisdiction row and address code this bench owns starts with it
@@ -49,42 +48,6 @@ def parse_args() -> argparse.Namespace:
     if args.rows is None:
         args.rows = 10_000 if args.quick else 100_000
     return args
-
-
-def ensure_database(url: str) -> None:
-    """Create the bench database when the URL is MySQL/MariaDB; never touch any other database."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() not in ("mysql", "mariadb"):
-        return
-    name = parsed.database
-    if not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise SystemExit(f"refusing database name {name!r}")
-    engine = create_engine(parsed.set(database=""))
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` "
-                          "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    engine.dispose()
-
-
-def make_app(url: str):
-    from app import create_app
-    from app.crypto import generate_key
-
-    # A throw-away instance folder and keys, so the run writes nothing into the checkout.
-    instance = tempfile.mkdtemp(prefix="anju-bench-")
-    atexit.register(shutil.rmtree, instance, ignore_errors=True)
-    os.environ["ANJU_INSTANCE_PATH"] = instance
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": url,
-        "REDIS_URL": None,
-        "SECRET_KEY": generate_key(),
-        "FIELD_ENCRYPTION_KEYS": "bench:" + generate_key(),
-        "FIELD_ENCRYPTION_ACTIVE_KEY_ID": "bench",
-        "BLIND_INDEX_KEY": generate_key(),
-    })
 
 
 def remove_bench_addresses() -> int:

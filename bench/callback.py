@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import ensure_database  # noqa: E402
+
 DEFAULT_DB = "mysql+pymysql://root@127.0.0.1/anju_bench_callback?charset=utf8mb4"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
@@ -115,21 +117,6 @@ def bench_env(args, port: int) -> dict:
         "WECHAT_TOKEN": secrets.token_hex(8), "WECHAT_ENCODING_AES_KEY": aes_key,
         "WECHAT_MESSAGE_MODE": "safe",
     }
-
-
-def prepare_database(url: str) -> None:
-    """Create the bench database if missing (MariaDB/MySQL); migrations follow."""
-    if not url.startswith("mysql"):
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    server = create_engine(parsed.set(database=""))
-    with server.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{parsed.database}` "
-                          "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    server.dispose()
 
 
 def seed_and_empty(env: dict, seed: bool) -> list[str]:
@@ -441,7 +428,7 @@ def main() -> int:
     env = bench_env(args, app_port)
     print(f"bench/callback.py: gunicorn {args.workers} workers × {args.threads} threads (gthread), "
           f"safe mode, Redis {args.redis_url}, database {args.database_url.split('@')[-1]}")
-    prepare_database(args.database_url)
+    ensure_database(args.database_url)
     flush_redis(args.redis_url)
     plates = seed_and_empty(env, seed=True)
     servers = []

@@ -26,16 +26,12 @@ five has a WeChat account; one house in a hundred has a rejected declaration awa
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
 import platform
 import resource
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database, make_app, start_redis  # noqa: E402
 
 DEFAULT_URL = "mysql+pymysql://root@127.0.0.1/anju_bench_reminders?charset=utf8mb4"
 NOW = datetime(2026, 11, 27, 4, 0)  # 12:00 in Shanghai: outside the quiet hours
@@ -65,69 +63,6 @@ def parse_args() -> argparse.Namespace:
         args.sizes = "5000,10000,20000" if args.quick else "100000,200000,300000"
     args.sizes = [int(s) for s in args.sizes.split(",")]
     return args
-
-
-def ensure_database(url: str) -> None:
-    """Create the bench database when the URL is MySQL/MariaDB; refuse any other backend."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() not in ("mysql", "mariadb"):
-        raise SystemExit("bench/reminders.py needs MariaDB/MySQL (--database-url)")
-    engine = create_engine(parsed.set(database=""))
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{parsed.database}` "
-                          "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    engine.dispose()
-
-
-def start_redis() -> str:
-    """A private redis-server on a free port, stopped when the bench exits."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--daemonize", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def stop():
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    atexit.register(stop)
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return f"redis://127.0.0.1:{port}/0"
-
-
-def make_app(url: str, redis_url: str):
-    from app import create_app
-    from app.crypto import generate_key
-
-    instance = os.environ.get("ANJU_INSTANCE_PATH")
-    if not instance:
-        instance = tempfile.mkdtemp(prefix="anju-bench-")
-        atexit.register(shutil.rmtree, instance, ignore_errors=True)
-        os.environ["ANJU_INSTANCE_PATH"] = instance
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": "bench-reminders",
-        "FIELD_ENCRYPTION_KEYS": "bench:" + generate_key(),
-        "FIELD_ENCRYPTION_ACTIVE_KEY_ID": "bench",
-        "BLIND_INDEX_KEY": generate_key(),
-    })
 
 
 def empty_tables(names=None) -> None:
@@ -280,7 +215,7 @@ def main() -> None:
     args = parse_args()
     if args.child:
         return child(args)
-    ensure_database(args.database_url)
+    ensure_database(args.database_url, require_mysql=True)
     redis_url = start_redis()
     app = make_app(args.database_url, redis_url)
     results = []

@@ -21,7 +21,6 @@ What it measures, in one run on one data set:
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
 import platform
@@ -29,11 +28,7 @@ import random
 import re
 import resource
 import secrets
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database, make_app, start_redis  # noqa: E402
 
 DEFAULT_URL = "mysql+pymysql://root@127.0.0.1/anju_bench_validation?charset=utf8mb4"
 ROAD_HEADS = list("安和兴文长振前光滨湖建育福康瑞金翠明春新锦祥民东西南北")
@@ -77,70 +74,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # -- infrastructure --------------------------------------------------------------------------
-
-def ensure_database(url: str) -> None:
-    """Create the bench database (MySQL/MariaDB only); refuse odd names."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() not in ("mysql", "mariadb"):
-        raise SystemExit("this bench measures MariaDB/MySQL; give a mysql+pymysql:// URL")
-    name = parsed.database
-    if not name or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise SystemExit(f"refusing database name {name!r}")
-    engine = create_engine(parsed.set(database=""))
-    with engine.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` "
-                          "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    engine.dispose()
-
-
-def start_redis() -> str:
-    """A private redis-server on a free port, stopped when the bench exits."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--save", "", "--appendonly", "no", "--daemonize", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def stop():
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-    atexit.register(stop)
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return f"redis://127.0.0.1:{port}/0"
-
-
-def make_app(url: str, redis_url: str):
-    from app import create_app
-    from app.crypto import generate_key
-
-    instance = tempfile.mkdtemp(prefix="anju-bench-")
-    atexit.register(shutil.rmtree, instance, ignore_errors=True)
-    os.environ["ANJU_INSTANCE_PATH"] = instance
-    return create_app({
-        "SQLALCHEMY_DATABASE_URI": url,
-        "REDIS_URL": redis_url,
-        "SECRET_KEY": generate_key(),
-        "FIELD_ENCRYPTION_KEYS": "bench:" + generate_key(),
-        "FIELD_ENCRYPTION_ACTIVE_KEY_ID": "bench",
-        "BLIND_INDEX_KEY": generate_key(),
-    })
-
 
 def empty_all_tables() -> None:
     """The bench owns its database: empty every table of the schema."""
@@ -403,7 +336,7 @@ def status_counts(ids: list[int]) -> dict:
 def main() -> None:
     args = parse_args()
     t_start = time.perf_counter()
-    ensure_database(args.database_url)
+    ensure_database(args.database_url, require_mysql=True)
     redis_url = start_redis()
     app = make_app(args.database_url, redis_url)
     rng = random.Random(args.seed)

@@ -36,7 +36,7 @@ def place(db):
 
 
 
-def house_of(db, place, rooms=2, run=None):
+def house_of(db, place, rooms=2):
     address = make_address(place["community"])
     decl = svc.register_house(LANDLORD, address, rental_type="whole", rooms=rooms, owner=tenant())
     db.session.commit()

@@ -35,11 +35,15 @@ def load_app_token(token: str) -> int | None:
     return uid if isinstance(uid, int) else None
 
 
-def api_user() -> WeChatUser:
-    """The signed-in mini-program user, or a 401 JSON error."""
+def _bearer_uid() -> int | None:
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    uid = load_app_token(token) if token else None
+    return load_app_token(token) if token else None
+
+
+def api_user() -> WeChatUser:
+    """The signed-in mini-program user, or a 401 JSON error."""
+    uid = _bearer_uid()
     user = db.session.get(WeChatUser, uid) if uid else None
     if user is None:
         abort(401)
@@ -48,8 +52,7 @@ def api_user() -> WeChatUser:
 
 def submitter_key() -> str:
     """Rate-limit key: the WeChat user when the token is valid, else the client address."""
-    header = request.headers.get("Authorization", "")
-    uid = load_app_token(header[7:].strip()) if header.lower().startswith("bearer ") else None
+    uid = _bearer_uid()
     return f"wx:{uid}" if uid else f"ip:{request.remote_addr}"
 
 
@@ -78,14 +81,10 @@ def idempotent(view):
             db.session.rollback()
             if key is None:
                 raise
-            from app.models import Declaration
             from app.schemas.declarations import DeclarationOutSchema
-            from sqlalchemy import select
+            from app.services.declarations import Submitter, find_by_idempotency_key
 
-            user = api_user()
-            existing = db.session.execute(select(Declaration).where(
-                Declaration.submitter_wechat_user_id == user.id,
-                Declaration.idempotency_key == key)).scalar_one_or_none()
+            existing = find_by_idempotency_key(Submitter("landlord", api_user().id), key)
             if existing is None:
                 raise
             return DeclarationOutSchema().dump(existing), 201

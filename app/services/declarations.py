@@ -321,10 +321,9 @@ def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int
 def confirm_tenants_unchanged(house: House, *, now: datetime | None = None) -> House:
     """One tap: the landlord confirms the registered tenants are still current (鲜活)."""
     house.last_confirmed_at = now or utcnow()
-    house.is_vacant = not db.session.execute(
-        select(Residence.id).where(Residence.house_id == house.id,
-                                   Residence.active_slot.is_not(None)).limit(1)
-    ).first() and house.is_vacant
+    if db.session.execute(select(Residence.id).where(
+            Residence.house_id == house.id, Residence.active_slot.is_not(None)).limit(1)).first():
+        house.is_vacant = False  # a house with live tenants is not vacant, whatever it said
     db.session.flush()
     return house
 

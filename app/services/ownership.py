@@ -48,9 +48,16 @@ def houses_of(user: WeChatUser) -> list[House]:
         select(House).where(or_(*conditions)).order_by(House.id)).scalars())
 
 
+def owns(user: WeChatUser, house: House) -> bool:
+    """Whether the user registered or owns the house (as the owner or the agent)."""
+    return house.owner_wechat_user_id == user.id or (
+        user.person_id is not None
+        and user.person_id in (house.owner_person_id, house.agent_person_id))
+
+
 def my_house(user: WeChatUser, house_id: int) -> House:
     house = db.session.get(House, house_id)
-    if house is None or house not in houses_of(user):
+    if house is None or not owns(user, house):
         raise NotYours()
     return house
 
@@ -80,7 +87,7 @@ def confirmable(user: WeChatUser, receipt_code: str,
     if declaration is None or declaration.kind not in ("move_in", "self"):
         raise NotYours()
     house = db.session.get(House, declaration.house_id) if declaration.house_id else None
-    if declaration.kind == "self" and house is not None and house in houses_of(user):
+    if declaration.kind == "self" and house is not None and owns(user, house):
         return declaration, "landlord"
     tenant_ids = {t.get("person_id") for t in declaration.payload.get("tenants", [])}
     if declaration.kind == "move_in" and not user.person_id and document_number:
