@@ -23,11 +23,24 @@ def create_app(config: dict | None = None) -> Flask:
     if app.config["APP_ENV"] == "production" and app.config.get("WECHAT_SANDBOX"):
         raise RuntimeError("WECHAT_SANDBOX must be off in production")
 
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto from exactly TRUSTED_PROXIES hops (none by default), so
+    audit rows, sign-in back-off and rate limits see the real client behind a load balancer."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops < 0:
+        raise RuntimeError("TRUSTED_PROXIES must be 0 or a positive number of proxies")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def register_extensions(app: Flask) -> None:

@@ -40,6 +40,9 @@ def load_config(instance_path: str) -> dict:
         "FIELD_ENCRYPTION_ACTIVE_KEY_ID": env_str("FIELD_ENCRYPTION_ACTIVE_KEY_ID"),
         "BLIND_INDEX_KEY": env_str("BLIND_INDEX_KEY"),
         "PUBLIC_BASE_URL": env_str("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Reverse proxies in front of the app (nginx, a load balancer) whose X-Forwarded-For and
+        # X-Forwarded-Proto are believed; 0 = none, the peer address is the client.
+        "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0),
         "WECHAT_SANDBOX": sandbox,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
