@@ -22,6 +22,7 @@ from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
 from app.extensions import OAUTH_CALLBACK_LIMIT, OAUTH_ENTRY_LIMIT, db, limiter
 from app.models import WeChatUser
+from app.urls import same_site_path
 from app.redis_conn import get_redis
 from wechat import users
 
@@ -48,9 +49,7 @@ def current_wechat_user() -> WeChatUser | None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    return same_site_path(target) or "/"
 
 
 def _entry_allowed() -> bool:

@@ -20,6 +20,7 @@ from app.models import Officer, utcnow
 from app.redis_conn import get_redis
 from app.services import audit, officers
 from app.services.officers import hash_password, verify_password
+from app.urls import same_site_path
 
 IDLE_TIMEOUT_MINUTES = 8 * 60
 FAILED_MESSAGE = "用户名或密码错误；连续输错 5 次后须等待一段时间才能再试"
@@ -146,7 +147,8 @@ def authenticate(username: str, password: str) -> tuple[Officer | None, str | No
 
 def _safe_next(target: str | None) -> str:
     # Only same-site console paths: never an open redirect to another host.
-    if target and target.startswith("/console") and "//" not in target and "\\" not in target:
+    target = same_site_path(target)
+    if target and (target == "/console" or target.startswith(("/console/", "/console?"))):
         return target
     return url_for("console.index")
 

@@ -2,11 +2,14 @@
 password change, CSRF on console forms, security headers, rate limit on the sign-in form."""
 from datetime import timedelta
 
+import pytest
+
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, Officer, utcnow
 from tests.console.helpers import PASSWORD, login
+from tests.wechat.test_sandbox_hygiene import EVIL
 
 
 def test_correct_password_signs_in_and_records_an_audit_row(client, world):
@@ -269,3 +272,18 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_back_off(app_c
     officer = balancer.post("/console/login", data={"username": "officer_a", "password": PASSWORD},
                             headers={"X-Forwarded-For": "203.0.113.9"})
     assert officer.status_code == 302
+
+
+@pytest.mark.parametrize("target", EVIL + ["/console\t/x", "/consolex"])
+def test_console_sign_in_never_redirects_off_the_console(client, world, target):
+    resp = client.post("/console/login", query_string={"next": target},
+                       data={"username": "officer_a", "password": PASSWORD})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/console/"
+
+
+def test_console_sign_in_keeps_a_console_next(client, world):
+    resp = client.post("/console/login?next=/console/declarations",
+                       data={"username": "officer_a", "password": PASSWORD})
+    assert resp.headers["Location"] == "/console/declarations"
+
+
