@@ -22,8 +22,8 @@ from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
 from app.extensions import OAUTH_CALLBACK_LIMIT, OAUTH_ENTRY_LIMIT, db, limiter
 from app.models import WeChatUser
-from app.urls import same_site_path
 from app.redis_conn import get_redis
+from app.urls import same_site_path
 from wechat import users
 
 bp = Blueprint("wechat_oauth", __name__, url_prefix="/wechat/oauth")
