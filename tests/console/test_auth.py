@@ -1,13 +1,11 @@
-"""Sign-in: lockout after 5 failures for 15 minutes without telling who exists, idle timeout,
-password change, CSRF on console forms, security headers, rate limit on the sign-in form."""
-from datetime import timedelta
-
+"""Sign-in: back-off per username and client address without telling who exists, sessions that
+end server-side, client addresses through trusted proxies, idle timeout, password change, CSRF
+on console forms, security headers, rate limit on the sign-in form, same-site next only."""
 import pytest
-
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditLog, Officer, utcnow
+from app.models import AuditLog
 from tests.console.helpers import PASSWORD, login
 from tests.wechat.test_sandbox_hygiene import EVIL
 
