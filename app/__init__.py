@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, current_app
 
 from app.config import load_config
 
@@ -20,14 +20,33 @@ def create_app(config: dict | None = None) -> Flask:
     from app.keys import ensure_secrets
 
     ensure_secrets(app.config, app.instance_path)
-    if app.config["APP_ENV"] == "production" and app.config.get("WECHAT_SANDBOX"):
-        raise RuntimeError("WECHAT_SANDBOX must be off in production")
+    if app.config["APP_ENV"] == "production":
+        from app.config import production_problems
 
+        if app.config.get("WECHAT_SANDBOX"):
+            raise RuntimeError("WECHAT_SANDBOX must be off in production")
+        problems = production_problems(app.config)
+        if problems:
+            raise RuntimeError("refusing to start half-configured:\n" + "\n".join(problems))
+
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto from exactly TRUSTED_PROXIES hops (none by default), so
+    audit rows, sign-in back-off and rate limits see the real client behind a load balancer."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops < 0:
+        raise RuntimeError("TRUSTED_PROXIES must be 0 or a positive number of proxies")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def register_extensions(app: Flask) -> None:
@@ -59,6 +78,9 @@ def add_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("APP_ENV") == "production":  # production is https only
+        response.headers.setdefault("Strict-Transport-Security",
+                                    "max-age=31536000; includeSubDomains")
     return response
 
 

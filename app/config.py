@@ -1,8 +1,10 @@
 """Configuration read from the environment, once, with small typed helpers."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -40,6 +42,9 @@ def load_config(instance_path: str) -> dict:
         "FIELD_ENCRYPTION_ACTIVE_KEY_ID": env_str("FIELD_ENCRYPTION_ACTIVE_KEY_ID"),
         "BLIND_INDEX_KEY": env_str("BLIND_INDEX_KEY"),
         "PUBLIC_BASE_URL": env_str("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Reverse proxies in front of the app (nginx, a load balancer) whose X-Forwarded-For and
+        # X-Forwarded-Proto are believed; 0 = none, the peer address is the client.
+        "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0),
         "WECHAT_SANDBOX": sandbox,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -56,6 +61,41 @@ def load_config(instance_path: str) -> dict:
         "WECHAT_TEMPLATE_DAILY_QUOTA": env_int("WECHAT_TEMPLATE_DAILY_QUOTA", 100000),
         **wechat_config(sandbox),
     }
+
+
+# What production needs beyond the secrets (app/keys.py): each missing one is named on its own line.
+PRODUCTION_REQUIRED = {
+    "REDIS_URL": "REDIS_URL is required in production (jobs, WeChat token cache, rate limits)",
+    "WECHAT_APP_ID": "WECHAT_APP_ID is required in production (the official account's app id)",
+    "WECHAT_APP_SECRET": "WECHAT_APP_SECRET is required in production",
+    "WECHAT_TOKEN": "WECHAT_TOKEN is required in production (the callback's server token)",
+    "WECHAT_ENCODING_AES_KEY": "WECHAT_ENCODING_AES_KEY is required in production",
+}
+
+
+def production_problems(config: dict) -> list[str]:
+    """One line per setting a production start would be unsafe or broken without."""
+    problems = [message for key, message in PRODUCTION_REQUIRED.items() if not config.get(key)]
+    url = config.get("PUBLIC_BASE_URL") or ""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme != "https" or not host or _is_local(host):
+        problems.append(f"PUBLIC_BASE_URL must be the public https address in production, "
+                        f"not {url or 'empty'}")
+    return problems
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 # Development values for the sandbox account (the same as wechat/sandbox/account.py), used only

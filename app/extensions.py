@@ -27,6 +27,16 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address)
+# One budget per WeChat user ("wx:<id>") for everything submitted, shared by the H5 pages and
+# the mini-program API, so switching channels does not double it.
+SUBMISSION_LIMIT = "30/minute;500/day"
+SUBMISSION_SCOPE = "declaration-submissions"
+# Codes typed or scanned (receipt codes, confirmation links): only misses count, per client
+# address, so many honest phones behind one carrier NAT are not slowed by each other.
+CODE_GUESS_LIMIT = "10/minute;100/day"
+# WeChat OAuth: starting an attempt, and the callback (which spends a WeChat API call).
+OAUTH_ENTRY_LIMIT = "60/minute;1000/day"
+OAUTH_CALLBACK_LIMIT = "30/minute;500/day"
 bootstrap = Bootstrap5()
 
 

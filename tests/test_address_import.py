@@ -339,3 +339,52 @@ def test_scoped_import_refuses_rows_outside_the_given_communities(db, places, tm
                              (4, "地址 T-1 属于您管辖范围外的社区，不能修改")]
     assert report.inserted == 1
     assert by_code(db, "T-1").community_id == theirs.id and by_code(db, "T-1").full_text == "他们的楼"
+
+
+def test_a_field_over_the_csv_limit_refuses_the_whole_file_before_anything_is_written(
+        db, places, tmp_path):
+    c = places[0]["community"].code
+    text = "\n".join([
+        HEADER,
+        f"OK-1,building,,{c},,,,,,,好楼,",
+        f"BIG-1,building,,{c},,,,,,,\"{'长' * 140000}\",",
+        f"OK-2,building,,{c},,,,,,,也是好楼,",
+    ]) + "\n"
+
+    report = import_csv(write(tmp_path, text))
+
+    assert report.inserted == 0 and report.total == 0
+    assert len(report.errors) == 1 and report.errors[0][0] == 3
+    assert "整个文件未导入" in report.errors[0][1]
+    assert count(db) == 0
+
+
+def test_an_unterminated_quote_refuses_the_whole_file_with_its_line(db, places, tmp_path):
+    c = places[0]["community"].code
+    text = f"{HEADER}\nOK-1,building,,{c},,,,,,,好楼,\nBAD,building,,{c},,,,,,,\"坏\0楼,\n"
+
+    report = import_csv(write(tmp_path, text))
+
+    assert report.inserted == 0 and report.errors and report.errors[0][0] == 3
+    assert count(db) == 0
+
+
+def test_cli_import_by_a_system_operator_is_not_limited_to_an_area(app, db, places, tmp_path):
+    first, second = places[0]["community"], places[1]["community"]
+    text = (f"{HEADER}\nCLI-1,building,,{first.code},,,,,,,甲楼,\n"
+            f"CLI-2,building,,{second.code},,,,,,,乙楼,\n")
+    result = app.test_cli_runner().invoke(args=["addresses", "import", write(tmp_path, text)])
+    assert result.exit_code == 0, result.output
+    assert by_code(db, "CLI-1").community_id == first.id
+    assert by_code(db, "CLI-2").community_id == second.id
+
+
+def test_scoped_import_refuses_a_parent_outside_the_given_communities(db, places, tmp_path):
+    mine, theirs = places[0]["community"], places[1]["community"]
+    import_csv(write(tmp_path, f"{HEADER}\nT-9,building,,{theirs.code},,,,,,,他们的楼,\n"))
+    text = f"{HEADER}\nM-9,unit,T-9,{mine.code},,,,,,,挂到别人楼下,\n"
+
+    report = import_csv(write(tmp_path, text, name="scoped.csv"), community_ids={mine.id})
+
+    assert report.errors == [(2, "上级地址 T-9 属于您管辖范围外的社区，不能挂靠")]
+    assert report.inserted == 0

@@ -14,12 +14,16 @@ import secrets
 import time
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for,
+)
+from limits import parse_many
 from wechatpy.exceptions import WeChatClientException, WeChatOAuthException
 
-from app.extensions import db, limiter
+from app.extensions import OAUTH_CALLBACK_LIMIT, OAUTH_ENTRY_LIMIT, db, limiter
 from app.models import WeChatUser
 from app.redis_conn import get_redis
+from app.urls import same_site_path
 from wechat import users
 
 bp = Blueprint("wechat_oauth", __name__, url_prefix="/wechat/oauth")
@@ -45,13 +49,26 @@ def current_wechat_user() -> WeChatUser | None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    return same_site_path(target) or "/"
+
+
+def _entry_allowed() -> bool:
+    # Counted by hand, not with a decorator: this runs inside whichever H5 view needs an
+    # identity, and Flask-Limiter's in-view form would change how those views are limited.
+    if not (limiter.enabled and current_app.config.get("RATELIMIT_ENABLED", True)):
+        return True
+    try:
+        return all([limiter.limiter.hit(item, "wechat-oauth-entry", request.remote_addr or "-")
+                    for item in parse_many(OAUTH_ENTRY_LIMIT)])
+    except Exception:  # noqa: BLE001 - storage down: as for every limit, let the visitor in
+        current_app.logger.exception("oauth entry rate limit unavailable")
+        return True
 
 
 def authorize_redirect(next_path: str, scope: str = "snsapi_base"):
     """Start one OAuth attempt: a fresh state in the session, then WeChat's authorize page."""
+    if not _entry_allowed():
+        abort(429)
     state = secrets.token_urlsafe(24)
     now = int(time.time())
     pending = {k: v for k, v in (session.get(SESSION_STATES) or {}).items()
@@ -108,7 +125,7 @@ def _first_use(code: str) -> bool:
 
 
 @bp.get("/callback")
-@limiter.limit("30/minute")
+@limiter.limit(OAUTH_CALLBACK_LIMIT)
 def callback():
     """Where WeChat sends the browser back: check state, exchange the code once, sign in."""
     from wechat.client import get_oauth

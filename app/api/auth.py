@@ -8,7 +8,7 @@ from flask import abort, current_app, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import db
+from app.extensions import SUBMISSION_LIMIT, db  # noqa: F401  (re-exported for the API views)
 from app.models import WeChatUser
 
 TOKEN_SALT = "anju-miniapp-token"
@@ -54,9 +54,6 @@ def submitter_key() -> str:
     """Rate-limit key: the WeChat user when the token is valid, else the client address."""
     uid = _bearer_uid()
     return f"wx:{uid}" if uid else f"ip:{request.remote_addr}"
-
-
-SUBMISSION_LIMIT = "30/minute;500/day"
 
 
 def ip() -> str | None:

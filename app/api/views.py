@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.api import bp
 from app.api.auth import SUBMISSION_LIMIT, api_user, idempotent, ip, submitter_key
-from app.extensions import db, limiter
+from app.extensions import SUBMISSION_SCOPE, db, limiter
 from app.models import Declaration, Employment, House, Residence
 from app.schemas.declarations import (
     AddressOutSchema,
@@ -27,7 +27,8 @@ from app.services import declarations as svc
 from app.services import ownership
 
 declaration_out = DeclarationOutSchema()
-submission_limit = limiter.limit(SUBMISSION_LIMIT, key_func=submitter_key, methods=["POST"])
+submission_limit = limiter.shared_limit(SUBMISSION_LIMIT, scope=SUBMISSION_SCOPE,
+                                        key_func=submitter_key, methods=["POST"])
 
 
 def _json() -> dict:

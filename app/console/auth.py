@@ -1,7 +1,10 @@
-"""Console sign-in: lockout, idle timeout, password change, and the current officer."""
+"""Console sign-in: back-off per username and address, idle timeout, sign-out and password
+change that end sessions server-side, and the current officer."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import math
 import time
 from datetime import timedelta
 from functools import wraps
@@ -15,28 +18,28 @@ from app.console.forms import LoginForm, LogoutForm, PasswordChangeForm
 from app.extensions import db, limiter, login_manager
 from app.models import Officer, utcnow
 from app.redis_conn import get_redis
-from app.services import audit
+from app.services import audit, officers
 from app.services.officers import hash_password, verify_password
+from app.urls import same_site_path
 
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 IDLE_TIMEOUT_MINUTES = 8 * 60
-FAILED_MESSAGE = "用户名或密码错误；连续输错 5 次将锁定 15 分钟"
-LOCKED_MESSAGE = "登录失败次数过多，账号已临时锁定，请 15 分钟后再试"
+FAILED_MESSAGE = "用户名或密码错误；连续输错 5 次后须等待一段时间才能再试"
+LOCKED_MESSAGE = "登录失败次数过多，已临时锁定，请 {minutes} 分钟后再试"
 # Verified for unknown usernames so a miss costs as long as a wrong password (no enumeration).
 _DUMMY_HASH = hash_password("anju-timing-equaliser-not-a-password")
 
 
 class ConsoleUser(UserMixin):
-    """The signed-in officer as Flask-Login sees it; the session id changes with the password,
-    so changing or resetting it ends every other session."""
+    """The signed-in officer as Flask-Login sees it. The id names the officer's session version
+    and a stamp of the password hash: signing out or changing the password raises the version,
+    and a reset changes the hash, so every cookie issued before is refused from then on."""
 
     def __init__(self, officer: Officer):
         self.officer = officer
 
     def get_id(self) -> str:
         stamp = hashlib.sha256(self.officer.password_hash.encode()).hexdigest()[:16]
-        return f"{self.officer.id}.{stamp}"
+        return f"{self.officer.id}.{self.officer.session_version or 0}.{stamp}"
 
     @property
     def is_active(self) -> bool:
@@ -45,15 +48,16 @@ class ConsoleUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    """Rebuild the session's officer; None (signed out) when the account or password changed."""
-    officer_id, _, stamp = (user_id or "").partition(".")
+    """Rebuild the session's officer; None (signed out) when the account, its session version
+    or its password changed since the cookie was issued."""
+    officer_id, _, _rest = (user_id or "").partition(".")
     if not officer_id.isdigit():
         return None
     officer = db.session.get(Officer, int(officer_id))
     if officer is None or not officer.is_active:
         return None
     user = ConsoleUser(officer)
-    return user if user.get_id() == user_id else None
+    return user if hmac.compare_digest(user.get_id(), user_id) else None
 
 
 def current_officer() -> Officer:
@@ -62,7 +66,7 @@ def current_officer() -> Officer:
 
 
 def client_ip() -> str | None:
-    """The caller's address as seen by this app (a trusted proxy fixer belongs in production)."""
+    """The caller's address: behind TRUSTED_PROXIES hops, the client the proxies name."""
     return (request.remote_addr or "")[:45] or None
 
 
@@ -99,49 +103,52 @@ def enforce_idle_timeout():
     return None
 
 
-def _unknown_user_key(username: str) -> str:
-    return "console:login-miss:" + hashlib.sha256(username.lower().encode()).hexdigest()
+def _locked(wait_seconds: int) -> str:
+    return LOCKED_MESSAGE.format(minutes=max(1, math.ceil(wait_seconds / 60)))
 
 
 def authenticate(username: str, password: str) -> tuple[Officer | None, str | None]:
-    """Check the credentials under the lockout rule; (officer, None) or (None, Chinese message).
+    """Check the credentials under the back-off rule; (officer, None) or (None, Chinese message).
 
-    Unknown usernames are counted and locked the same way, in Redis, so the answers never tell
-    whether an account exists.
+    Failures are counted per username and client address (app/services/officers.py), for
+    unknown usernames too, so the answers never tell whether an account exists and nobody can
+    lock an officer out from another address.
     """
-    now = utcnow()
+    ip = client_ip()
+    try:
+        redis = get_redis()
+        wait = officers.signin_wait(redis, username, ip)
+    except Exception:  # noqa: BLE001 - Redis down: sign-in still works, only without back-off
+        current_app.logger.warning("sign-in back-off unavailable (Redis)")
+        redis, wait = None, 0
+    if wait:
+        return None, _locked(wait)
     officer = db.session.execute(
-        select(Officer).where(Officer.username == username).with_for_update()
-    ).scalar_one_or_none()
+        select(Officer).where(Officer.username == username)).scalar_one_or_none()
     if officer is None:
         verify_password(_DUMMY_HASH, password)
-        key = _unknown_user_key(username)
-        try:
-            redis = get_redis()
-            misses = redis.incr(key)
-            redis.expire(key, int(LOCKOUT.total_seconds()))
-        except Exception:  # noqa: BLE001 - Redis down: still refuse, just without the counter
-            misses = 1
-        return None, LOCKED_MESSAGE if misses > MAX_FAILURES else FAILED_MESSAGE
-    if officer.locked_until and officer.locked_until > now:
-        return None, LOCKED_MESSAGE
-    if not verify_password(officer.password_hash, password) or not officer.is_active:
-        officer.failed_logins = (officer.failed_logins or 0) + 1
-        if officer.failed_logins >= MAX_FAILURES:
-            officer.locked_until = now + LOCKOUT
-            officer.failed_logins = 0
-            audit.record(officer, "officer.locked", "officer", officer.id, ip=client_ip())
-            return None, LOCKED_MESSAGE
-        return None, FAILED_MESSAGE
+    if officer is None or not verify_password(officer.password_hash, password) \
+            or not officer.is_active:
+        wait = officers.record_signin_failure(redis, username, ip) if redis is not None else 0
+        if not wait:
+            return None, FAILED_MESSAGE
+        if officer is not None:
+            # Shown to administrators (曾锁定); sign-in itself never consults it.
+            officer.locked_until = utcnow() + timedelta(seconds=wait)
+            audit.record(officer, "officer.locked", "officer", officer.id, ip=ip,
+                         detail={"wait_seconds": wait})
+        return None, _locked(wait)
+    if redis is not None:
+        officers.clear_signin_failures(redis, username, ip)
     officer.failed_logins = 0
-    officer.locked_until = None
-    officer.last_login_at = now
+    officer.last_login_at = utcnow()
     return officer, None
 
 
 def _safe_next(target: str | None) -> str:
     # Only same-site console paths: never an open redirect to another host.
-    if target and target.startswith("/console") and "//" not in target and "\\" not in target:
+    target = same_site_path(target)
+    if target and (target == "/console" or target.startswith(("/console/", "/console?"))):
         return target
     return url_for("console.index")
 
@@ -149,7 +156,7 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("20/minute;100/hour", methods=["POST"])
 def login():
-    """Sign-in page: username and password, lockout after 5 failures."""
+    """Sign-in page: username and password, waits that grow after 5 failures."""
     if current_user.is_authenticated:
         return redirect(url_for("console.index"))
     form = LoginForm()
@@ -177,8 +184,9 @@ def logout():
     """Sign out (POST with the CSRF token, so a link on another site cannot sign officers out)."""
     if not LogoutForm().validate_on_submit():
         abort(400)
-    audit.record(current_officer(), "officer.logout", "officer", current_officer().id,
-                 ip=client_ip())
+    officer = current_officer()
+    audit.record(officer, "officer.logout", "officer", officer.id, ip=client_ip())
+    officers.end_sessions(officer)  # a copy of this cookie replayed later is refused
     db.session.commit()
     logout_user()
     session.clear()
@@ -200,6 +208,7 @@ def change_password():
         else:
             officer.password_hash = hash_password(form.new.data)
             officer.password_changed_at = utcnow()
+            officers.end_sessions(officer)
             audit.record(officer, "officer.password_change", "officer", officer.id,
                          ip=client_ip())
             db.session.commit()

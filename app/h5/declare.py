@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.extensions import db
-from app.h5 import bp
+from app.h5 import bp, code_guess_limit
 from app.h5.forms import check_csrf, errors_of, generate_csrf, nest
 from app.h5.identity import user_required
 from app.identity import IdentityError
@@ -274,6 +274,7 @@ def self_declare(user, token: str):
 
 
 @bp.route("/h5/confirm/<code>", methods=["GET", "POST"])
+@code_guess_limit
 @user_required
 def confirm(user, code: str):
     """Confirm a declaration the other party made (tenant: with one's own document number)."""

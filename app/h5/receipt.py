@@ -8,7 +8,7 @@ import qrcode
 from flask import abort, current_app, render_template, request
 
 from app.crypto import mask_name
-from app.h5 import bp
+from app.h5 import bp, code_guess_limit
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.services.declarations import RECEIPT_ALPHABET, find_by_receipt_code
 
@@ -43,6 +43,7 @@ def _masked_address(text: str | None) -> str:
 
 
 @bp.get("/r/<code>")
+@code_guess_limit
 def receipt(code: str):
     """Verify a receipt by its code: kind, status and masked facts only."""
     code = code.strip().upper()

@@ -33,6 +33,8 @@ class Officer(TimestampMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Named in every console session cookie; raising it (sign-out, password change) ends them all.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     station: Mapped["Station | None"] = relationship()  # noqa: F821
     police_area: Mapped["PoliceArea | None"] = relationship()  # noqa: F821

@@ -81,8 +81,9 @@ def import_csv(path: str, batch_size: int = 2000, commit: bool = True,
                community_ids: Collection[int] | None = None) -> ImportReport:
     """Import a UTF-8 CSV (BOM optional) of standard addresses; commits per batch by default.
 
-    With `community_ids`, rows that would create or change an address outside those communities
-    are refused (an administrator imports only into the area they cover).
+    With `community_ids`, rows that would create or change an address outside those communities,
+    or hang one under an address outside them, are refused (an administrator imports only into
+    the area they cover). A file the CSV parser cannot read is refused whole, before any write.
     """
     with open(path, "rb") as fh:
         raw = fh.read()
@@ -91,13 +92,14 @@ def import_csv(path: str, batch_size: int = 2000, commit: bool = True,
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         return ImportReport(errors=[(line, "文件不是 UTF-8 编码（用 Excel 保存时请选择“CSV UTF-8”格式）")])
-    reader = csv.reader(io.StringIO(text, newline=""))
+    problem = _syntax_problem(text)
+    if problem:
+        return ImportReport(errors=[problem])
+    reader = _reader(text)
     try:
         header = next(reader)
     except StopIteration:
         return ImportReport(errors=[(1, "文件为空，缺少表头")])
-    except csv.Error as exc:
-        return ImportReport(errors=[(1, f"表头无法解析：{exc}")])
     columns = [_column_name(name) for name in header]
     problem = _header_problem(columns)
     if problem:
@@ -115,6 +117,28 @@ def import_rows(rows: Iterable[dict], batch_size: int = 2000, commit: bool = Tru
             yield line, (f"未知的列：{'、'.join(unknown)}" if unknown else values)
 
     return _import(numbered(), batch_size, commit, community_ids)
+
+
+def _reader(text: str):
+    # strict: an unbalanced quote is an error, not a field that silently swallows later rows.
+    return csv.reader(io.StringIO(text, newline=""), strict=True)
+
+
+def _syntax_problem(text: str) -> tuple[int, str] | None:
+    """(line, reason) of the first row the CSV parser refuses, so that a file it cannot read
+    (an unbalanced quote, a field over the parser's size limit) is refused before any write."""
+    reader = _reader(text)
+    while True:
+        line = reader.line_num + 1  # a quoted cell may span lines: report where the row starts
+        try:
+            next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            reason = (f"单元格超过 {csv.field_size_limit()} 个字符" if "field limit" in str(exc)
+                      else f"无法解析（{exc}）")
+            what = "表头" if line == 1 else "该行"
+            return line, f"{what}{reason}，整个文件未导入"
 
 
 def _column_name(name: str) -> str:
@@ -139,12 +163,9 @@ def _numbered_csv_rows(reader, columns: list[str]) -> Iterator[tuple[int, dict |
     while True:
         line = reader.line_num + 1  # a quoted cell may span lines: report where the row starts
         try:
-            cells = next(reader)
+            cells = next(reader)  # import_csv checked the whole file's syntax already
         except StopIteration:
             return
-        except csv.Error as exc:
-            yield line, f"无法解析：{exc}"
-            continue
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns):]):
@@ -385,6 +406,10 @@ def _import(numbered: Iterable[tuple[int, dict | str]], batch_size: int, commit:
                     and existing[k]["community_id"] not in community_ids]:
             row = rows.pop(key)
             errors[row.line] = f"地址 {row.code} 属于您管辖范围外的社区，不能修改"
+        for key in [k for k, r in rows.items() if r.parent_key in existing and r.parent_key
+                    not in rows and existing[r.parent_key]["community_id"] not in community_ids]:
+            row = rows.pop(key)
+            errors[row.line] = f"上级地址 {row.parent_code} 属于您管辖范围外的社区，不能挂靠"
 
     for key, reason in _check_parents(rows, rejected, existing).items():
         errors[rows.pop(key).line] = reason

@@ -57,10 +57,64 @@ def test_station_admin_imports_addresses_into_own_community(client, world):
     assert db.session.execute(select(Address).where(Address.code == "IMP0001")).scalar_one()
 
 
-def test_import_into_a_community_of_another_station_is_refused_whole(client, world):
+def test_import_into_a_community_of_another_station_is_refused_by_line(client, world):
     login(client, "station_a")
     resp = client.post("/console/addresses/import", data={
         "file": _csv(world.b.jurisdiction["community"].code, "IMP0002")},
         content_type="multipart/form-data")
-    assert resp.status_code == 400 and "不在您的辖区内" in resp.get_data(as_text=True)
+    assert "第 2 行：社区不在您的管辖范围内" in resp.get_data(as_text=True)
     assert db.session.execute(select(Address).where(Address.code == "IMP0002")).first() is None
+
+
+def _upload(text: str):
+    return {"file": (io.BytesIO(text.encode("utf-8")), "addresses.csv")}
+
+
+HEADER = ("code,level,parent_code,community,road,number,building,unit,floor,room,full_text,"
+          "aliases,lat,lng,is_residential\n")
+
+
+def test_station_admin_cannot_rehome_another_stations_address_by_reusing_its_code(client, world):
+    theirs = world.b.address
+    mine = world.a.jurisdiction["community"]
+    login(client, "station_a")
+    text = (HEADER + f"IMP0100,building,,{mine.code},导入路,1号,1幢,,,,导入路1号1幢,,,,1\n"
+            f"{theirs.code},building,,{mine.code},导入路,2号,1幢,,,,抢过来的楼,,,,1\n")
+    resp = client.post("/console/addresses/import", data=_upload(text),
+                       content_type="multipart/form-data")
+    body = resp.get_data(as_text=True)
+    assert f"第 3 行：地址 {theirs.code} 属于您管辖范围外的社区，不能修改" in body
+    db.session.expire_all()
+    again = db.session.get(Address, theirs.id)
+    assert again.community_id == world.b.jurisdiction["community"].id
+    assert again.station_id == world.b.jurisdiction["station"].id
+    assert again.full_text != "抢过来的楼"
+
+
+def test_console_import_refuses_a_row_naming_a_community_outside_the_area_by_line(client, world):
+    login(client, "station_a")
+    mine, theirs = world.a.jurisdiction["community"], world.b.jurisdiction["community"]
+    text = (HEADER + f"IMP0200,building,,{mine.code},导入路,3号,1幢,,,,导入路3号1幢,,,,1\n"
+            f"IMP0201,building,,{theirs.name},导入路,4号,1幢,,,,导入路4号1幢,,,,1\n")
+    resp = client.post("/console/addresses/import", data=_upload(text),
+                       content_type="multipart/form-data")
+    assert f"第 3 行：社区不在您的管辖范围内：{theirs.name}" in resp.get_data(as_text=True)
+    assert db.session.execute(select(Address).where(Address.code == "IMP0201")).first() is None
+
+
+def test_console_import_with_an_oversized_field_refuses_the_whole_file_before_writing(client,
+                                                                                       world):
+    theirs = world.b.address
+    mine = world.a.jurisdiction["community"]
+    login(client, "station_a")
+    text = (HEADER + f"IMP0300,building,,{mine.code},导入路,5号,1幢,,,,导入路5号1幢,,,,1\n"
+            f"IMP0301,building,,{mine.code},导入路,6号,1幢,,,,\"{'长' * 140000}\",,,,1\n"
+            f"{theirs.code},building,,{mine.code},导入路,7号,1幢,,,,抢过来的楼,,,,1\n")
+    resp = client.post("/console/addresses/import", data=_upload(text),
+                       content_type="multipart/form-data")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "第 3 行" in body and "整个文件未导入" in body
+    db.session.expire_all()
+    assert db.session.execute(select(Address).where(Address.code == "IMP0300")).first() is None
+    assert db.session.get(Address, theirs.id).community_id == world.b.jurisdiction["community"].id

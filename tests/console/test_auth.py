@@ -1,12 +1,13 @@
-"""Sign-in: lockout after 5 failures for 15 minutes without telling who exists, idle timeout,
-password change, CSRF on console forms, security headers, rate limit on the sign-in form."""
-from datetime import timedelta
-
+"""Sign-in: back-off per username and client address without telling who exists, sessions that
+end server-side, client addresses through trusted proxies, idle timeout, password change, CSRF
+on console forms, security headers, rate limit on the sign-in form, same-site next only."""
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditLog, Officer, utcnow
+from app.models import AuditLog
 from tests.console.helpers import PASSWORD, login
+from tests.wechat.test_sandbox_hygiene import EVIL
 
 
 def test_correct_password_signs_in_and_records_an_audit_row(client, world):
@@ -26,21 +27,72 @@ def test_wrong_password_and_unknown_user_get_the_same_chinese_message(client, wo
     assert "用户名或密码错误" in text_wrong and "用户名或密码错误" in text_unknown
 
 
-def test_five_failures_lock_the_account_for_15_minutes_even_for_the_right_password(client, world):
+def _clock(monkeypatch, start: float = 1_800_000_000.0):
+    """Control the sign-in back-off's clock; returns a function that moves it on."""
+    from app.services import officers
+
+    now = [start]
+    monkeypatch.setattr(officers, "_now", lambda: now[0])
+
+    def advance(seconds: float) -> None:
+        now[0] += seconds
+
+    return advance
+
+
+def from_address(app, ip: str):
+    """A test client whose requests come from this peer address."""
+    c = app.test_client()
+    c.environ_base["REMOTE_ADDR"] = ip
+    return c
+
+
+def test_five_failures_make_this_address_wait_even_for_the_right_password(client, world,
+                                                                          monkeypatch):
+    advance = _clock(monkeypatch)
     for _ in range(4):
         assert "用户名或密码错误" in login(client, "officer_a", "bad-password-9").get_data(as_text=True)
     fifth = login(client, "officer_a", "bad-password-9")
-    assert "已临时锁定" in fifth.get_data(as_text=True)
+    assert "已临时锁定，请 1 分钟后再试" in fifth.get_data(as_text=True)
     right = login(client, "officer_a")
     assert right.status_code == 401 and "已临时锁定" in right.get_data(as_text=True)
-    officer = db.session.execute(
-        select(Officer).where(Officer.username == "officer_a")).scalar_one()
-    db.session.refresh(officer)
-    assert officer.locked_until > utcnow() + timedelta(minutes=14)
-    # Once the 15 minutes are over, the right password works again.
-    officer.locked_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
+    assert db.session.execute(select(AuditLog).where(
+        AuditLog.action == "officer.locked")).scalar_one().ip == "127.0.0.1"
+    advance(61)
     assert login(client, "officer_a").status_code == 302
+
+
+def test_each_further_failure_doubles_the_wait(client, world, monkeypatch):
+    advance = _clock(monkeypatch)
+    for _ in range(5):
+        login(client, "officer_a", "bad-password-9")
+    waits = []
+    for _ in range(3):
+        advance(3600)
+        text = login(client, "officer_a", "bad-password-9").get_data(as_text=True)
+        waits.append(text)
+    assert "请 2 分钟后再试" in waits[0]
+    assert "请 4 分钟后再试" in waits[1]
+    assert "请 8 分钟后再试" in waits[2]
+    advance(7 * 60)
+    assert "已临时锁定" in login(client, "officer_a").get_data(as_text=True)  # still waiting
+    advance(61)
+    assert login(client, "officer_a").status_code == 302
+    # A successful sign-in forgets the failures: the next mistake is a plain one again.
+    client.post("/console/logout")
+    assert "用户名或密码错误" in login(client, "officer_a", "bad-password-9").get_data(as_text=True)
+
+
+def test_a_stranger_failing_from_another_address_cannot_lock_the_officer_out(app, world,
+                                                                           monkeypatch):
+    _clock(monkeypatch)
+    stranger = from_address(app, "198.51.100.7")
+    answers = [login(stranger, "officer_a", "guess-guess-1").get_data(as_text=True)
+               for _ in range(8)]
+    assert "已临时锁定" in answers[-1]
+    officer_at_desk = from_address(app, "192.0.2.10")
+    assert login(officer_at_desk, "officer_a").status_code == 302
+    assert officer_at_desk.get("/console/").status_code == 200
 
 
 def test_unknown_usernames_lock_the_same_way_so_accounts_cannot_be_enumerated(client, world):
@@ -137,3 +189,99 @@ def test_sign_in_form_is_rate_limited(app, app_config, world):
     assert limiter.enabled
     for _ in range(25):
         assert login(app.test_client(), "ghost", "x").status_code == 401
+
+
+def _replay(app, cookie_value: str):
+    """A fresh client carrying a copy of an old session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie_value)
+    return thief
+
+
+def test_a_session_cookie_replayed_after_sign_out_is_refused(app, client, world):
+    login(client, "officer_a")
+    stolen = client.get_cookie("session").value
+    assert _replay(app, stolen).get("/console/").status_code == 200  # the copy works while live
+    assert client.post("/console/logout").status_code == 302
+    replayed = _replay(app, stolen).get("/console/declarations")
+    assert replayed.status_code == 302 and "/console/login" in replayed.headers["Location"]
+
+
+def test_a_session_cookie_replayed_after_a_password_change_is_refused(app, client, world):
+    login(client, "officer_a")
+    stolen = client.get_cookie("session").value
+    ok = client.post("/console/password", data={"current": PASSWORD, "new": "Xinmima-2026-abc",
+                                                "confirm": "Xinmima-2026-abc"})
+    assert ok.status_code == 302
+    assert client.get("/console/").status_code == 200  # the session that changed it continues
+    assert _replay(app, stolen).get("/console/").status_code == 302
+
+
+def _proxied_app(app_config, monkeypatch, hops: int):
+    from app import create_app
+    from app.extensions import limiter
+
+    monkeypatch.setattr(limiter, "enabled", limiter.enabled)  # restored after the test
+    return create_app({**app_config, "TRUSTED_PROXIES": hops})
+
+
+def _signin_ip() -> str:
+    return db.session.execute(select(AuditLog.ip).where(
+        AuditLog.action == "officer.login").order_by(AuditLog.id.desc())).scalars().first()
+
+
+def test_behind_one_trusted_proxy_audit_rows_carry_the_forwarded_client(app_config, world,
+                                                                        monkeypatch):
+    proxied = _proxied_app(app_config, monkeypatch, 1)
+    c = from_address(proxied, "10.0.0.2")  # the load balancer
+    resp = c.post("/console/login", data={"username": "officer_a", "password": PASSWORD},
+                  headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+    assert resp.status_code == 302
+    assert _signin_ip() == "203.0.113.9"
+
+
+def test_without_trusted_proxies_a_forged_forwarded_for_is_ignored(app, world):
+    c = from_address(app, "198.51.100.20")
+    login_resp = c.post("/console/login", data={"username": "officer_a", "password": PASSWORD},
+                        headers={"X-Forwarded-For": "203.0.113.9"})
+    assert login_resp.status_code == 302
+    assert _signin_ip() == "198.51.100.20"
+
+
+def test_forged_forwarded_for_does_not_escape_the_back_off(app, world, monkeypatch):
+    _clock(monkeypatch)
+    c = from_address(app, "198.51.100.30")
+    answers = [c.post("/console/login", data={"username": "officer_a", "password": "guess-1"},
+                      headers={"X-Forwarded-For": f"203.0.113.{i}"}).get_data(as_text=True)
+               for i in range(6)]
+    assert "已临时锁定" in answers[-1]
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_back_off(app_config, world,
+                                                                          monkeypatch):
+    _clock(monkeypatch)
+    proxied = _proxied_app(app_config, monkeypatch, 1)
+    balancer = from_address(proxied, "10.0.0.2")
+    for _ in range(6):
+        stranger = balancer.post("/console/login", data={"username": "officer_a",
+                                                         "password": "guess-1"},
+                                 headers={"X-Forwarded-For": "203.0.113.66"})
+    assert "已临时锁定" in stranger.get_data(as_text=True)
+    officer = balancer.post("/console/login", data={"username": "officer_a", "password": PASSWORD},
+                            headers={"X-Forwarded-For": "203.0.113.9"})
+    assert officer.status_code == 302
+
+
+@pytest.mark.parametrize("target", EVIL + ["/console\t/x", "/consolex"])
+def test_console_sign_in_never_redirects_off_the_console(client, world, target):
+    resp = client.post("/console/login", query_string={"next": target},
+                       data={"username": "officer_a", "password": PASSWORD})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/console/"
+
+
+def test_console_sign_in_keeps_a_console_next(client, world):
+    resp = client.post("/console/login?next=/console/declarations",
+                       data={"username": "officer_a", "password": PASSWORD})
+    assert resp.headers["Location"] == "/console/declarations"
+
+

@@ -12,7 +12,7 @@ from flask import redirect as http_redirect
 
 from wechat.sandbox import store
 from wechat.sandbox.account import setting
-from wechat.sandbox.simulator import COOKIE
+from wechat.sandbox.simulator import COOKIE, require_csrf
 
 bp = Blueprint("wechat_sandbox_open", __name__, url_prefix="/wechat-sandbox/open")
 
@@ -63,6 +63,8 @@ def authorize():
     if len(state) > 128:
         return _problem("state 参数过长（最多 128 字节）", 10013)
 
+    if request.method == "POST":
+        require_csrf()  # the consent form
     user = store.get_user(request.cookies.get(COOKIE, ""))
     if user is None or user["openid"] != request.cookies.get(COOKIE):
         return render_template("sandbox/authorize_choose.html", users=store.list_users(),

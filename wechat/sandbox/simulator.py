@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import Address
+from app.urls import same_site_path
 from wechat.sandbox import inbound, store
 from wechat.sandbox.account import setting
 
@@ -25,10 +26,27 @@ _NICKNAMES = ("王先生", "李女士", "张师傅", "陈阿姨", "刘老板", "
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths may be redirected to (no //host, no scheme)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only same-site paths may be redirected to (app/urls.py)."""
+    return same_site_path(target)
+
+
+@bp.before_request
+def check_csrf():
+    """Every simulator form carries the session's CSRF token; a post without it changes nothing."""
+    if request.method == "POST":
+        require_csrf()
+
+
+def require_csrf() -> None:
+    """Refuse a POST without a valid CSRF token (400, in Chinese), unless CSRF is switched off."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    from flask_wtf.csrf import validate_csrf
+
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except Exception:  # noqa: BLE001 - missing, expired or forged: all the same refusal
+        abort(400, description="页面已过期，请返回沙箱首页刷新后重试")
 
 
 def remember_user(response, openid: str):
@@ -154,6 +172,16 @@ def send_text(openid: str):
     return _back(openid)
 
 
+def _menu_links() -> set[str]:
+    # Only a link of the published menu is opened: the form's value is not to be trusted.
+    links = set()
+    for button in (store.menu() or {}).get("button") or []:
+        for b in [button, *(button.get("sub_button") or [])]:
+            if isinstance(b, dict) and b.get("type") == "view" and isinstance(b.get("url"), str):
+                links.add(b["url"])
+    return links
+
+
 @bp.post("/users/<openid>/menu")
 def tap_menu(openid: str):
     """Tap a menu button: CLICK sends its key; VIEW sends the event and opens the link as this user."""
@@ -162,7 +190,7 @@ def tap_menu(openid: str):
     if kind == "click" and value:
         inbound.send_and_log(openid, inbound.event_message(openid, "CLICK", value), f"点击菜单 {value}")
         return _back(openid)
-    if kind == "view" and value.startswith(("http://", "https://")):
+    if kind == "view" and value.startswith(("http://", "https://")) and value in _menu_links():
         inbound.send_and_log(openid, inbound.event_message(openid, "VIEW", value, menu_id=1), f"打开菜单链接 {value}")
         return redirect(value)
     flash("菜单按钮无效", "error")
