@@ -213,7 +213,8 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
     # The owner WeChat user is set by the first registration (or an approved claim) only: an
     # agent updating the house does not become its owner.
     house.owner_wechat_user_id = house.owner_wechat_user_id or submitter.wechat_user_id
-    house.agent_person_id = agent_person.id if agent_person else None
+    if agent_person is not None:  # no agent given keeps the agent: removal is explicit
+        house.agent_person_id = agent_person.id
     house.is_rental = is_rental
     house.rental_type = rental_type if is_rental else None
     house.rooms = rooms
