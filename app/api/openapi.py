@@ -25,6 +25,7 @@ OPERATIONS = [
     ("put", "/houses/{house_id}/agent", "api.set_agent", c.AgentInSchema, s.HouseOutSchema, False),
     ("delete", "/houses/{house_id}/agent", "api.remove_agent", None, s.HouseOutSchema, False),
     ("get", "/claims/{claim_id}", "api.claim_detail", None, c.ClaimOutSchema, False),
+    ("post", "/claims/{claim_id}/withdraw", "api.withdraw_claim", None, c.ClaimOutSchema, False),
     ("get", "/declarations", "api.my_declarations", None, s.DeclarationOutSchema, True),
     ("get", "/declarations/{declaration_id}", "api.declaration_detail", None,
      s.DeclarationOutSchema, False),

@@ -152,6 +152,16 @@ def move_out(key, house_id: int):
     return _created(declaration)
 
 
+@bp.post("/claims/<int:claim_id>/withdraw")
+@submission_limit
+def withdraw_claim(claim_id: int):
+    """Withdraw my ownership claim while it still waits for the officer."""
+    user = api_user()
+    claim = claims.withdraw(claims.my_claim(user, claim_id), user, ip=ip())
+    db.session.commit()
+    return jsonify(ClaimOutSchema().dump(claim))
+
+
 @bp.put("/houses/<int:house_id>/agent")
 @submission_limit
 def set_agent(house_id: int):

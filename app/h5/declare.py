@@ -121,6 +121,16 @@ def claim(user, claim_id: int):
                            new=request.args.get("new") == "1")
 
 
+@bp.post("/h5/claims/<int:claim_id>/withdraw")
+@user_required
+def withdraw_claim(user, claim_id: int):
+    """Withdraw my claim while it still waits for the officer."""
+    check_csrf()
+    claims.withdraw(claims.my_claim(user, claim_id), user, ip=request.remote_addr)
+    db.session.commit()
+    return redirect(url_for("h5.claim", claim_id=claim_id))
+
+
 @bp.route("/h5/houses/<int:house_id>/agent", methods=["GET", "POST"])
 @user_required
 def agent(user, house_id: int):

@@ -157,6 +157,23 @@ def file_employer_claim(claimant_id: int, employer: Employer, *, name: str, addr
                  previous_user_ids=linked, owner=None, agent=None, proposal=proposal)
 
 
+def withdraw(claim: OwnershipClaim, user: WeChatUser, ip: str | None = None) -> OwnershipClaim:
+    """The claimant withdraws a claim that still waits; nothing changes."""
+    if claim.claimant_wechat_user_id != user.id:
+        from app.services.ownership import NotYours
+
+        raise NotYours()
+    if claim.status != "pending":
+        from app.services.errors import RuleError
+
+        raise RuleError("claim", "该申请已处理，不能撤回")
+    claim.status = "withdrawn"
+    claim.pending_slot = None
+    db.session.flush()
+    audit.record(user, "claim.withdraw", "ownership_claim", claim.id, ip=ip)
+    return claim
+
+
 # -- the officer's decision -----------------------------------------------------------------------
 
 def subject_of(claim: OwnershipClaim) -> House | Employer | None:

@@ -178,3 +178,20 @@ def test_second_registration_of_a_uscc_files_a_claim_and_the_employer_stays(app,
     run_jobs()
     titles = [m["data"]["first"]["value"] for m in store.sent_messages(boss_openid)]
     assert "有人申请变更您登记的单位" in titles
+
+
+def test_claimant_withdraws_a_waiting_claim_and_may_not_withdraw_twice(app, db, plate):
+    _landlord_with_a_tenant(app, db, plate[0])
+    claimant = app.test_client()
+    sign_in(claimant, "申请人")
+    claimant.post(f"/h5/a/{plate[0].qr_token}/house", data=house_form(plate[0]))
+    claim = db.session.execute(select(OwnershipClaim)).scalar_one()
+    stranger = app.test_client()
+    sign_in(stranger, "别人")
+    assert stranger.post(f"/h5/claims/{claim.id}/withdraw").status_code == 404
+    page = claimant.post(f"/h5/claims/{claim.id}/withdraw", follow_redirects=True)
+    assert "已撤回" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(OwnershipClaim, claim.id).status == "withdrawn"
+    again = claimant.post(f"/h5/claims/{claim.id}/withdraw")
+    assert again.status_code == 400 and "不能撤回" in again.get_data(as_text=True)
