@@ -42,6 +42,28 @@ def receipt_message(claim: OwnershipClaim) -> str:
     return CLAIM_STATUS_LABELS.get(claim.status, claim.status)
 
 
+def typed_facts(person: dict) -> dict:
+    """Name and phone as the claimant typed them (the phone only encrypted and masked): shown to
+    the officer, and applied to the person only if the claim is approved."""
+    from app.identity import check_mobile
+
+    facts = {"name": (person.get("name") or "").strip()}
+    if person.get("phone"):
+        enc, _blind, masked = crypto.protect_phone(check_mobile(person["phone"]))
+        facts.update(phone_enc=enc, phone_masked=masked)
+    return facts
+
+
+def _apply_typed(person: Person | None, typed: dict | None) -> None:
+    if person is None or not typed:
+        return
+    if typed.get("name"):
+        person.name = typed["name"]
+    if typed.get("phone_enc"):
+        person.phone_enc, person.phone_blind_index, person.phone_masked = crypto.protect_phone(
+            crypto.decrypt(typed["phone_enc"]))
+
+
 def find_by_idempotency_key(wechat_user_id: int | None, key: str | None) -> OwnershipClaim | None:
     """The claim this WeChat user already filed with this key: same key, same answer."""
     if not key or wechat_user_id is None:
@@ -190,6 +212,8 @@ def _approve_house(claim: OwnershipClaim, house: House) -> dict:
     house.owner_person_id = claim.proposed_owner_person_id
     house.owner_wechat_user_id = claim.claimant_wechat_user_id
     house.agent_person_id = claim.proposed_agent_person_id
+    _apply_typed(claim.proposed_owner, facts.get("owner_as_typed"))
+    _apply_typed(claim.proposed_agent, facts.get("agent_as_typed"))
     if "is_rental" in facts:
         house.is_rental = bool(facts["is_rental"])
         house.rental_type = facts.get("rental_type") if house.is_rental else None

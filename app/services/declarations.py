@@ -147,6 +147,23 @@ def _upsert_person(data: dict, submitter: Submitter, prefix: str) -> Person:
         raise RuleError(f"{prefix}{exc.field}", exc.message) from None
 
 
+def _proposed_person(data: dict, submitter: Submitter, prefix: str) -> Person:
+    """The person an ownership claim names, created when new; an existing person is returned as
+    stored, since a claim proposes facts and never overwrites them."""
+    from app.services.people import find_person
+
+    document_type = data.get("document_type") or "resident_id"
+    if document_type not in DOCUMENT_TYPES:
+        raise RuleError(f"{prefix}document_type", "证件类型无效")
+    try:
+        if data.get("phone"):
+            check_mobile(data["phone"])
+        found = find_person(document_type, data.get("document_number") or "")
+    except IdentityError as exc:
+        raise RuleError(f"{prefix}{exc.field}", exc.message) from None
+    return found if found is not None else _upsert_person(data, submitter, prefix)
+
+
 def lateness(start: date, submitted_at: datetime, foreign: bool) -> tuple[bool, int | None]:
     """Whether a move-in declared at submitted_at is late, and by how many whole hours."""
     begin = datetime.combine(start, datetime.min.time())
@@ -195,16 +212,20 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
         raise RuleError("rental_type", "请选择出租类型")
     if rooms is None or rooms < 1 or rooms > 200:
         raise RuleError("rooms", "房间数应在1到200之间")
-    owner_person = _upsert_person(owner, submitter, "owner.")
-    agent_person = _upsert_person(agent, submitter, "agent.") if agent else None
     house = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
     if house is not None and not claims.may_update_house(submitter.wechat_user_id, house):
+        owner_person = _proposed_person(owner, submitter, "owner.")
+        agent_person = _proposed_person(agent, submitter, "agent.") if agent else None
         facts = {"is_rental": is_rental, "rental_type": rental_type if is_rental else None,
                  "rooms": rooms, "area_m2": str(area_m2) if area_m2 is not None else None,
-                 "monthly_rent": str(monthly_rent) if monthly_rent is not None else None}
+                 "monthly_rent": str(monthly_rent) if monthly_rent is not None else None,
+                 "owner_as_typed": claims.typed_facts(owner),
+                 "agent_as_typed": claims.typed_facts(agent) if agent else None}
         return claims.file_house_claim(
             submitter.wechat_user_id, house, owner=owner_person, agent=agent_person, facts=facts,
             channel=submitter.channel, ip=submitter.ip, idempotency_key=idempotency_key)
+    owner_person = _upsert_person(owner, submitter, "owner.")
+    agent_person = _upsert_person(agent, submitter, "agent.") if agent else None
     if house is None:
         house = House(address_id=address.id, station_id=address.station_id,
                       police_area_id=address.police_area_id, **submitter.collected())

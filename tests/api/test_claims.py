@@ -128,3 +128,19 @@ def test_openapi_documents_the_claim_answer_and_the_agent_endpoints(client, db):
     assert {"put", "delete"} <= set(spec["paths"]["/houses/{house_id}/agent"])
     assert "/claims/{claim_id}" in spec["paths"]
     assert "ClaimOut" in spec["components"]["schemas"]
+
+
+def test_a_claim_naming_the_owners_document_does_not_rewrite_the_owner(client, db, plates):
+    owner_api, _ = user_api(client, db, "o-owner")
+    real = person(name="真房主")
+    house_id = register(owner_api, plates[0], owner=real).get_json()["house_id"]
+    owner_person = db.session.get(House, house_id).owner
+    phone_before = owner_person.phone_masked
+    attacker, _ = user_api(client, db, "o-attacker")
+    resp = register(attacker, plates[0], owner=dict(real, name="冒充者", phone=fake.mobile()))
+    assert resp.status_code == 202
+    db.session.expire_all()
+    owner_person = db.session.get(House, house_id).owner
+    assert (owner_person.name, owner_person.phone_masked) == ("真房主", phone_before)
+    bad = register(attacker, plates[0], owner=person(phone="12"))
+    assert bad.status_code == 400 and "owner.phone" in bad.get_json()["fields"]

@@ -140,3 +140,23 @@ def test_approved_employer_claim_moves_the_wechat_link_and_the_workers(app, as_o
     assert boss.get(f"/employers/{employer_id}").status_code == 404
     workers = heir.get(f"/employers/{employer_id}").get_json()["workers"]
     assert [w["name"] for w in workers] == ["工人丁"]
+
+
+def test_approval_applies_the_typed_name_and_phone_to_an_existing_person(app, as_officer, world):
+    api_client = app.test_client()
+    owner_api, _ = user_api(api_client, db, "o-owner")
+    real = person(name="房主本人")
+    house_id = register(owner_api, world.a.other_address, owner=real).get_json()["house_id"]
+    new_phone = "13912345678"
+    # The same owner on a new WeChat account: a claim, decided by the officer.
+    second, second_user = user_api(api_client, db, "o-owner-new-phone")
+    claim_id = register(second, world.a.other_address,
+                        owner=dict(real, name="房主本人", phone=new_phone)).get_json()["id"]
+    page = as_officer.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    assert "申请房主与现房主证件相同" in page and "139****5678" in page
+    assert db.session.get(House, house_id).owner.phone_masked != "139****5678"
+    as_officer.post(f"/console/claims/{claim_id}/decide", data={"action": "approve"})
+    db.session.expire_all()
+    house = db.session.get(House, house_id)
+    assert house.owner_wechat_user_id == second_user.id
+    assert house.owner.phone_masked == "139****5678"
