@@ -40,8 +40,9 @@ def address(user, qr_token: str):
         ("登记房屋", "我是房东，登记这套房屋并签署治安责任保证书",
          _link("h5.house", house_id=house.id) if mine
          else _link("h5.register_house", token=qr_token)),
-        ("申报租客", "我是房东，申报租客入住或退租",
-         _link("h5.move_in", house_id=house.id) if mine else None),
+        *([] if house is not None and not mine else [
+            ("申报租客", "我是房东，申报租客入住或退租",
+             _link("h5.move_in", house_id=house.id) if mine else None)]),
         ("我是租客", "自行申报在这里居住，或确认房东的申报", _link("h5.self_declare", token=qr_token)),
         ("用工单位", "登记单位并申报员工入职、离职", _link("h5.register_employer", token=qr_token)),
     ]

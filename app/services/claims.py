@@ -20,7 +20,7 @@ from app.models import (
 )
 from app.models.claim import CLAIM_STATUS_LABELS
 from app.services import audit
-from app.services.ownership import owns
+from app.services.ownership import is_owner, owns
 
 HOUSE_CLAIM_FILED = "该地址已有房屋登记，已提交房主变更申请，待社区民警核实"
 EMPLOYER_CLAIM_FILED = "该统一社会信用代码已有单位登记，已提交单位认领申请，待社区民警核实"
@@ -94,12 +94,16 @@ def house_is_registered(house: House) -> bool:
         select(Residence.id).where(Residence.house_id == house.id).limit(1)).first() is not None
 
 
-def may_update_house(wechat_user_id: int | None, house: House) -> bool:
-    """Officers and imports (no WeChat user), the owner and the house's agent may update it."""
+def may_update_house(wechat_user_id: int | None, house: House, *,
+                     owner_changes: bool = False) -> bool:
+    """Officers and imports (no WeChat user) and the owner may update the house; its agent too,
+    except to name another owner, which is a change of owner and so a claim."""
     if wechat_user_id is None or not house_is_registered(house):
         return True
     user = db.session.get(WeChatUser, wechat_user_id)
-    return user is not None and owns(user, house)
+    if user is None or not owns(user, house):
+        return False
+    return is_owner(user, house) or not owner_changes
 
 
 def may_update_employer(wechat_user_id: int | None, employer: Employer) -> bool:

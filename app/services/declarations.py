@@ -147,9 +147,8 @@ def _upsert_person(data: dict, submitter: Submitter, prefix: str) -> Person:
         raise RuleError(f"{prefix}{exc.field}", exc.message) from None
 
 
-def _proposed_person(data: dict, submitter: Submitter, prefix: str) -> Person:
-    """The person an ownership claim names, created when new; an existing person is returned as
-    stored, since a claim proposes facts and never overwrites them."""
+def _named_person(data: dict, prefix: str) -> Person | None:
+    """The existing person whose document the input names (checked first), or None if new."""
     from app.services.people import find_person
 
     document_type = data.get("document_type") or "resident_id"
@@ -158,9 +157,15 @@ def _proposed_person(data: dict, submitter: Submitter, prefix: str) -> Person:
     try:
         if data.get("phone"):
             check_mobile(data["phone"])
-        found = find_person(document_type, data.get("document_number") or "")
+        return find_person(document_type, data.get("document_number") or "")
     except IdentityError as exc:
         raise RuleError(f"{prefix}{exc.field}", exc.message) from None
+
+
+def _proposed_person(data: dict, submitter: Submitter, prefix: str) -> Person:
+    """The person an ownership claim names, created when new; an existing person is returned as
+    stored, since a claim proposes facts and never overwrites them."""
+    found = _named_person(data, prefix)
     return found if found is not None else _upsert_person(data, submitter, prefix)
 
 
@@ -213,7 +218,10 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
     if rooms is None or rooms < 1 or rooms > 200:
         raise RuleError("rooms", "房间数应在1到200之间")
     house = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
-    if house is not None and not claims.may_update_house(submitter.wechat_user_id, house):
+    named = _named_person(owner, "owner.") if house is not None else None
+    if house is not None and not claims.may_update_house(
+            submitter.wechat_user_id, house,
+            owner_changes=named is None or named.id != house.owner_person_id):
         owner_person = _proposed_person(owner, submitter, "owner.")
         agent_person = _proposed_person(agent, submitter, "agent.") if agent else None
         facts = {"is_rental": is_rental, "rental_type": rental_type if is_rental else None,

@@ -31,10 +31,10 @@ def _user(db, openid: str) -> WeChatUser:
     return db.session.execute(select(WeChatUser).where(WeChatUser.openid == openid)).scalar_one()
 
 
-def _landlord_with_a_tenant(app, db, address):
+def _landlord_with_a_tenant(app, db, address, form=None):
     owner_client = app.test_client()
     owner_openid = sign_in(owner_client, "真房东")
-    owner_client.post(f"/h5/a/{address.qr_token}/house", data=house_form(address))
+    owner_client.post(f"/h5/a/{address.qr_token}/house", data=form or house_form(address))
     house = db.session.execute(select(House)).scalar_one()
     owner_client.post(f"/h5/houses/{house.id}/move-in", data={
         "tenants-0-name": "租客甲", "tenants-0-document_number": fake.resident_id(),
@@ -110,7 +110,8 @@ def test_claim_page_is_only_the_claimants(app, db, plate):
 
 
 def test_owner_adds_an_agent_who_manages_the_house_until_removed(app, db, plate):
-    owner_client, _, house = _landlord_with_a_tenant(app, db, plate[0])
+    owner_form = house_form(plate[0])
+    owner_client, _, house = _landlord_with_a_tenant(app, db, plate[0], owner_form)
     assert 'data-testid="agent-link"' in get(owner_client, f"/h5/houses/{house.id}").get_data(
         as_text=True)
     number = fake.resident_id()
@@ -134,12 +135,19 @@ def test_owner_adds_an_agent_who_manages_the_house_until_removed(app, db, plate)
     db.session.commit()
     assert "租客甲" in get(agent_client, f"/h5/houses/{house.id}").get_data(as_text=True)
     # The agent may update the house but not name agents, and never becomes its owner.
-    agent_client.post(f"/h5/a/{plate[0].qr_token}/house", data=house_form(plate[0], rooms="4"))
+    agent_client.post(f"/h5/a/{plate[0].qr_token}/house", data={**owner_form, "rooms": "4"})
     db.session.expire_all()
     house = db.session.get(House, house.id)
     assert house.rooms == 4 and house.owner_wechat_user_id != user.id
     assert db.session.execute(select(OwnershipClaim)).first() is None
     assert get(agent_client, f"/h5/houses/{house.id}/agent").status_code == 404
+    # Naming another owner is a change of owner: a claim, even from the agent.
+    owner_before = house.owner_person_id
+    resp = agent_client.post(f"/h5/a/{plate[0].qr_token}/house", data=house_form(plate[0]),
+                             follow_redirects=True)
+    assert HOUSE_CLAIM_FILED in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(House, house.id).owner_person_id == owner_before
 
     removed = owner_client.post(f"/h5/houses/{house.id}/agent", data={"action": "remove"})
     assert removed.status_code == 302
