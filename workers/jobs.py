@@ -155,3 +155,11 @@ def notify_declaration_status(declaration_id: int, status: str) -> None:
 
     notify(declaration_id, status)
     db.session.commit()
+
+
+def notify_claim(claim_id: int, event: str) -> None:
+    """Push the holder and the claimant what happened to an ownership claim, once per event."""
+    from app.services.claims import notify
+
+    notify(claim_id, event)
+    db.session.commit()

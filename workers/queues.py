@@ -29,6 +29,7 @@ JOB_OPTIONS: dict[str, dict] = {
                                     "failure_ttl": FAILURE_TTL},
     "notify_declaration_status": {"job_timeout": 60, "retry": _BACKOFF,
                                   "failure_ttl": FAILURE_TTL},
+    "notify_claim": {"job_timeout": 60, "retry": _BACKOFF, "failure_ttl": FAILURE_TTL},
     "sweep_stale_declarations": {"job_timeout": 300, "failure_ttl": FAILURE_TTL},
 }
 

@@ -78,12 +78,18 @@ def idempotent(view):
             db.session.rollback()
             if key is None:
                 raise
+            from app.schemas.claims import ClaimOutSchema
             from app.schemas.declarations import DeclarationOutSchema
+            from app.services import claims
             from app.services.declarations import Submitter, find_by_idempotency_key
 
-            existing = find_by_idempotency_key(Submitter("landlord", api_user().id), key)
-            if existing is None:
+            uid = api_user().id
+            existing = find_by_idempotency_key(Submitter("landlord", uid), key)
+            if existing is not None:
+                return DeclarationOutSchema().dump(existing), 201
+            claim = claims.find_by_idempotency_key(uid, key)
+            if claim is None:
                 raise
-            return DeclarationOutSchema().dump(existing), 201
+            return ClaimOutSchema().dump(claim), 202
 
     return wrapper

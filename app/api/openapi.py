@@ -5,6 +5,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
+from app.schemas import claims as c
 from app.schemas import declarations as s
 
 # (method, path, view endpoint, request schema, response schema, response is a list)
@@ -21,6 +22,10 @@ OPERATIONS = [
      s.DeclarationOutSchema, False),
     ("post", "/houses/{house_id}/confirm", "api.confirm_unchanged", None, s.HouseOutSchema,
      False),
+    ("put", "/houses/{house_id}/agent", "api.set_agent", c.AgentInSchema, s.HouseOutSchema, False),
+    ("delete", "/houses/{house_id}/agent", "api.remove_agent", None, s.HouseOutSchema, False),
+    ("get", "/claims/{claim_id}", "api.claim_detail", None, c.ClaimOutSchema, False),
+    ("post", "/claims/{claim_id}/withdraw", "api.withdraw_claim", None, c.ClaimOutSchema, False),
     ("get", "/declarations", "api.my_declarations", None, s.DeclarationOutSchema, True),
     ("get", "/declarations/{declaration_id}", "api.declaration_detail", None,
      s.DeclarationOutSchema, False),
@@ -39,6 +44,13 @@ OPERATIONS = [
 ]
 IDEMPOTENT = {"api.register_house", "api.move_in", "api.move_out", "api.correct",
               "api.self_declare", "api.register_employer", "api.hire", "api.leave"}
+# Registering a house or employer someone else holds files an ownership claim (DESIGN §8).
+CLAIM_RESPONSES = {
+    "api.register_house": "该地址已有房屋登记，已提交房主变更申请，待社区民警核实：返回申请（ClaimOut），"
+                          "通过前看不到该房屋",
+    "api.register_employer": "该统一社会信用代码已有单位登记，已提交单位认领申请，待社区民警核实：返回申请"
+                             "（ClaimOut），通过前看不到该单位",
+}
 ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录或登录已过期",
           "404": "未找到，或您无权查看", "429": "操作过于频繁"}
 
@@ -57,7 +69,8 @@ def build_spec() -> dict:
     spec.components.security_scheme("appToken", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=s.ErrorSchema)
     seen: set = set()
-    for schema in {op[3] for op in OPERATIONS if op[3]} | {op[4] for op in OPERATIONS}:
+    schemas = {op[3] for op in OPERATIONS if op[3]} | {op[4] for op in OPERATIONS}
+    for schema in sorted(schemas | {c.ClaimOutSchema}, key=_schema_name):
         if schema not in seen:
             spec.components.schema(_schema_name(schema), schema=schema)
             seen.add(schema)
@@ -78,6 +91,10 @@ def build_spec() -> dict:
                     "schema": {"type": "array", "items": ref} if many else ref}}},
                 **{code: {"description": text, **error_ref} for code, text in ERRORS.items()}},
         }
+        if endpoint in CLAIM_RESPONSES:
+            operation["responses"]["202"] = {
+                "description": CLAIM_RESPONSES[endpoint], "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ClaimOut"}}}}
         if body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{_schema_name(body)}"}}}}

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from app.api import bp
 from app.api.auth import SUBMISSION_LIMIT, api_user, idempotent, ip, submitter_key
 from app.extensions import SUBMISSION_SCOPE, db, limiter
-from app.models import Declaration, Employment, House, Residence
+from app.models import Declaration, Employment, House, OwnershipClaim, Residence
+from app.schemas.claims import AgentInSchema, ClaimOutSchema
 from app.schemas.declarations import (
     AddressOutSchema,
     CorrectionSchema,
@@ -23,6 +24,7 @@ from app.schemas.declarations import (
     ResidenceOutSchema,
     SelfDeclarationSchema,
 )
+from app.services import claims
 from app.services import declarations as svc
 from app.services import ownership
 
@@ -42,6 +44,15 @@ def _created(declaration: Declaration):
     db.session.commit()
     db.session.refresh(declaration)
     return jsonify(declaration_out.dump(declaration)), 201
+
+
+def _registered(result: Declaration | OwnershipClaim):
+    """201 with the declaration, or 202 with the ownership claim a taken house/USCC filed."""
+    if isinstance(result, OwnershipClaim):
+        db.session.commit()
+        db.session.refresh(result)
+        return jsonify(ClaimOutSchema().dump(result)), 202
+    return _created(result)
 
 
 @bp.get("/")
@@ -70,16 +81,17 @@ def address(token: str):
 @submission_limit
 @idempotent
 def register_house(key):
-    """Register the house at a scanned door plate (owner, type, rooms, rent, agent)."""
+    """Register the house at a scanned door plate; a house already registered by someone else
+    gets an ownership claim instead (202)."""
     user = api_user()
     data = HouseInSchema().load(_json())
     found = ownership.address_by_token(data["qr_token"], field="qr_token")
-    declaration = svc.register_house(
+    result = svc.register_house(
         svc.Submitter("landlord", user.id, channel="miniapp", ip=ip()), found,
         owner=data["owner"], agent=data.get("agent"), rental_type=data["rental_type"],
         rooms=data["rooms"], area_m2=data.get("area_m2"), monthly_rent=data.get("monthly_rent"),
         is_rental=data["is_rental"], idempotency_key=key)
-    return _created(declaration)
+    return _registered(result)
 
 
 @bp.get("/houses")
@@ -139,6 +151,40 @@ def move_out(key, house_id: int):
                                        house, data["residence_ids"], data["end_date"],
                                        idempotency_key=key)
     return _created(declaration)
+
+
+@bp.post("/claims/<int:claim_id>/withdraw")
+@submission_limit
+def withdraw_claim(claim_id: int):
+    """Withdraw my ownership claim while it still waits for the officer."""
+    user = api_user()
+    claim = claims.withdraw(claims.my_claim(user, claim_id), user, ip=ip())
+    db.session.commit()
+    return jsonify(ClaimOutSchema().dump(claim))
+
+
+@bp.put("/houses/<int:house_id>/agent")
+@submission_limit
+def set_agent(house_id: int):
+    """The owner names the house's agent (托管人: name, document, phone)."""
+    user = api_user()
+    house = ownership.owned_house(user, house_id)
+    data = AgentInSchema().load(_json())
+    svc.set_agent(svc.Submitter("landlord", user.id, channel="miniapp", ip=ip()), house,
+                  data["agent"])
+    db.session.commit()
+    return jsonify(HouseOutSchema().dump(house))
+
+
+@bp.delete("/houses/<int:house_id>/agent")
+@submission_limit
+def remove_agent(house_id: int):
+    """The owner removes the house's agent, whose access ends at once."""
+    user = api_user()
+    house = ownership.owned_house(user, house_id)
+    svc.remove_agent(svc.Submitter("landlord", user.id, channel="miniapp", ip=ip()), house)
+    db.session.commit()
+    return jsonify(HouseOutSchema().dump(house))
 
 
 @bp.post("/houses/<int:house_id>/confirm")
@@ -225,15 +271,22 @@ def my_registrations():
 @submission_limit
 @idempotent
 def register_employer(key):
-    """Register an employer (统一社会信用代码 checked) at a door-plate address."""
+    """Register an employer (统一社会信用代码 checked) at a door-plate address; a USCC already
+    registered by someone else gets an ownership claim instead (202)."""
     user = api_user()
     data = EmployerInSchema().load(_json())
     found = ownership.address_by_token(data["qr_token"], field="qr_token")
-    declaration = svc.register_employer(
-        svc.Submitter("employer", user.id, channel="miniapp"), name=data["name"],
+    result = svc.register_employer(
+        svc.Submitter("employer", user.id, channel="miniapp", ip=ip()), name=data["name"],
         uscc=data["uscc"], address=found, contact_name=data["contact_name"],
         contact_phone=data["contact_phone"], idempotency_key=key)
-    return _created(declaration)
+    return _registered(result)
+
+
+@bp.get("/claims/<int:claim_id>")
+def claim_detail(claim_id: int):
+    """One of my ownership claims and its outcome."""
+    return jsonify(ClaimOutSchema().dump(claims.my_claim(api_user(), claim_id)))
 
 
 @bp.get("/employers/<int:employer_id>")

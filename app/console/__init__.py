@@ -3,5 +3,5 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, static_folder="static", static_url_path="/static")
 
-from app.console import addresses, admin, auth, people, views  # noqa: E402,F401
+from app.console import addresses, admin, auth, claims, people, views  # noqa: E402,F401
 from app.console import escalations  # noqa: E402,F401  (reminders, issue #7)

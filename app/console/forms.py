@@ -127,3 +127,10 @@ class OfficerPasswordResetForm(FlaskForm):
 
 class OfficerActiveForm(FlaskForm):
     submit = SubmitField("停用/启用账号")
+
+
+class ClaimDecisionForm(FlaskForm):
+    action = SelectField("核实结果", choices=choices([("approve", "通过，变更给申请人"),
+                                                    ("refuse", "不予通过")]))
+    reason = TextAreaField("原因（不予通过时必填，申请人可见）", validators=[Length(max=500)])
+    submit = SubmitField("提交核实结果")

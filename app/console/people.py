@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Declaration, House, Person
 from app.models.house import RENTAL_TYPE_LABELS
 from app.models.person import DOCUMENT_TYPE_LABELS
-from app.services import audit, scoping, search as search_service
+from app.services import audit, claims, scoping, search as search_service
 
 DECLARED_BY_LABELS = {"landlord": "房东", "tenant": "租客本人", "employer": "用工单位",
                       "officer": "民警", "import": "批量导入"}
@@ -111,4 +111,5 @@ def house(house_id: int):
     """A house and its timeline: who lived there and when."""
     h = scoping.scoped_get(House, house_id, current_officer())
     return render_template("console/house.html", house=h,
-                           timeline=search_service.house_timeline(h))
+                           timeline=search_service.house_timeline(h),
+                           pending_claims=claims.pending_count("house", h.id))

@@ -6,7 +6,7 @@ commits once, and on refusal shows the form again with everything typed and the 
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, timedelta
 
 from flask import redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -17,14 +17,16 @@ from app.h5 import bp, code_guess_limit
 from app.h5.forms import check_csrf, errors_of, generate_csrf, nest
 from app.h5.identity import user_required
 from app.identity import IdentityError
-from app.models import Declaration, Employment, House, Residence
+from app.models import Declaration, Employment, House, OwnershipClaim, Residence
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
 from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.schemas.claims import AgentInSchema
 from app.schemas.declarations import (
     CorrectionSchema, EmployerInSchema, HireSchema, HouseInSchema, LeaveSchema, MoveInSchema,
     MoveOutSchema, PledgeInSchema, SelfDeclarationSchema,
 )
+from app.services import claims
 from app.services import declarations as svc
 from app.services import ownership
 from app.services.errors import RuleError
@@ -35,6 +37,7 @@ REFUSED = (ValidationError, RuleError, IdentityError)
 DOC_OPTIONS = [(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES]
 RENTAL_OPTIONS = [(t, RENTAL_TYPE_LABELS[t]) for t in RENTAL_TYPES]
 MAX_ROWS = 10
+BEIJING_OFFSET = timedelta(hours=8)  # stored UTC, shown in Asia/Shanghai (no daylight saving)
 
 
 @bp.context_processor
@@ -66,6 +69,10 @@ def _receipt(declaration: Declaration):
     return redirect(url_for("h5.declaration", declaration_id=declaration.id, new=1))
 
 
+def _claim_receipt(claim: OwnershipClaim):
+    return redirect(url_for("h5.claim", claim_id=claim.id, new=1))
+
+
 # -- landlord: house, pledge, tenants -------------------------------------------------------------
 
 @bp.route("/h5/a/<token>/house", methods=["GET", "POST"])
@@ -74,7 +81,8 @@ def register_house(user, token: str):
     """Register the house at the scanned door plate."""
     address = ownership.address_by_token(token)
     existing = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
-    context = {"address": address, "existing": existing}
+    context = {"address": address, "existing": existing,
+               "claiming": existing is not None and not claims.may_update_house(user.id, existing)}
     if request.method == "GET":
         values = {"rental_type": "whole", "rooms": "1", "owner-document_type": "resident_id"}
         return render_template("h5/house_form.html", values=values, errors={}, **context)
@@ -86,7 +94,7 @@ def register_house(user, token: str):
         if not (form.get("agent") or {}).get("name"):
             form.pop("agent", None)
         data = HouseInSchema().load(form)
-        declaration = svc.register_house(
+        result = svc.register_house(
             _submitter(user, "landlord"), address, owner=data["owner"],
             agent=data.get("agent"), rental_type=data["rental_type"], rooms=data["rooms"],
             area_m2=data.get("area_m2"), monthly_rent=data.get("monthly_rent"),
@@ -94,7 +102,56 @@ def register_house(user, token: str):
         db.session.commit()
     except REFUSED as exc:
         return _refused("h5/house_form.html", exc, **context)
-    return redirect(url_for("h5.pledge", house_id=declaration.house_id))
+    if isinstance(result, OwnershipClaim):
+        return _claim_receipt(result)
+    return redirect(url_for("h5.pledge", house_id=result.house_id))
+
+
+@bp.get("/h5/claims/<int:claim_id>")
+@user_required
+def claim(user, claim_id: int):
+    """My ownership claim: what happens next, and the officer's decision once made."""
+    mine = claims.my_claim(user, claim_id)
+    address = None
+    if mine.subject_type == "house" and mine.status == "approved":
+        address = db.session.get(House, mine.subject_id).address
+    submitted_at = (mine.created_at + BEIJING_OFFSET).strftime("%Y-%m-%d %H:%M")
+    return render_template("h5/claim.html", claim=mine, address=address,
+                           message=claims.receipt_message(mine), submitted_at=submitted_at,
+                           new=request.args.get("new") == "1")
+
+
+@bp.post("/h5/claims/<int:claim_id>/withdraw")
+@user_required
+def withdraw_claim(user, claim_id: int):
+    """Withdraw my claim while it still waits for the officer."""
+    check_csrf()
+    claims.withdraw(claims.my_claim(user, claim_id), user, ip=request.remote_addr)
+    db.session.commit()
+    return redirect(url_for("h5.claim", claim_id=claim_id))
+
+
+@bp.route("/h5/houses/<int:house_id>/agent", methods=["GET", "POST"])
+@user_required
+def agent(user, house_id: int):
+    """The owner names or removes the house's agent (托管人)."""
+    house = ownership.owned_house(user, house_id)
+    context = {"house": house}
+    if request.method == "GET":
+        return render_template("h5/agent.html", values={"agent-document_type": "resident_id"},
+                               errors={}, **context)
+    check_csrf()
+    submitter = _submitter(user, "landlord")
+    try:
+        if request.form.get("action") == "remove":
+            svc.remove_agent(submitter, house)
+        else:
+            data = AgentInSchema().load(nest(request.form))
+            svc.set_agent(submitter, house, data["agent"])
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/agent.html", exc, **context)
+    return redirect(url_for("h5.house", house_id=house.id, agent=1))
 
 
 @bp.route("/h5/houses/<int:house_id>/pledge", methods=["GET", "POST"])
@@ -137,7 +194,9 @@ def house(user, house_id: int):
         .order_by(Declaration.id.desc()).limit(20)).scalars().all()
     return render_template("h5/house.html", house=house,
                            tenants=ownership.live_residences(house), declarations=declarations,
-                           rental_label=RENTAL_TYPE_LABELS.get(house.rental_type or "", ""))
+                           rental_label=RENTAL_TYPE_LABELS.get(house.rental_type or "", ""),
+                           is_owner=ownership.is_owner(user, house),
+                           pending_claims=claims.pending_count("house", house.id))
 
 
 @bp.route("/h5/houses/<int:house_id>/move-in", methods=["GET", "POST"])
@@ -323,14 +382,16 @@ def register_employer(user, token: str):
         form = nest(request.form)
         form["qr_token"] = token
         data = EmployerInSchema().load(form)
-        declaration = svc.register_employer(
+        result = svc.register_employer(
             _submitter(user, "employer"), name=data["name"], uscc=data["uscc"], address=address,
             contact_name=data["contact_name"], contact_phone=data["contact_phone"],
             idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()
     except REFUSED as exc:
         return _refused("h5/employer_form.html", exc, **context)
-    return redirect(url_for("h5.employer", employer_id=declaration.employer_id))
+    if isinstance(result, OwnershipClaim):
+        return _claim_receipt(result)
+    return redirect(url_for("h5.employer", employer_id=result.employer_id))
 
 
 @bp.route("/h5/employers/<int:employer_id>", methods=["GET", "POST"])

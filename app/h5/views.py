@@ -7,6 +7,7 @@ from app.extensions import db
 from app.h5 import bp
 from app.h5.identity import user_required
 from app.models import Address, House
+from app.services.ownership import owns
 
 
 @bp.get("/")
@@ -33,12 +34,15 @@ def address(user, qr_token: str):
     if found is None or found.status != "active":
         abort(404, description="没有找到这个门牌，可能已经停用。请重新扫描门牌上的二维码，或联系社区民警。")
     house = db.session.execute(select(House).where(House.address_id == found.id)).scalar()
+    # Only the owner or agent is taken to the house; anyone else may only file a claim.
+    mine = house is not None and owns(user, house)
     actions = [
         ("登记房屋", "我是房东，登记这套房屋并签署治安责任保证书",
-         _link("h5.register_house", token=qr_token) if house is None
-         else _link("h5.house", house_id=house.id)),
-        ("申报租客", "我是房东，申报租客入住或退租",
-         _link("h5.move_in", house_id=house.id) if house is not None else None),
+         _link("h5.house", house_id=house.id) if mine
+         else _link("h5.register_house", token=qr_token)),
+        *([] if house is not None and not mine else [
+            ("申报租客", "我是房东，申报租客入住或退租",
+             _link("h5.move_in", house_id=house.id) if mine else None)]),
         ("我是租客", "自行申报在这里居住，或确认房东的申报", _link("h5.self_declare", token=qr_token)),
         ("用工单位", "登记单位并申报员工入职、离职", _link("h5.register_employer", token=qr_token)),
     ]

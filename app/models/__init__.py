@@ -4,6 +4,7 @@ from app.models.alert import Alert
 from app.models.audit import AuditLog
 from app.models.base import utcnow
 from app.models.case_check import CaseCheck, MissedRegistration
+from app.models.claim import OwnershipClaim
 from app.models.declaration import Declaration, DeclarationEvent
 from app.models.employer import Employer, Employment
 from app.models.house import House, PledgeVersion
@@ -20,7 +21,7 @@ from app.models.wechat_user import WeChatUser
 __all__ = [
     "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
     "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House",
-    "MissedRegistration", "Officer", "Penalty", "Person", "PledgeVersion", "PoliceArea",
-    "PushMessage", "Reminder", "Residence", "SpotCheck", "SpotCheckPerson", "Station", "Watch",
-    "WeChatUser", "utcnow",
+    "MissedRegistration", "Officer", "OwnershipClaim", "Penalty", "Person", "PledgeVersion",
+    "PoliceArea", "PushMessage", "Reminder", "Residence", "SpotCheck", "SpotCheckPerson",
+    "Station", "Watch", "WeChatUser", "utcnow",
 ]

@@ -158,6 +158,13 @@ class HouseOutSchema(BaseSchema):
     pledge_signed_at = fields.DateTime(allow_none=True)
     last_confirmed_at = fields.DateTime(allow_none=True)
     is_vacant = fields.Boolean()
+    agent = fields.Method("_agent", metadata={"description": "托管人（未登记为 null）"})
+
+    def _agent(self, house):
+        if house.agent is None:
+            return None
+        return {"name": house.agent.name, "document_masked": house.agent.document_masked,
+                "phone_masked": house.agent.phone_masked}
 
 
 class AddressOutSchema(BaseSchema):

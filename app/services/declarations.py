@@ -24,6 +24,7 @@ from app.models import (
     Employer,
     Employment,
     House,
+    OwnershipClaim,
     Person,
     Residence,
     WeChatUser,
@@ -146,6 +147,28 @@ def _upsert_person(data: dict, submitter: Submitter, prefix: str) -> Person:
         raise RuleError(f"{prefix}{exc.field}", exc.message) from None
 
 
+def _named_person(data: dict, prefix: str) -> Person | None:
+    """The existing person whose document the input names (checked first), or None if new."""
+    from app.services.people import find_person
+
+    document_type = data.get("document_type") or "resident_id"
+    if document_type not in DOCUMENT_TYPES:
+        raise RuleError(f"{prefix}document_type", "证件类型无效")
+    try:
+        if data.get("phone"):
+            check_mobile(data["phone"])
+        return find_person(document_type, data.get("document_number") or "")
+    except IdentityError as exc:
+        raise RuleError(f"{prefix}{exc.field}", exc.message) from None
+
+
+def _proposed_person(data: dict, submitter: Submitter, prefix: str) -> Person:
+    """The person an ownership claim names, created when new; an existing person is returned as
+    stored, since a claim proposes facts and never overwrites them."""
+    found = _named_person(data, prefix)
+    return found if found is not None else _upsert_person(data, submitter, prefix)
+
+
 def lateness(start: date, submitted_at: datetime, foreign: bool) -> tuple[bool, int | None]:
     """Whether a move-in declared at submitted_at is late, and by how many whole hours."""
     begin = datetime.combine(start, datetime.min.time())
@@ -175,9 +198,17 @@ def _link_profile(submitter: Submitter, person: Person) -> None:
 def register_house(submitter: Submitter, address: Address, *, owner: dict, rental_type: str,
                    rooms: int, area_m2: Decimal | None = None,
                    monthly_rent: Decimal | None = None, agent: dict | None = None,
-                   is_rental: bool = True, idempotency_key: str | None = None) -> Declaration:
-    """Register (or update) the house at a door-plate address, with its owner and agent."""
-    existing = find_by_idempotency_key(submitter, idempotency_key)
+                   is_rental: bool = True,
+                   idempotency_key: str | None = None) -> Declaration | OwnershipClaim:
+    """Register the house at a door-plate address, or update it (its owner or agent only).
+
+    Anyone else registering at an address whose house is registered files an ownership claim
+    (returned instead of a declaration) and changes nothing.
+    """
+    from app.services import claims
+
+    existing = (find_by_idempotency_key(submitter, idempotency_key)
+                or claims.find_by_idempotency_key(submitter.wechat_user_id, idempotency_key))
     if existing:
         return existing
     if address.status != "active":
@@ -186,16 +217,33 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
         raise RuleError("rental_type", "请选择出租类型")
     if rooms is None or rooms < 1 or rooms > 200:
         raise RuleError("rooms", "房间数应在1到200之间")
+    house = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
+    named = _named_person(owner, "owner.") if house is not None else None
+    if house is not None and not claims.may_update_house(
+            submitter.wechat_user_id, house,
+            owner_changes=named is None or named.id != house.owner_person_id):
+        owner_person = _proposed_person(owner, submitter, "owner.")
+        agent_person = _proposed_person(agent, submitter, "agent.") if agent else None
+        facts = {"is_rental": is_rental, "rental_type": rental_type if is_rental else None,
+                 "rooms": rooms, "area_m2": str(area_m2) if area_m2 is not None else None,
+                 "monthly_rent": str(monthly_rent) if monthly_rent is not None else None,
+                 "owner_as_typed": claims.typed_facts(owner),
+                 "agent_as_typed": claims.typed_facts(agent) if agent else None}
+        return claims.file_house_claim(
+            submitter.wechat_user_id, house, owner=owner_person, agent=agent_person, facts=facts,
+            channel=submitter.channel, ip=submitter.ip, idempotency_key=idempotency_key)
     owner_person = _upsert_person(owner, submitter, "owner.")
     agent_person = _upsert_person(agent, submitter, "agent.") if agent else None
-    house = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
     if house is None:
         house = House(address_id=address.id, station_id=address.station_id,
                       police_area_id=address.police_area_id, **submitter.collected())
         db.session.add(house)
     house.owner_person_id = owner_person.id
-    house.owner_wechat_user_id = submitter.wechat_user_id or house.owner_wechat_user_id
-    house.agent_person_id = agent_person.id if agent_person else None
+    # The owner WeChat user is set by the first registration (or an approved claim) only: an
+    # agent updating the house does not become its owner.
+    house.owner_wechat_user_id = house.owner_wechat_user_id or submitter.wechat_user_id
+    if agent_person is not None:  # no agent given keeps the agent: removal is explicit
+        house.agent_person_id = agent_person.id
     house.is_rental = is_rental
     house.rental_type = rental_type if is_rental else None
     house.rooms = rooms
@@ -204,7 +252,6 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
     house.status = "active"
     house.address = address
     db.session.flush()
-    _link_profile(submitter, owner_person)
     payload = {
         "address_id": address.id, "address": address.full_text, "is_rental": is_rental,
         "rental_type": house.rental_type, "rooms": rooms,
@@ -214,6 +261,42 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
         "agent": _person_payload(agent_person) if agent_person else None,
     }
     return _create("house", submitter, payload, idempotency_key=idempotency_key, house=house)
+
+
+def set_agent(submitter: Submitter, house: House, agent: dict) -> House:
+    """The owner names the house's agent (托管人): name, document and phone, checked like an
+    owner's; the agent's proof-linked WeChat user may then manage the house."""
+    from app.services import audit
+
+    if not (agent.get("phone") or "").strip():
+        raise RuleError("agent.phone", "请填写托管人手机号码")
+    person = _upsert_person(agent, submitter, "agent.")
+    previous = house.agent_person_id
+    house.agent_person_id = person.id
+    db.session.flush()
+    audit.record(_actor(submitter), "house.agent_set", "house", house.id, ip=submitter.ip,
+                 detail={"from_person_id": previous, "to_person_id": person.id})
+    return house
+
+
+def remove_agent(submitter: Submitter, house: House) -> House:
+    """The owner removes the agent: the agent's access to the house ends at once."""
+    from app.services import audit
+
+    if house.agent_person_id is None:
+        raise RuleError("agent", "该房屋没有登记托管人")
+    previous = house.agent_person_id
+    house.agent_person_id = None
+    db.session.flush()
+    audit.record(_actor(submitter), "house.agent_removed", "house", house.id, ip=submitter.ip,
+                 detail={"from_person_id": previous})
+    return house
+
+
+def _actor(submitter: Submitter):
+    if submitter.wechat_user_id is not None:
+        return db.session.get(WeChatUser, submitter.wechat_user_id)
+    return submitter.actor
 
 
 def sign_pledge(house: House, *, signer_name: str, ip: str | None) -> House:
@@ -419,12 +502,19 @@ def residence_permit_date(start: date) -> date:
 
 def register_employer(submitter: Submitter, *, name: str, uscc: str, address: Address,
                       contact_name: str, contact_phone: str,
-                      idempotency_key: str | None = None) -> Declaration:
-    """Register an employer (实有单位) by its 统一社会信用代码, at a standard address."""
-    existing = find_by_idempotency_key(submitter, idempotency_key)
+                      idempotency_key: str | None = None) -> Declaration | OwnershipClaim:
+    """Register an employer (实有单位) by its 统一社会信用代码, at a standard address.
+
+    An existing USCC is updated only by the WeChat user linked to it; anyone else files an
+    ownership claim (returned instead of a declaration) and changes nothing.
+    """
+    from app import crypto
+    from app.services import claims
+
+    existing = (find_by_idempotency_key(submitter, idempotency_key)
+                or claims.find_by_idempotency_key(submitter.wechat_user_id, idempotency_key))
     if existing:
         return existing
-    from app import crypto
 
     if not name or not name.strip():
         raise RuleError("name", "请填写单位名称")
@@ -434,6 +524,11 @@ def register_employer(submitter: Submitter, *, name: str, uscc: str, address: Ad
     except IdentityError as exc:
         raise RuleError(exc.field, exc.message) from None
     employer = db.session.execute(select(Employer).where(Employer.uscc == code)).scalar()
+    if employer is not None and not claims.may_update_employer(submitter.wechat_user_id, employer):
+        return claims.file_employer_claim(
+            submitter.wechat_user_id, employer, name=name.strip(), address_id=address.id,
+            contact_name=contact_name.strip(), contact_phone=phone, channel=submitter.channel,
+            ip=submitter.ip, idempotency_key=idempotency_key)
     if employer is None:
         employer = Employer(uscc=code, **submitter.collected())
         db.session.add(employer)

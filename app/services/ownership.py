@@ -55,6 +55,20 @@ def owns(user: WeChatUser, house: House) -> bool:
         and user.person_id in (house.owner_person_id, house.agent_person_id))
 
 
+def is_owner(user: WeChatUser, house: House) -> bool:
+    """The owner proper, not the agent: the owner WeChat user or the proof-linked owner person."""
+    return house.owner_wechat_user_id == user.id or (
+        user.person_id is not None and user.person_id == house.owner_person_id)
+
+
+def owned_house(user: WeChatUser, house_id: int) -> House:
+    """A house of which the user is the owner proper (agents get NotYours, as strangers do)."""
+    house = db.session.get(House, house_id)
+    if house is None or not is_owner(user, house):
+        raise NotYours()
+    return house
+
+
 def my_house(user: WeChatUser, house_id: int) -> House:
     house = db.session.get(House, house_id)
     if house is None or not owns(user, house):

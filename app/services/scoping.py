@@ -11,8 +11,8 @@ from werkzeug.exceptions import NotFound
 
 from app.extensions import db
 from app.models import (
-    Address, AuditLog, Community, Declaration, House, Officer, Person, PoliceArea, Residence,
-    Station,
+    Address, AuditLog, Community, Declaration, House, Officer, OwnershipClaim, Person, PoliceArea,
+    Residence, Station,
 )
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
@@ -48,6 +48,12 @@ def scope_addresses(stmt: Select, officer: Officer) -> Select:
 def scope_houses(stmt: Select, officer: Officer) -> Select:
     """Limit a select over House to the officer's area."""
     return stmt.where(area_clause(officer, House.station_id, House.police_area_id))
+
+
+def scope_claims(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over OwnershipClaim to claims on houses and employers in the area."""
+    return stmt.where(area_clause(officer, OwnershipClaim.station_id,
+                                  OwnershipClaim.police_area_id))
 
 
 def scope_communities(stmt: Select, officer: Officer) -> Select:
@@ -118,6 +124,7 @@ _SCOPES = {
     Declaration: scope_declarations,
     Address: scope_addresses,
     House: scope_houses,
+    OwnershipClaim: scope_claims,
     Community: scope_communities,
     Person: scope_persons,
     Residence: scope_residences,
