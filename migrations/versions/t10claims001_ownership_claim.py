@@ -1,7 +1,7 @@
 """ownership_claim: a second registration of a house or employer files a claim, never a takeover
 
 Revision ID: t10claims001
-Revises: a78d102ad5e3
+Revises: t10auth00004
 Create Date: 2026-12-01 16:37:06.115137
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 't10claims001'
-down_revision = 'a78d102ad5e3'
+down_revision = 't10auth00004'
 branch_labels = None
 depends_on = None
 
