@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditLog, Residence
 from app.services import search
-from tests.console.helpers import login
+from tests.console.helpers import login, search as search_page
 
 
 @pytest.mark.parametrize("query,kind", [
@@ -55,8 +55,7 @@ def test_address_and_receipt_search(world):
 
 
 def test_search_page_shows_masked_values_only(as_officer, world):
-    html = as_officer.get("/console/search", query_string={"q": "11010519491231002X"}).get_data(
-        as_text=True)
+    html = search_page(as_officer, "11010519491231002X").get_data(as_text=True)
     assert "110105********002X" in html
     assert "A**甲" in html and "A租客甲" not in html
     assert "138****0001" in html and "13800000001" not in html
