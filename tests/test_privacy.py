@@ -277,3 +277,50 @@ def test_migration_masks_stored_numbers_again_without_the_key(app_config, tmp_pa
         db.engine.dispose()
     assert stored == ["USA35*******012", "350303********123X", "E1*****78",
                       "AB****************78"]
+
+
+# -- caching --------------------------------------------------------------------------------------
+
+def _no_store(resp) -> bool:
+    return resp.headers.get("Cache-Control") == "no-store"
+
+
+def test_every_family_of_personal_pages_is_sent_no_store(app, client, db):
+    from tests.console.helpers import PASSWORD, create_officer, make_area
+
+    area = make_area("A", "13800000001")
+    create_officer(username="cache_officer", password=PASSWORD, name="王警官", badge_number="9",
+                   role="officer", branch_id=area.jurisdiction["branch"].id,
+                   station_id=area.jurisdiction["station"].id,
+                   police_area_id=area.jurisdiction["police_area"].id)
+    db.session.commit()
+    api, _ = user_api(app.test_client(), db, "o-cache")
+    receipt = area.declarations["review"].receipt_code
+    answers = {
+        "console login": client.get("/console/login"),
+        "api without sign-in": client.get("/api/v1/houses"),
+        "api": api.get("/houses"),
+        "openapi": client.get("/api/v1/openapi.json"),
+        "receipt": client.get(f"/r/{receipt}"),
+        "sandbox": client.get("/wechat-sandbox/"),
+        "not found": client.get("/no-such-page"),
+    }
+    login(client, "cache_officer")
+    answers.update({
+        "console person": client.get(f"/console/persons/{area.person.id}"),
+        "console search": search(client, "A租客"),
+        "console export": client.post("/console/search/export", data={"q": "A租客", "kind": "name"}),
+    })
+    h5 = app.test_client()
+    sign_in(h5, "房东")
+    answers["h5"] = h5.get("/h5/houses")
+    for family, resp in answers.items():
+        assert resp.status_code < 500, family
+        assert _no_store(resp), family
+
+
+def test_static_files_may_be_cached(client, db):
+    for url in ("/static/anju.css", "/console/static/console.css", "/bootstrap/static/css/bootstrap.min.css"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        assert "no-store" not in resp.headers.get("Cache-Control", ""), url
