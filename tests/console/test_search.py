@@ -152,3 +152,24 @@ def test_export_with_full_numbers_for_an_admin_needs_a_reason(client, world):
 def test_export_never_writes_a_formula_cell(world):
     world.a.person.name = "=HYPERLINK(1)"
     assert "'=HYPERLINK(1)" in search.export_persons_csv([world.a.person], full=True)
+
+
+def test_search_travels_in_the_body_and_the_result_url_is_opaque(as_officer, world):
+    resp = as_officer.post("/console/search", data={"q": "11010519491231002X", "kind": "auto"})
+    assert resp.status_code == 303
+    location = resp.headers["Location"]
+    assert "/console/search?s=" in location and "1101" not in location and "q=" not in location
+    html = as_officer.get(location).get_data(as_text=True)
+    assert "110105********002X" in html
+    # A query in the URL is never run: old links and bookmarks cannot leak it back into logs.
+    ignored = as_officer.get("/console/search", query_string={"q": "11010519491231002X"})
+    assert "110105********002X" not in ignored.get_data(as_text=True)
+
+
+def test_a_saved_search_opens_only_for_the_officer_who_ran_it(app, as_officer, world):
+    location = as_officer.post("/console/search", data={"q": "A租客", "kind": "name"}
+                               ).headers["Location"]
+    other = app.test_client()
+    login(other, "station_a")  # same station, sees the person, but did not run this search
+    html = other.get(location).get_data(as_text=True)
+    assert "A**甲" not in html and "查询结果已过期" in html
