@@ -26,6 +26,7 @@ RESIDENCE_STATUS_LABELS = {"pending": "待确认", "active": "在住", "ended": 
 REVEAL_FIELDS = {"document": "证件号码", "phone": "手机号码"}
 # A search is kept server-side under an opaque id, so the query (an ID number, a phone, a name)
 # never travels in a URL, a Referer or an access log, and the result page can still be reloaded.
+# It is kept encrypted with the field keys: Redis holds no identifying value in clear either.
 SAVED_SEARCH_TTL = 1800
 
 
@@ -37,7 +38,7 @@ def _save_search(officer_id: int, q: str, kind: str) -> str | None:
     search_id = secrets.token_urlsafe(12)
     try:
         get_redis().set(_saved_search_key(officer_id, search_id),
-                        json.dumps({"q": q, "kind": kind}), ex=SAVED_SEARCH_TTL)
+                        crypto.encrypt(json.dumps({"q": q, "kind": kind})), ex=SAVED_SEARCH_TTL)
     except RedisError:
         current_app.logger.warning("could not keep a console search; answering it directly")
         return None
@@ -51,7 +52,12 @@ def _load_search(officer_id: int, search_id: str) -> dict | None:
         raw = get_redis().get(_saved_search_key(officer_id, search_id))
     except RedisError:
         return None
-    return json.loads(raw) if raw else None
+    if not raw:
+        return None
+    try:
+        return json.loads(crypto.decrypt(raw.decode()))
+    except Exception:  # noqa: BLE001 - a retired key or a damaged value: ask for a new search
+        return None
 
 
 @bp.context_processor

@@ -173,3 +173,15 @@ def test_a_saved_search_opens_only_for_the_officer_who_ran_it(app, as_officer, w
     login(other, "station_a")  # same station, sees the person, but did not run this search
     html = other.get(location).get_data(as_text=True)
     assert "A**甲" not in html and "查询结果已过期" in html
+
+
+def test_a_saved_search_keeps_no_identifying_value_in_clear(as_officer, world):
+    from app.redis_conn import get_redis
+
+    as_officer.post("/console/search", data={"q": "13800000001", "kind": "phone"})
+    redis = get_redis()
+    keys = list(redis.scan_iter("console:search:*"))
+    assert len(keys) == 1
+    assert redis.ttl(keys[0]) > 0  # it expires
+    raw = redis.get(keys[0])
+    assert b"13800000001" not in raw and b"phone" not in raw
