@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
+from flask import Flask, request
 
 from app.config import load_config
 
@@ -51,8 +51,8 @@ def register_extensions(app: Flask) -> None:
     import workers.queues  # noqa: F401  (after-commit enqueue hooks)
 
 
-# Endpoints whose answers hold no personal data and may be cached: static files and the probe.
-CACHEABLE_ENDPOINTS = {"static", "console.static", "bootstrap.static", "health.healthz"}
+# Endpoints whose answers hold no personal data and may be cached: static files only.
+CACHEABLE_ENDPOINTS = {"static", "console.static", "bootstrap.static"}
 
 
 def add_security_headers(response):
@@ -61,8 +61,6 @@ def add_security_headers(response):
     Everything but static files is `Cache-Control: no-store`: console, H5, API, receipt and
     sandbox pages show personal data, and neither the browser nor a proxy may keep a copy.
     """
-    from flask import request
-
     if request.endpoint not in CACHEABLE_ENDPOINTS:
         response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault(
