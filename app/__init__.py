@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from app.config import load_config
 
@@ -70,8 +70,18 @@ def register_extensions(app: Flask) -> None:
     import workers.queues  # noqa: F401  (after-commit enqueue hooks)
 
 
+# Endpoints whose answers hold no personal data and may be cached: static files only.
+CACHEABLE_ENDPOINTS = {"static", "console.static", "bootstrap.static"}
+
+
 def add_security_headers(response):
-    """Security headers on every answer; a view that needs another value sets its own first."""
+    """Security headers on every answer; a view that needs another value sets its own first.
+
+    Everything but static files is `Cache-Control: no-store`: console, H5, API, receipt and
+    sandbox pages show personal data, and neither the browser nor a proxy may keep a copy.
+    """
+    if request.endpoint not in CACHEABLE_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
     response.headers.setdefault(
         "Content-Security-Policy", "default-src 'self'; img-src 'self' data:"
     )

@@ -109,10 +109,17 @@ def blind_index(purpose: str, value: str) -> str:
 
 
 def mask_document(number: str) -> str:
-    """350303199001011234 → 350303********1234; shorter documents keep 2 + 2."""
+    """350303199001011234 → 350303********1234: the birth-date characters are always hidden.
+
+    18 characters (resident ID, HMT permit, 2023 foreign PR: birth date at 7-14) keep 6 + 4;
+    15 (first-generation ID: birth date at 7-12; 2004 foreign PR: 6-11) keep 5 + 3; any other
+    length keeps 2 + 2.
+    """
     n = normalise(number)
-    if len(n) >= 15:
-        return n[:6] + "*" * (len(n) - 10) + n[-4:]
+    if len(n) == 18:
+        return n[:6] + "*" * 8 + n[-4:]
+    if len(n) == 15:
+        return n[:5] + "*" * 7 + n[-3:]
     if len(n) > 4:
         return n[:2] + "*" * (len(n) - 4) + n[-2:]
     return "*" * len(n)

@@ -27,12 +27,9 @@ import os
 import platform
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -40,11 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_database  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import ensure_database, free_port, stop, wait_ready  # noqa: E402
 
 DEFAULT_DB = "mysql+pymysql://root@127.0.0.1/anju_bench_callback?charset=utf8mb4"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 OFFICIAL_ID = "gh_benchbench01"
 USERS = 500  # distinct followers sending messages
 PLATES = 50  # door plates that SCAN events name
@@ -94,12 +91,6 @@ def create_bare_app():
 
 
 # -- setup ---------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def bench_env(args, port: int) -> dict:
     aes_key = base64.b64encode(secrets.token_bytes(32)).decode()[:43]
@@ -178,41 +169,9 @@ def flush_redis(url: str) -> None:
 
 
 def start_gunicorn(target: str, port: int, env: dict, args, log_path: Path) -> subprocess.Popen:
-    command = [GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-               "--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "30",
-               "--backlog", "2048", "--log-level", "warning", target]
-    # Logs go to a file: an unread pipe fills up and then blocks every worker that logs.
-    log = open(log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=log)
-    proc.log_path = log_path
-    proc.log_file = log
-    return proc
-
-
-def wait_ready(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn on {port} exited: {Path(proc.log_path).read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"gunicorn on {port} not ready after {seconds} s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    proc.log_file.close()
+    return common.start_gunicorn(target, port, env, log_path, [
+        "--workers", str(args.workers), "--worker-class", "gthread", "--threads",
+        str(args.threads), "--keep-alive", "30", "--backlog", "2048"])
 
 
 # -- messages ------------------------------------------------------------------------------------

@@ -4,11 +4,17 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import signal
 import socket
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def ensure_database(url: str, *, require_mysql: bool = False) -> None:
@@ -77,3 +83,53 @@ def make_app(url: str, redis_url: str | None = None):
         "FIELD_ENCRYPTION_ACTIVE_KEY_ID": "bench",
         "BLIND_INDEX_KEY": generate_key(),
     })
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(target: str, port: int, env: dict, log_path: Path,
+                   extra: list[str] | None = None) -> subprocess.Popen:
+    """gunicorn serving target on 127.0.0.1:port in its own process group; stop() ends it."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    gunicorn = str(gunicorn) if gunicorn.exists() else (shutil.which("gunicorn") or "gunicorn")
+    command = [gunicorn, "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+               *(extra or []), target]
+    # Logs go to a file: an unread pipe fills up and then blocks every worker that logs.
+    log = open(log_path, "wb")  # noqa: SIM115 - closed when the process is stopped
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=log)
+    proc.log_path = log_path
+    proc.log_file = log
+    return proc
+
+
+def wait_ready(port: int, proc: subprocess.Popen, seconds: float = 30) -> None:
+    """Wait until /healthz answers 200; raise with the server's log if it died or never did."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn on {port} exited: {Path(proc.log_path).read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn on {port} not ready after {seconds} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End the server's process group (master and workers), politely first."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    proc.log_file.close()

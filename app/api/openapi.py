@@ -1,6 +1,8 @@
 """OpenAPI 3 document for /api/v1, generated from the marshmallow schemas and the view docstrings."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
@@ -13,7 +15,7 @@ OPERATIONS = [
     ("get", "/addresses/{token}", "api.address", None, s.AddressOutSchema, False),
     ("post", "/houses", "api.register_house", s.HouseInSchema, s.DeclarationOutSchema, False),
     ("get", "/houses", "api.my_houses", None, s.HouseOutSchema, True),
-    ("get", "/houses/{house_id}", "api.house_detail", None, s.HouseOutSchema, False),
+    ("get", "/houses/{house_id}", "api.house_detail", None, s.HouseDetailOutSchema, False),
     ("post", "/houses/{house_id}/pledge", "api.sign_pledge", s.PledgeInSchema,
      s.HouseOutSchema, False),
     ("post", "/houses/{house_id}/move-ins", "api.move_in", s.MoveInSchema,
@@ -55,25 +57,39 @@ ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登�
           "404": "未找到，或您无权查看", "429": "操作过于频繁"}
 
 
+def _numeric_bounds(self, field, ret, **kwargs) -> dict:
+    """Range bounds as JSON numbers: apispec serialises them with the field, which gives
+    strings ("1.00") for decimals sent as strings."""
+    fixed = {}
+    for key in ("minimum", "maximum"):
+        value = ret.get(key)
+        if isinstance(value, (str, Decimal)):
+            number = Decimal(value)
+            fixed[key] = int(number) if number == number.to_integral_value() else float(number)
+    return fixed
+
+
 def _schema_name(schema) -> str:
     return schema.__name__.removesuffix("Schema")
 
 
 def build_spec() -> dict:
     """Build the document; every path and body comes from the live views and schemas."""
+    marshmallow_plugin = MarshmallowPlugin()
     spec = APISpec(title="安居 Anju mini-program API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[marshmallow_plugin],
                    info={"description": "出租房屋和流动人口申报（小程序接口）。登录：POST /auth/wxlogin "
                                         "换取 token，之后每个请求带 Authorization: Bearer <token>。"},
                    servers=[{"url": "/api/v1"}])
+    marshmallow_plugin.converter.add_attribute_function(_numeric_bounds)
     spec.components.security_scheme("appToken", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=s.ErrorSchema)
-    seen: set = set()
+    spec.components.schema("ReasonOut", schema=s.ReasonOutSchema)  # DeclarationOut.reasons
+    # Sorted so the document is stable; a schema nested in another one may be registered first.
     schemas = {op[3] for op in OPERATIONS if op[3]} | {op[4] for op in OPERATIONS}
     for schema in sorted(schemas | {c.ClaimOutSchema}, key=_schema_name):
-        if schema not in seen:
+        if _schema_name(schema) not in spec.components.schemas:
             spec.components.schema(_schema_name(schema), schema=schema)
-            seen.add(schema)
     error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     paths: dict[str, dict] = {}
     for method, path, endpoint, body, out, many in OPERATIONS:

@@ -66,6 +66,14 @@ class RevealForm(FlaskForm):
     submit = SubmitField("显示完整号码")
 
 
+class SearchForm(FlaskForm):
+    """A console search travels in a POST body, never in the URL (it may be an ID or a phone)."""
+
+    q = StringField("查询内容", validators=[Optional(), Length(max=100)])
+    kind = StringField("查询方式", validators=[Optional(), Length(max=16)])
+    submit = SubmitField("查询")
+
+
 class ExportForm(FlaskForm):
     q = HiddenField()
     kind = HiddenField()

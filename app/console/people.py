@@ -1,24 +1,63 @@
 """Console search, persons and houses with their timelines, full-number reveal and export."""
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+import json
+import secrets
+
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import login_required
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app import crypto
 from app.console import bp
 from app.console.auth import client_ip, current_officer
-from app.console.forms import ExportForm, RevealForm
+from app.console.forms import ExportForm, RevealForm, SearchForm
 from app.extensions import db
 from app.models import Declaration, House, Person
 from app.models.house import RENTAL_TYPE_LABELS
 from app.models.person import DOCUMENT_TYPE_LABELS
+from app.redis_conn import get_redis
 from app.services import audit, claims, scoping, search as search_service
 
 DECLARED_BY_LABELS = {"landlord": "房东", "tenant": "租客本人", "employer": "用工单位",
                       "officer": "民警", "import": "批量导入"}
 RESIDENCE_STATUS_LABELS = {"pending": "待确认", "active": "在住", "ended": "已离开"}
 REVEAL_FIELDS = {"document": "证件号码", "phone": "手机号码"}
+# A search is kept server-side under an opaque id, so the query (an ID number, a phone, a name)
+# never travels in a URL, a Referer or an access log, and the result page can still be reloaded.
+# It is kept encrypted with the field keys: Redis holds no identifying value in clear either.
+SAVED_SEARCH_TTL = 1800
+
+
+def _saved_search_key(officer_id: int, search_id: str) -> str:
+    return f"console:search:{officer_id}:{search_id}"
+
+
+def _save_search(officer_id: int, q: str, kind: str) -> str | None:
+    search_id = secrets.token_urlsafe(12)
+    try:
+        get_redis().set(_saved_search_key(officer_id, search_id),
+                        crypto.encrypt(json.dumps({"q": q, "kind": kind})), ex=SAVED_SEARCH_TTL)
+    except RedisError:
+        current_app.logger.warning("could not keep a console search; answering it directly")
+        return None
+    return search_id
+
+
+def _load_search(officer_id: int, search_id: str) -> dict | None:
+    if not search_id or len(search_id) > 32:
+        return None
+    try:
+        raw = get_redis().get(_saved_search_key(officer_id, search_id))
+    except RedisError:
+        return None
+    if not raw:
+        return None
+    try:
+        return json.loads(crypto.decrypt(raw.decode()))
+    except Exception:  # noqa: BLE001 - a retired key or a damaged value: ask for a new search
+        return None
 
 
 @bp.context_processor
@@ -26,19 +65,46 @@ def people_labels():
     """Labels used by the person and house pages."""
     return {"DECLARED_BY_LABELS": DECLARED_BY_LABELS, "DOCUMENT_TYPE_LABELS": DOCUMENT_TYPE_LABELS,
             "RESIDENCE_STATUS_LABELS": RESIDENCE_STATUS_LABELS,
-            "RENTAL_TYPE_LABELS": RENTAL_TYPE_LABELS}
+            "RENTAL_TYPE_LABELS": RENTAL_TYPE_LABELS, "birth_year": birth_year}
+
+
+def birth_year(born) -> str:
+    """"1985年生": what a page may show of a birth date without a reveal."""
+    return f"{born.year}年生" if born else ""
+
+
+def _render_search(q: str = "", kind: str = "auto", form=None, expired: bool = False,
+                   status: int = 200):
+    result = search_service.search(q, current_officer(), kind)
+    return render_template("console/search.html", q=q, kind=kind, result=result,
+                           kinds=search_service.SEARCH_KINDS, expired=expired,
+                           search_form=form or SearchForm(formdata=None),
+                           export_form=ExportForm(formdata=None, q=q, kind=result.kind)), status
 
 
 @bp.get("/search")
 @login_required
 def search():
+    """The search form, or the results of a search kept under an opaque id (`?s=`)."""
+    search_id = request.args.get("s", "")
+    saved = _load_search(current_officer().id, search_id) if search_id else None
+    if saved is None:
+        return _render_search(expired=bool(search_id))
+    return _render_search(saved["q"], saved["kind"])
+
+
+@bp.post("/search")
+@login_required
+def run_search():
     """Search the area by document number, name, phone, address text or receipt code."""
-    q = request.args.get("q", "")
-    kind = request.args.get("kind", "auto")
-    result = search_service.search(q, current_officer(), kind)
-    export_form = ExportForm(q=q, kind=result.kind)
-    return render_template("console/search.html", q=q, kind=kind, result=result,
-                           kinds=search_service.SEARCH_KINDS, export_form=export_form)
+    form = SearchForm()
+    if not form.validate_on_submit():
+        return _render_search(form=form, status=400)
+    q, kind = (form.q.data or "").strip()[:100], form.kind.data or "auto"
+    search_id = _save_search(current_officer().id, q, kind)
+    if search_id is None:
+        return _render_search(q, kind, form=form)
+    return redirect(url_for("console.search", s=search_id), code=303)
 
 
 @bp.post("/search/export")
@@ -60,8 +126,7 @@ def export():
     db.session.commit()
     body = search_service.export_persons_csv(result.persons, full=full)
     return Response(body, mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=persons.csv",
-                             "Cache-Control": "no-store"})
+                    headers={"Content-Disposition": "attachment; filename=persons.csv"})
 
 
 def _render_person(person: Person, revealed: dict | None = None, status: int = 200,
@@ -97,12 +162,16 @@ def reveal_person(person_id: int):
     field = form.field.data
     if field not in REVEAL_FIELDS or (field == "phone" and not p.phone_enc):
         abort(404)
+    # The masked digits of an ID are its birth date: revealing one reveals the other.
+    shown = ["document_number", "birth_date"] if field == "document" else ["phone"]
     audit.record(officer, f"person.reveal_{field}", "person", p.id, reason=form.reason.data,
-                 ip=client_ip())
+                 ip=client_ip(), detail={"shown": shown})
     db.session.commit()
     value = crypto.decrypt(p.document_number_enc if field == "document" else p.phone_enc)
-    response, status = _render_person(p, revealed={field: value})
-    return response, status, {"Cache-Control": "no-store"}
+    revealed = {field: value}
+    if field == "document":
+        revealed["birth_date"] = p.birth_date
+    return _render_person(p, revealed=revealed)
 
 
 @bp.get("/houses/<int:house_id>")

@@ -11,7 +11,7 @@ from app import crypto
 from app.console import bp
 from app.console.auth import client_ip, current_officer
 from app.console.forms import (
-    BulkApproveForm, ChooseAddressForm, DecisionForm, LogoutForm, RevealForm,
+    BulkApproveForm, ChooseAddressForm, DecisionForm, LogoutForm, RevealForm, SearchForm,
 )
 from app.extensions import db
 from app.models import Address, Community, Declaration, Officer, Person, utcnow
@@ -61,7 +61,8 @@ def index():
     late = db.session.execute(scoping.scope_declarations(
         select(func.count()).select_from(Declaration).where(
             Declaration.is_late.is_(True), Declaration.status.in_(PENDING)), officer)).scalar()
-    return render_template("console/index.html", counts=counts, late=late)
+    return render_template("console/index.html", counts=counts, late=late,
+                           search_form=SearchForm(formdata=None))
 
 
 def _queue_filters(args) -> dict:
@@ -143,7 +144,8 @@ def _plain(value) -> str:
 def _masked(key: str, value) -> str:
     kind = SENSITIVE_KEYS.get(key)
     text = _plain(value)
-    if kind == "document":
+    if kind == "document" or key == "document_masked":
+        # A masked snapshot is masked again: older ones kept birth digits of 15-character numbers.
         return crypto.mask_document(text)
     if kind == "phone":
         return crypto.mask_phone(text)

@@ -7,7 +7,7 @@ import io
 import qrcode
 from flask import abort, current_app, render_template, request
 
-from app.crypto import mask_name
+from app.crypto import mask_document, mask_name
 from app.h5 import bp, code_guess_limit
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.services.declarations import RECEIPT_ALPHABET, find_by_receipt_code
@@ -30,7 +30,9 @@ def _masked_people(payload: dict) -> list[dict]:
     for key in ("tenants", "workers"):
         for item in payload.get(key) or []:
             people.append({"name": mask_name(item.get("name", "")),
-                           "document": item.get("document_masked", ""),
+                           # Masked again: a snapshot from before 15-character numbers
+                           # hid their birth digits; masking a masked value is a no-op.
+                           "document": mask_document(item.get("document_masked") or ""),
                            "start_date": item.get("start_date")})
     return people
 

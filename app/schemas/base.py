@@ -1,7 +1,12 @@
 """Field helpers whose every error message is Chinese and names the field."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from marshmallow import EXCLUDE, Schema, fields, validate
+
+# China keeps one offset all year (no DST since 1991): a fixed zone needs no tz database.
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 class BaseSchema(Schema):
@@ -84,3 +89,14 @@ def nested_list(schema, label: str, *, max_items: int = 20) -> fields.List:
         validate=validate.Length(min=1, max=max_items,
                                  error=f"{label}应为1到{max_items}人"),
         error_messages=_messages(label), metadata={"description": label})
+
+
+class Timestamp(fields.DateTime):
+    """A stored (naive UTC) time sent as RFC 3339 in Beijing time: 2026-12-01T16:00:00+08:00."""
+
+    def _serialize(self, value: datetime | None, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(BEIJING).isoformat(timespec="seconds")

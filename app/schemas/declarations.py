@@ -7,7 +7,7 @@ from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
 from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.schemas.base import (
-    BaseSchema, choice, day, decimal, id_list, integer, nested_list, text,
+    BaseSchema, Timestamp, choice, day, decimal, id_list, integer, nested_list, text,
 )
 
 
@@ -107,17 +107,20 @@ class ReasonOutSchema(BaseSchema):
 class DeclarationOutSchema(BaseSchema):
     id = fields.Integer()
     kind = fields.String()
-    kind_label = fields.Function(lambda d: KIND_LABELS.get(d.kind, d.kind))
+    kind_label = fields.Function(lambda d: KIND_LABELS.get(d.kind, d.kind), metadata={"type": "string"})
     status = fields.String()
-    status_label = fields.Function(lambda d: STATUS_LABELS.get(d.status, d.status))
+    status_label = fields.Function(lambda d: STATUS_LABELS.get(d.status, d.status),
+                                   metadata={"type": "string"})
     receipt_code = fields.String()
-    receipt_url = fields.Function(lambda d: f"/r/{d.receipt_code}")
-    created_at = fields.DateTime()
+    receipt_url = fields.Function(lambda d: f"/r/{d.receipt_code}", metadata={"type": "string"})
+    created_at = Timestamp()
     is_late = fields.Boolean()
     late_hours = fields.Integer(allow_none=True)
     house_id = fields.Integer(allow_none=True)
     employer_id = fields.Integer(allow_none=True)
-    reasons = fields.Method("_public_reasons", metadata={"description": "退回或待审核原因"})
+    reasons = fields.Method("_public_reasons", metadata={
+        "description": "退回或待审核原因", "type": "array",
+        "items": {"$ref": "#/components/schemas/ReasonOut"}})
     decision_reason = fields.String(allow_none=True)
 
     def _public_reasons(self, declaration):
@@ -129,15 +132,17 @@ class DeclarationOutSchema(BaseSchema):
 class ResidenceOutSchema(BaseSchema):
     id = fields.Integer()
     house_id = fields.Integer()
-    name = fields.Function(lambda r: r.person.name)
-    document_masked = fields.Function(lambda r: r.person.document_masked)
-    phone_masked = fields.Function(lambda r: r.person.phone_masked)
+    name = fields.Function(lambda r: r.person.name, metadata={"type": "string"})
+    document_masked = fields.Function(lambda r: r.person.document_masked, metadata={"type": "string"})
+    phone_masked = fields.Function(lambda r: r.person.phone_masked,
+                                   metadata={"type": "string", "nullable": True})
     room = fields.String(allow_none=True)
     start_date = fields.Date()
     end_date = fields.Date(allow_none=True)
     status = fields.String()
     relation = fields.String(attribute="relation_to_landlord", allow_none=True)
-    permit_from = fields.Method("_permit_from", metadata={"description": "可申领居住证日期"})
+    permit_from = fields.Method("_permit_from", metadata={"description": "可申领居住证日期",
+                                                          "type": "string", "format": "date"})
 
     def _permit_from(self, residence):
         from app.services.declarations import residence_permit_date
@@ -147,16 +152,20 @@ class ResidenceOutSchema(BaseSchema):
 
 class HouseOutSchema(BaseSchema):
     id = fields.Integer()
-    address = fields.Function(lambda h: h.address.full_text)
-    qr_token = fields.Function(lambda h: h.address.qr_token)
+    address = fields.Function(lambda h: h.address.full_text, metadata={"type": "string"})
+    qr_token = fields.Function(lambda h: h.address.qr_token, metadata={"type": "string"})
     is_rental = fields.Boolean()
     rental_type = fields.String(allow_none=True)
-    rental_type_label = fields.Function(lambda h: RENTAL_TYPE_LABELS.get(h.rental_type or "", ""))
+    rental_type_label = fields.Function(
+        lambda h: RENTAL_TYPE_LABELS.get(h.rental_type or "", ""), metadata={"type": "string"})
     rooms = fields.Integer(allow_none=True)
-    area_m2 = fields.Decimal(as_string=True, allow_none=True)
-    monthly_rent = fields.Decimal(as_string=True, allow_none=True)
-    pledge_signed_at = fields.DateTime(allow_none=True)
-    last_confirmed_at = fields.DateTime(allow_none=True)
+    # Sent as strings ("68.50") so no float rounding creeps in; documented as such.
+    area_m2 = fields.Decimal(as_string=True, allow_none=True,
+                             metadata={"type": "string", "format": "decimal"})
+    monthly_rent = fields.Decimal(as_string=True, allow_none=True,
+                                  metadata={"type": "string", "format": "decimal"})
+    pledge_signed_at = Timestamp(allow_none=True)
+    last_confirmed_at = Timestamp(allow_none=True)
     is_vacant = fields.Boolean()
     agent = fields.Method("_agent", metadata={"description": "托管人（未登记为 null）"})
 
@@ -167,13 +176,19 @@ class HouseOutSchema(BaseSchema):
                 "phone_masked": house.agent.phone_masked}
 
 
+class HouseDetailOutSchema(HouseOutSchema):
+    """What GET /houses/{id} sends: the house and its current tenants (documents the view)."""
+
+    tenants = fields.List(fields.Nested(ResidenceOutSchema), dump_only=True)
+
+
 class AddressOutSchema(BaseSchema):
     qr_token = fields.String()
     code = fields.String()
     full_text = fields.String()
     level = fields.String()
-    community = fields.Function(lambda a: a.community.name)
-    house_id = fields.Method("_house_id")
+    community = fields.Function(lambda a: a.community.name, metadata={"type": "string"})
+    house_id = fields.Method("_house_id", metadata={"type": "integer", "nullable": True})
 
     def _house_id(self, address):
         from sqlalchemy import select

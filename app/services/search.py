@@ -152,25 +152,31 @@ def person_timeline(person: Person, officer: Officer) -> list[Residence]:
         stmt.order_by(Residence.start_date.desc(), Residence.id.desc())).scalars())
 
 
-EXPORT_HEADER = ["姓名", "证件类型", "证件号码", "手机号码", "出生日期", "流动人口"]
+EXPORT_HEADER = ["姓名", "证件类型", "证件号码", "手机号码", "出生年份", "流动人口"]
+FULL_EXPORT_HEADER = ["姓名", "证件类型", "证件号码", "手机号码", "出生日期", "流动人口"]
 
 
 def export_persons_csv(persons: list[Person], full: bool) -> str:
-    """CSV of a search result; masked unless full (only for roles allowed to, with a reason)."""
+    """CSV of a search result; masked unless full (only for roles allowed to, with a reason).
+
+    A masked export carries the birth year only: the full date is the masked part of the ID.
+    """
     out = io.StringIO()
     out.write("\ufeff")  # Excel needs the BOM to read UTF-8
     writer = csv.writer(out)
-    writer.writerow(EXPORT_HEADER)
+    writer.writerow(FULL_EXPORT_HEADER if full else EXPORT_HEADER)
     for p in persons:
         if full:
             document = crypto.decrypt(p.document_number_enc)
             phone = crypto.decrypt(p.phone_enc) if p.phone_enc else ""
             name = p.name
+            born = p.birth_date.isoformat() if p.birth_date else ""
         else:
             document, phone = p.document_masked, p.phone_masked or ""
             name = crypto.mask_name(p.name)
+            born = str(p.birth_date.year) if p.birth_date else ""
         doc_type = DOCUMENT_TYPE_LABELS.get(p.document_type, p.document_type)
-        writer.writerow([_safe_cell(name), doc_type, document, phone, p.birth_date.isoformat() if p.birth_date else "",
+        writer.writerow([_safe_cell(name), doc_type, document, phone, born,
                          "是" if p.is_floating else "否"])
     return out.getvalue()
 

@@ -87,3 +87,8 @@ def make_area(prefix: str, phone: str) -> Area:
 def login(client, username: str, password: str = PASSWORD):
     """Sign the test client in as the given officer."""
     return client.post("/console/login", data={"username": username, "password": password})
+
+
+def search(client, q: str, kind: str = "auto"):
+    """Run a console search as the form does: POST, then follow to the opaque result page."""
+    return client.post("/console/search", data={"q": q, "kind": kind}, follow_redirects=True)

@@ -1,10 +1,10 @@
 """Every console page renders in Chinese for every role, and sign-in is required for all of them."""
 import pytest
 
-from tests.console.helpers import login
+from tests.console.helpers import login, search
 
 PAGES = ["/console/", "/console/declarations", "/console/declarations?status=all&late=1&age=3",
-         "/console/search?q=A租客", "/console/addresses", "/console/password"]
+         "/console/search", "/console/addresses", "/console/password"]
 
 
 @pytest.mark.parametrize("username", ["officer_a", "station_a", "branch", "sysadmin"])
@@ -19,6 +19,8 @@ def test_console_pages_render_for_every_role(client, world, username):
         resp = client.get(url)
         assert resp.status_code == 200, url
         assert "民警工作台" in resp.get_data(as_text=True)
+    found = search(client, "A租客")
+    assert found.status_code == 200 and "民警工作台" in found.get_data(as_text=True)
 
 
 def test_admin_pages_render_for_system_admin(client, world):

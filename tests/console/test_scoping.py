@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Address, AuditLog, Declaration
 from app.services import scoping
-from tests.console.helpers import login
+from tests.console.helpers import login, search
 
 
 def _b_endpoints(world):
@@ -76,14 +76,12 @@ def test_review_queue_lists_only_the_officers_area(client, world):
 
 def test_search_by_document_number_does_not_find_people_of_another_station(client, world):
     login(client, "officer_a")
-    html = client.get("/console/search", query_string={"q": "110105194912310037"}).get_data(
-        as_text=True)
+    html = search(client, "110105194912310037").get_data(as_text=True)
     assert "辖区内没有找到匹配的记录" in html
     login_b = client.post("/console/logout", data={})
     assert login_b.status_code == 302
     login(client, "officer_b")
-    html = client.get("/console/search", query_string={"q": "110105194912310037"}).get_data(
-        as_text=True)
+    html = search(client, "110105194912310037").get_data(as_text=True)
     assert f"/console/persons/{world.b.person.id}" in html
 
 

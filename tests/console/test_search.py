@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditLog, Residence
 from app.services import search
-from tests.console.helpers import login
+from tests.console.helpers import login, search as search_page
 
 
 @pytest.mark.parametrize("query,kind", [
@@ -55,8 +55,7 @@ def test_address_and_receipt_search(world):
 
 
 def test_search_page_shows_masked_values_only(as_officer, world):
-    html = as_officer.get("/console/search", query_string={"q": "11010519491231002X"}).get_data(
-        as_text=True)
+    html = search_page(as_officer, "11010519491231002X").get_data(as_text=True)
     assert "110105********002X" in html
     assert "A**甲" in html and "A租客甲" not in html
     assert "138****0001" in html and "13800000001" not in html
@@ -153,3 +152,36 @@ def test_export_with_full_numbers_for_an_admin_needs_a_reason(client, world):
 def test_export_never_writes_a_formula_cell(world):
     world.a.person.name = "=HYPERLINK(1)"
     assert "'=HYPERLINK(1)" in search.export_persons_csv([world.a.person], full=True)
+
+
+def test_search_travels_in_the_body_and_the_result_url_is_opaque(as_officer, world):
+    resp = as_officer.post("/console/search", data={"q": "11010519491231002X", "kind": "auto"})
+    assert resp.status_code == 303
+    location = resp.headers["Location"]
+    assert "/console/search?s=" in location and "1101" not in location and "q=" not in location
+    html = as_officer.get(location).get_data(as_text=True)
+    assert "110105********002X" in html
+    # A query in the URL is never run: old links and bookmarks cannot leak it back into logs.
+    ignored = as_officer.get("/console/search", query_string={"q": "11010519491231002X"})
+    assert "110105********002X" not in ignored.get_data(as_text=True)
+
+
+def test_a_saved_search_opens_only_for_the_officer_who_ran_it(app, as_officer, world):
+    location = as_officer.post("/console/search", data={"q": "A租客", "kind": "name"}
+                               ).headers["Location"]
+    other = app.test_client()
+    login(other, "station_a")  # same station, sees the person, but did not run this search
+    html = other.get(location).get_data(as_text=True)
+    assert "A**甲" not in html and "查询结果已过期" in html
+
+
+def test_a_saved_search_keeps_no_identifying_value_in_clear(as_officer, world):
+    from app.redis_conn import get_redis
+
+    as_officer.post("/console/search", data={"q": "13800000001", "kind": "phone"})
+    redis = get_redis()
+    keys = list(redis.scan_iter("console:search:*"))
+    assert len(keys) == 1
+    assert redis.ttl(keys[0]) > 0  # it expires
+    raw = redis.get(keys[0])
+    assert b"13800000001" not in raw and b"phone" not in raw
