@@ -10,7 +10,7 @@ from app.models.house import House, PledgeVersion
 from app.models.jurisdiction import Branch, Community, PoliceArea, Station
 from app.models.officer import Officer
 from app.models.penalty import Penalty
-from app.models.person import Person, Residence
+from app.models.person import Person, PersonChange, Residence
 from app.models.push import PushMessage
 from app.models.reminder import Reminder
 from app.models.spot_check import SpotCheck, SpotCheckPerson
@@ -20,7 +20,7 @@ from app.models.wechat_user import WeChatUser
 __all__ = [
     "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
     "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House",
-    "MissedRegistration", "Officer", "Penalty", "Person", "PledgeVersion", "PoliceArea",
+    "MissedRegistration", "Officer", "Penalty", "Person", "PersonChange", "PledgeVersion", "PoliceArea",
     "PushMessage", "Reminder", "Residence", "SpotCheck", "SpotCheckPerson", "Station", "Watch",
     "WeChatUser", "utcnow",
 ]
