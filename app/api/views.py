@@ -199,7 +199,7 @@ def self_declare(key):
 def confirm(code: str):
     """The other party confirms a declaration: the landlord a tenant's, the tenant a landlord's."""
     user = api_user()
-    declaration, role = ownership.confirmable(user, code, _json().get("document_number"))
+    declaration, role = ownership.confirmable(user, code)
     svc.confirm_declaration(declaration, svc.Submitter(role, user.id, channel="miniapp"))
     db.session.commit()
     return jsonify(declaration_out.dump(declaration))
