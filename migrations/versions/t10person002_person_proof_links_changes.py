@@ -71,8 +71,5 @@ def downgrade():
         batch_op.drop_column('person_linked_at')
         batch_op.drop_column('person_link_method')
 
-    with op.batch_alter_table('person_change', schema=None) as batch_op:
-        batch_op.drop_index('ix_person_change_person_status')
-        batch_op.drop_index(batch_op.f('ix_person_change_declaration_id'))
-
+    # Dropping the table drops its indexes (MariaDB refuses to drop one a foreign key needs).
     op.drop_table('person_change')

@@ -187,7 +187,7 @@ def link_by_officer(db, user, document_number, branch):
     db.session.commit()
 
 
-def test_tenant_self_declares_and_landlord_confirms(landlord, client, db, world):
+def test_tenant_self_declares_and_landlord_confirms(landlord, client, db, world, run_jobs):
     address = world["addresses"][0]
     register(landlord, address)
     tenant_api, tenant = user_api(client, db, "o-tenant")
@@ -195,6 +195,7 @@ def test_tenant_self_declares_and_landlord_confirms(landlord, client, db, world)
     resp = tenant_api.post("/self-declarations", {"qr_token": address.qr_token, "me": me})
     assert resp.status_code == 201 and resp.get_json()["kind"] == "self"
     code = resp.get_json()["receipt_code"]
+    run_jobs()
     confirmed = landlord.post(f"/declarations/{code}/confirm")
     assert confirmed.status_code == 200
     # Self-declaring with a number does not make the user that person.
