@@ -32,9 +32,9 @@ from app.models import (
     WeChatUser,
     utcnow,
 )
-from app.services import people
 from app.models.house import RENTAL_TYPES
 from app.models.person import DOCUMENT_TYPES
+from app.services import people
 from app.services.errors import RuleError
 from app.services.people import upsert_person
 from app.services.pledge import current_pledge
@@ -357,13 +357,13 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
     person = residence.person
     # A corrected name or phone is a proposal like any other: applied once verified or approved.
     if changes.get("name"):
-        people._propose(person, "name", changes["name"].strip())
+        people.propose(person, "name", changes["name"].strip())
     if changes.get("phone"):
         try:
             phone = check_mobile(changes["phone"])
         except IdentityError as exc:
             raise RuleError("phone", exc.message) from None
-        people._propose(person, "phone", phone)
+        people.propose(person, "phone", phone)
     db.session.flush()
     proposed = {c.field: c.new_value for c in people.unattached_proposals(person)}
     after = {"start_date": residence.start_date.isoformat(), "room": residence.room,
@@ -402,11 +402,6 @@ def _enqueue_landlord_notice(declaration: Declaration) -> None:
     from workers.queues import enqueue_after_commit
 
     enqueue_after_commit(notify_landlord_of_self_declaration, declaration.id)
-
-
-def awaits_landlord(declaration: Declaration) -> bool:
-    """A self-declaration the landlord has not confirmed: its residence must stay pending."""
-    return declaration.kind == "self" and declaration.landlord_confirmation != "confirmed"
 
 
 def confirm_declaration(declaration: Declaration, confirmer: Submitter) -> Declaration:

@@ -65,10 +65,10 @@ def upsert_person(*, document_type: str, document_number: str, name: str,
         person.birth_date = person.birth_date or info.birth_date
         person.sex = person.sex or info.sex
         person.household_region_code = person.household_region_code or info.region_code
-        _propose(person, "name", name)
-        _propose(person, "nationality", nationality)
+        propose(person, "name", name)
+        propose(person, "nationality", nationality)
         if canonical_phone:
-            _propose(person, "phone", canonical_phone)
+            propose(person, "phone", canonical_phone)
         db.session.flush()
         return person
     enc, blind, masked = crypto.protect_document(document_type, info.number)
@@ -94,11 +94,12 @@ def _current(person: Person, field: str) -> str | None:
     return person.phone_masked if field == "phone" else getattr(person, field)
 
 
-def _propose(person: Person, field: str, value: str) -> PersonChange | None:
+def propose(person: Person, field: str, value: str) -> PersonChange | None:
+    """Record that a submission says `field` of this person is `value`; None when it already is."""
     if field == "phone":
         if person.phone_enc and crypto.decrypt(person.phone_enc) == value:
             return None
-        _enc, _blind, shown = crypto.protect_phone(value)
+        shown = crypto.mask_phone(value)
     elif getattr(person, field) == value:
         return None
     else:
@@ -160,7 +161,7 @@ def apply_change(change: PersonChange, actor: str, now: datetime | None = None) 
 def record_change(person: Person, field: str, value: str, actor: str,
                   declaration_id: int | None = None) -> PersonChange | None:
     """Change a person's field now (an officer's or a real-name decision), with history."""
-    change = _propose(person, field, value)
+    change = propose(person, field, value)
     if change is None:
         return None
     change.declaration_id = declaration_id
