@@ -242,7 +242,7 @@ def employer_detail(employer_id: int):
     workers = db.session.execute(select(Employment).where(
         Employment.employer_id == employer.id, Employment.active_slot.is_not(None))).scalars()
     return jsonify({"id": employer.id, "name": employer.name, "uscc": employer.uscc,
-                    "workers": [{"employment_id": e.id, "name": e.person.name,
+                    "workers": [{"employment_id": e.id, "name": e.shown_name,
                                  "document_masked": e.person.document_masked,
                                  "start_date": e.start_date.isoformat(), "job": e.job,
                                  "status": e.status} for e in workers]})

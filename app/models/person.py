@@ -74,9 +74,17 @@ class Residence(TimestampMixin, CollectedMixin, db.Model):
     active_slot: Mapped[int | None] = mapped_column()
     relation_to_landlord: Mapped[str | None] = mapped_column(String(32))
     declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"), index=True)
+    # The name the declarer gave: what the landlord sees, so typing a number never reveals the
+    # name on record for it (DESIGN §8: a number proves nothing).
+    declared_name: Mapped[str | None] = mapped_column(String(64))
 
     person: Mapped[Person] = relationship(back_populates="residences")
     house: Mapped["House"] = relationship()  # noqa: F821
+
+    @property
+    def shown_name(self) -> str:
+        """The tenant's name as the declarer gave it (older rows: the name on record)."""
+        return self.declared_name or self.person.name
 
     def end(self, end_date: date) -> None:
         """Close the residence and free its slot for a later move-in."""

@@ -129,7 +129,7 @@ class DeclarationOutSchema(BaseSchema):
 class ResidenceOutSchema(BaseSchema):
     id = fields.Integer()
     house_id = fields.Integer()
-    name = fields.Function(lambda r: r.person.name)
+    name = fields.Function(lambda r: r.shown_name)
     document_masked = fields.Function(lambda r: r.person.document_masked)
     phone_masked = fields.Function(lambda r: r.person.phone_masked)
     room = fields.String(allow_none=True)

@@ -267,6 +267,7 @@ def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
         if late:
             late_hours.append(hours)
         residence = Residence(person_id=person.id, house_id=house.id, room=data.get("room"),
+                              declared_name=data["name"].strip(),
                               start_date=start, declared_by=submitter.role,
                               channel=submitter.channel, status="pending", active_slot=1,
                               relation_to_landlord=data.get("relation") or "承租人",
@@ -308,7 +309,7 @@ def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int
     ended = []
     for residence in residences:
         if residence.status == "ended":
-            raise RuleError("residence_ids", f"{residence.person.name}已登记退租")
+            raise RuleError("residence_ids", f"{residence.shown_name}已登记退租")
         if end_date < residence.start_date:
             raise RuleError("end_date", "退租日期不能早于入住日期"
                             f"（{residence.start_date.isoformat()}）")
@@ -317,7 +318,8 @@ def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int
     db.session.flush()
     payload = {"house_id": house.id, "address": house.address.full_text,
                "end_date": end_date.isoformat(), "tenants": [
-                   _person_payload(r.person, residence_id=r.id) for r in ended]}
+                   dict(_person_payload(r.person, residence_id=r.id), name=r.shown_name)
+                   for r in ended]}
     return _create("move_out", submitter, payload, idempotency_key=idempotency_key, house=house)
 
 
@@ -343,7 +345,7 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
     if residence is None or residence.declaration_id != original.id:
         raise RuleError("residence_id", "要更正的租客不在这份申报中")
     before = {"start_date": residence.start_date.isoformat(), "room": residence.room,
-              "relation": residence.relation_to_landlord, "name": residence.person.name,
+              "relation": residence.relation_to_landlord, "name": residence.shown_name,
               "phone_masked": residence.person.phone_masked}
     if "start_date" in changes:
         _check_date_not_future(changes["start_date"], "start_date", today)
@@ -357,7 +359,8 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
     person = residence.person
     # A corrected name or phone is a proposal like any other: applied once verified or approved.
     if changes.get("name"):
-        people.propose(person, "name", changes["name"].strip())
+        residence.declared_name = changes["name"].strip()
+        people.propose(person, "name", residence.declared_name)
     if changes.get("phone"):
         try:
             phone = check_mobile(changes["phone"])
@@ -368,7 +371,7 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
     proposed = {c.field: c.new_value for c in people.unattached_proposals(person)}
     after = {"start_date": residence.start_date.isoformat(), "room": residence.room,
              "relation": residence.relation_to_landlord,
-             "name": proposed.get("name", person.name),
+             "name": residence.shown_name,
              "phone_masked": proposed.get("phone", person.phone_masked)}
     payload = {"residence_id": residence.id, "corrects": original.receipt_code,
                "before": before, "after": after}
@@ -582,6 +585,7 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
         employment = Employment(person_id=person.id, employer_id=employer.id, start_date=start,
                                 job=data.get("job"),
                                 dormitory_house_id=dorm_house.id if dorm_house else None,
+                                declared_name=data["name"].strip(),
                                 status="pending", active_slot=1, **submitter.collected())
         db.session.add(employment)
         entries.append((employment, person))
@@ -612,7 +616,7 @@ def declare_leave(submitter: Submitter, employer: Employer, employment_ids: list
         raise RuleError("employment_ids", "所选员工不在本单位登记")
     for employment in employments:
         if employment.active_slot is None:
-            raise RuleError("employment_ids", f"{employment.person.name}已登记离职")
+            raise RuleError("employment_ids", f"{employment.shown_name}已登记离职")
         if end_date < employment.start_date:
             raise RuleError("end_date", "离职日期不能早于入职日期")
         employment.end_date = end_date
@@ -620,6 +624,7 @@ def declare_leave(submitter: Submitter, employer: Employer, employment_ids: list
         employment.active_slot = None
     db.session.flush()
     payload = {"employer_id": employer.id, "end_date": end_date.isoformat(), "workers": [
-        _person_payload(e.person, employment_id=e.id) for e in employments]}
+        dict(_person_payload(e.person, employment_id=e.id), name=e.shown_name)
+        for e in employments]}
     return _create("leave", submitter, payload, idempotency_key=idempotency_key,
                    employer=employer)

@@ -2,7 +2,8 @@
 
 WeChat users are linked to persons only by proof (method, time, officer; a station link code);
 person_change holds what declarations propose about a person and the history of what was applied;
-declarations record whether the landlord confirmed a tenant's self-declaration.
+declarations record whether the landlord confirmed a tenant's self-declaration; residences and
+employments keep the name the declarer gave (shown to the declarer instead of the name on record).
 
 Revision ID: t10person002
 Revises: a78d102ad5e3
@@ -55,8 +56,20 @@ def upgrade():
         batch_op.add_column(sa.Column('landlord_answered_at', sa.DateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_declaration_landlord_confirmation'), ['landlord_confirmation'], unique=False)
 
+    with op.batch_alter_table('residence', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('declared_name', sa.String(length=64), nullable=True))
+
+    with op.batch_alter_table('employment', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('declared_name', sa.String(length=64), nullable=True))
+
 
 def downgrade():
+    with op.batch_alter_table('employment', schema=None) as batch_op:
+        batch_op.drop_column('declared_name')
+
+    with op.batch_alter_table('residence', schema=None) as batch_op:
+        batch_op.drop_column('declared_name')
+
     with op.batch_alter_table('declaration', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_declaration_landlord_confirmation'))
         batch_op.drop_column('landlord_answered_at')

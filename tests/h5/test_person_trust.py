@@ -291,6 +291,39 @@ def test_declaring_an_existing_number_does_not_overwrite_name_and_phone(app, db,
     assert fake_phone not in str(declaration.payload)
     assert db.session.execute(select(func.count()).select_from(PersonChange).where(
         PersonChange.status == "applied")).scalar_one() == 0
+    # Nor does typing the number reveal the name on record: the landlord sees what they typed.
+    for path in (f"/h5/houses/{other_house}", f"/h5/declarations/{declaration_id}",
+                 f"/h5/houses/{other_house}/move-out"):
+        html = get(attacker, path).get_data(as_text=True)
+        assert "假名字" in html and "真名字" not in html, path
+
+
+def test_proposal_about_a_proven_person_waits_for_an_officer(app, db, place):
+    tenant, _ = phone_user(app, "本人")
+    number = fake.resident_id()
+    pass_real_name(tenant, "实名本人", number)
+    landlord, _ = phone_user(app, "房东")
+    house_id = register(landlord, place["addresses"][0])
+    declaration_id = move_in(landlord, house_id, "别的名字", number)
+    db.session.expire_all()
+    declaration = db.session.get(Declaration, declaration_id)
+    assert declaration.status == "needs_review"
+    assert any(r["message"] == "申报的姓名与该人员实名核验的信息不一致，需民警审核"
+               for r in declaration.reasons)
+    assert find_person("resident_id", number).name == "实名本人"
+
+
+def test_real_name_check_records_the_verified_name_as_history(app, db, place):
+    landlord, _ = phone_user(app, "房东")
+    number = fake.resident_id()
+    move_in(landlord, register(landlord, place["addresses"][0]), "错别字", number)
+    tenant, _ = phone_user(app, "租客")
+    pass_real_name(tenant, "正确名", number)
+    db.session.expire_all()
+    assert find_person("resident_id", number).name == "正确名"
+    change = db.session.execute(select(PersonChange).where(
+        PersonChange.applied_by == "real_name")).scalar_one()
+    assert (change.field, change.old_value, change.new_value) == ("name", "错别字", "正确名")
 
 
 def test_proposal_is_applied_when_the_declaration_is_verified_with_history(app, db, place):
@@ -370,11 +403,13 @@ def _residence(db, declaration_id) -> Residence:
 
 
 def test_self_declaration_stays_pending_until_the_landlord_confirms(app, db, place):
-    landlord, landlord_openid, house_id, _, declaration_id = _self_declaration_world(app, db,
-                                                                                   place)
+    landlord, landlord_openid, house_id, tenant, declaration_id = _self_declaration_world(
+        app, db, place)
     declaration = db.session.get(Declaration, declaration_id)
     assert declaration.status == "verified" and declaration.landlord_confirmation == "pending"
     assert _residence(db, declaration_id).status == "pending"
+    tenant_view = get(tenant, f"/h5/declarations/{declaration_id}").get_data(as_text=True)
+    assert "等待房东确认" in tenant_view
     landlord_id = wechat_user(db, landlord_openid).id
     push = db.session.execute(select(PushMessage).where(
         PushMessage.dedupe_key == f"self_declaration:{declaration_id}:landlord:{landlord_id}")
