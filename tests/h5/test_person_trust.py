@@ -478,5 +478,7 @@ def test_unanswered_self_declaration_goes_to_the_officer_queue_once(app, db, pla
     console = officer_client(app, db, place)
     queue = console.get("/console/declarations?status=needs_review").get_data(as_text=True)
     assert db.session.get(Declaration, declaration_id).receipt_code in queue
+    detail = console.get(f"/console/declarations/{declaration_id}").get_data(as_text=True)
+    assert "房东逾期未确认" in detail and "房东未在规定时间内确认" in detail
     console.post(f"/console/declarations/{declaration_id}/decide", data={"action": "approve"})
     assert _residence(db, declaration_id).status == "active"
