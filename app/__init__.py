@@ -31,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     trust_proxies(app)
     register_extensions(app)
+    register_ports(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
@@ -72,6 +73,20 @@ def register_extensions(app: Flask) -> None:
 
 # Endpoints whose answers hold no personal data and may be cached: static files only.
 CACHEABLE_ENDPOINTS = {"static", "console.static", "bootstrap.static"}
+
+
+def register_ports(app: Flask) -> None:
+    """Wire the ports services ask for: the real-name check (实名核验) for linking persons."""
+    if "anju_real_name_check" in app.extensions:
+        return  # a test (or embedding app) supplied its own
+    if app.config.get("WECHAT_SANDBOX"):
+        from wechat.sandbox.realname import SandboxRealNameCheck
+
+        app.extensions["anju_real_name_check"] = SandboxRealNameCheck()
+    else:
+        from wechat.realname import WeChatRealNameNotOpened
+
+        app.extensions["anju_real_name_check"] = WeChatRealNameNotOpened()
 
 
 def add_security_headers(response):

@@ -59,6 +59,9 @@ def load_config(instance_path: str) -> dict:
         "REMINDER_QUIET_END": env_str("REMINDER_QUIET_END", "08:00"),
         "REMINDER_RULES": env_str("REMINDER_RULES"),
         "WECHAT_TEMPLATE_DAILY_QUOTA": env_int("WECHAT_TEMPLATE_DAILY_QUOTA", 100000),
+        # Days a landlord has to confirm a tenant's self-declaration before it goes to the area
+        # officer's review queue (DESIGN §5: the 3-day declaration deadline).
+        "SELF_DECLARATION_CONFIRM_DAYS": env_int("SELF_DECLARATION_CONFIRM_DAYS", 3),
         **wechat_config(sandbox),
     }
 

@@ -136,14 +136,19 @@ def test_same_idempotency_key_gives_the_same_declaration_and_no_duplicate_rows(d
     assert db.session.execute(select(func.count()).select_from(Residence)).scalar_one() == 1
 
 
-def test_correction_changes_the_residence_and_keeps_before_and_after(db, house):
+def test_correction_changes_the_residence_and_proposes_the_name_until_verified(db, house,
+                                                                            run_jobs):
     decl = svc.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
     db.session.commit()
     rid = decl.payload["tenants"][0]["residence_id"]
     fix = svc.correct_move_in(LANDLORD, decl, rid, {"room": "次卧", "name": "改名字"}, today=TODAY)
+    assert db.session.get(Residence, rid).person.name != "改名字"  # proposed, not written
     db.session.commit()
     assert fix.kind == "correction" and fix.corrects_id == decl.id
     assert fix.payload["before"]["room"] == "主卧" and fix.payload["after"]["room"] == "次卧"
+    assert fix.payload["after"]["name"] == "改名字"
+    run_jobs()  # the correction is validated: its proposal is applied, with history
+    db.session.expire_all()
     assert db.session.get(Residence, rid).person.name == "改名字"
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app import crypto
 from app.fakedata import FakeData
 from app.identity import IdentityError
-from app.models import Branch, Person
+from app.models import Branch, Person, PersonChange
 from app.services.people import find_person, upsert_person
 
 fake = FakeData(99)
@@ -25,14 +25,18 @@ def test_new_person_gets_birth_date_sex_and_region_from_the_id(db):
     assert person.document_masked == number[:6] + "********" + number[-4:]
 
 
-def test_same_document_in_other_spelling_updates_the_same_person(db):
+def test_same_document_in_other_spelling_is_the_same_person_and_only_proposes(db):
     number = fake.resident_id()
     upsert_person(document_type="resident_id", document_number=number, name="王五")
     upsert_person(document_type="resident_id", document_number=" " + number.lower() + " ",
                   name="王五", phone="13900001111")
     db.session.commit()
     assert db.session.execute(select(func.count()).select_from(Person)).scalar_one() == 1
-    assert find_person("resident_id", number).phone_masked == "139****1111"
+    # A second mention proposes the phone; it is not written until a declaration is verified.
+    assert find_person("resident_id", number).phone_masked is None
+    change = db.session.execute(select(PersonChange)).scalar_one()
+    assert (change.field, change.new_value, change.status) == ("phone", "139****1111", "proposed")
+    assert "13900001111" not in (change.new_value_enc or "")
 
 
 def test_household_register_in_the_branch_district_is_not_floating(db):

@@ -163,3 +163,35 @@ def notify_claim(claim_id: int, event: str) -> None:
 
     notify(claim_id, event)
     db.session.commit()
+
+
+
+def notify_landlord_of_self_declaration(declaration_id: int) -> int:
+    """Ask the landlord (owner and agent) to confirm a tenant's self-declaration, once each."""
+    from app.services.notifications import notify_landlord_of_self_declaration as notify
+
+    sent = len(notify(declaration_id))
+    db.session.commit()
+    return sent
+
+
+def escalate_unconfirmed_self_declarations(now_iso: str | None = None) -> int:
+    """Put self-declarations the landlord left unanswered past the deadline in the officer's
+    review queue; each only once, so running it again changes nothing."""
+    from datetime import datetime
+
+    from flask import current_app
+
+    from app.services.declarations import escalate_unconfirmed, overdue_self_declarations
+
+    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+    days = int(current_app.config.get("SELF_DECLARATION_CONFIRM_DAYS", 3))
+    escalated = 0
+    for declaration_id in overdue_self_declarations(now - timedelta(days=days)):
+        declaration = db.session.execute(
+            select(Declaration).where(Declaration.id == declaration_id).with_for_update()
+        ).scalar_one_or_none()
+        if declaration is not None and escalate_unconfirmed(declaration):
+            escalated += 1
+        db.session.commit()
+    return escalated

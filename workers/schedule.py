@@ -11,12 +11,14 @@ import os
 import socket
 import time
 
-from workers.jobs import sweep_stale_declarations
+from workers.jobs import escalate_unconfirmed_self_declarations, sweep_stale_declarations
 from workers.reminder_jobs import sweep_reminders
 
 PERIODIC_JOBS = [
     (sweep_stale_declarations, 60, "low", {}),
     (sweep_reminders, 3600, "low", {"job_timeout": 3000}),  # hourly: 08:00 ends quiet hours
+    # Self-declarations the landlord left unanswered past SELF_DECLARATION_CONFIRM_DAYS.
+    (escalate_unconfirmed_self_declarations, 3600, "low", {}),
 ]
 
 _LOCK_KEY = "anju:schedule:{name}:{period}"

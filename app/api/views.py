@@ -246,7 +246,7 @@ def self_declare(key):
 def confirm(code: str):
     """The other party confirms a declaration: the landlord a tenant's, the tenant a landlord's."""
     user = api_user()
-    declaration, role = ownership.confirmable(user, code, _json().get("document_number"))
+    declaration, role = ownership.confirmable(user, code)
     svc.confirm_declaration(declaration, svc.Submitter(role, user.id, channel="miniapp"))
     db.session.commit()
     return jsonify(declaration_out.dump(declaration))
@@ -296,7 +296,7 @@ def employer_detail(employer_id: int):
     workers = db.session.execute(select(Employment).where(
         Employment.employer_id == employer.id, Employment.active_slot.is_not(None))).scalars()
     return jsonify({"id": employer.id, "name": employer.name, "uscc": employer.uscc,
-                    "workers": [{"employment_id": e.id, "name": e.person.name,
+                    "workers": [{"employment_id": e.id, "name": e.shown_name,
                                  "document_masked": e.person.document_masked,
                                  "start_date": e.start_date.isoformat(), "job": e.job,
                                  "status": e.status} for e in workers]})

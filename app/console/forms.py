@@ -74,6 +74,15 @@ class SearchForm(FlaskForm):
     submit = SubmitField("查询")
 
 
+
+class LinkWeChatForm(FlaskForm):
+    code = StringField("关联码", validators=[DataRequired("请填写本人微信上显示的关联码"),
+                                          Length(max=16)])
+    reason = StringField("关联原因", validators=[DataRequired("请填写关联原因"),
+                                             Length(min=4, max=200, message="原因 4 到 200 字")])
+    submit = SubmitField("关联微信用户")
+
+
 class ExportForm(FlaskForm):
     q = HiddenField()
     kind = HiddenField()

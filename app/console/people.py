@@ -12,13 +12,14 @@ from sqlalchemy import select
 from app import crypto
 from app.console import bp
 from app.console.auth import client_ip, current_officer
-from app.console.forms import ExportForm, RevealForm, SearchForm
+from app.console.forms import ExportForm, LinkWeChatForm, RevealForm, SearchForm
 from app.extensions import db
 from app.models import Declaration, House, Person
 from app.models.house import RENTAL_TYPE_LABELS
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.models.person import CHANGE_FIELD_LABELS, DOCUMENT_TYPE_LABELS
 from app.redis_conn import get_redis
-from app.services import audit, claims, scoping, search as search_service
+from app.services import audit, claims, linking, people, scoping, search as search_service
+from app.services.errors import RuleError
 
 DECLARED_BY_LABELS = {"landlord": "房东", "tenant": "租客本人", "employer": "用工单位",
                       "officer": "民警", "import": "批量导入"}
@@ -130,7 +131,8 @@ def export():
 
 
 def _render_person(person: Person, revealed: dict | None = None, status: int = 200,
-                   reveal_form=None):
+                   reveal_form=None, link_form=None, link_error: str | None = None,
+                   linked: bool = False):
     officer = current_officer()
     timeline = search_service.person_timeline(person, officer)
     declaration_ids = [r.declaration_id for r in timeline if r.declaration_id]
@@ -140,7 +142,11 @@ def _render_person(person: Person, revealed: dict | None = None, status: int = 2
     return render_template("console/person.html", person=person, timeline=timeline,
                            receipts=receipts, revealed=revealed or {},
                            reveal_form=reveal_form or RevealForm(),
-                           reveal_fields=REVEAL_FIELDS), status
+                           reveal_fields=REVEAL_FIELDS, history=people.history_of(person),
+                           change_labels=CHANGE_FIELD_LABELS,
+                           linked_users=linking.linked_users(person),
+                           link_form=link_form or LinkWeChatForm(), link_error=link_error,
+                           just_linked=linked), status
 
 
 @bp.get("/persons/<int:person_id>")
@@ -172,6 +178,24 @@ def reveal_person(person_id: int):
     if field == "document":
         revealed["birth_date"] = p.birth_date
     return _render_person(p, revealed=revealed)
+
+
+@bp.post("/persons/<int:person_id>/link")
+@login_required
+def link_wechat(person_id: int):
+    """关联微信用户: after checking the person's document, link the WeChat user showing a code."""
+    officer = current_officer()
+    p = scoping.scoped_get(Person, person_id, officer)
+    form = LinkWeChatForm()
+    if not form.validate_on_submit():
+        return _render_person(p, status=400, link_form=form)
+    try:
+        linking.officer_link(officer, p, form.code.data, form.reason.data, ip=client_ip())
+    except RuleError as exc:
+        db.session.rollback()
+        return _render_person(p, status=400, link_form=form, link_error=exc.message)
+    db.session.commit()
+    return _render_person(p, linked=True)
 
 
 @bp.get("/houses/<int:house_id>")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -26,9 +26,10 @@ from app.schemas.declarations import (
     CorrectionSchema, EmployerInSchema, HireSchema, HouseInSchema, LeaveSchema, MoveInSchema,
     MoveOutSchema, PledgeInSchema, SelfDeclarationSchema,
 )
+from app import crypto
 from app.services import claims
 from app.services import declarations as svc
-from app.services import ownership
+from app.services import linking, ownership
 from app.services.errors import RuleError
 from app.services.pledge import current_pledge
 from app.services.validation import public_reasons
@@ -192,11 +193,37 @@ def house(user, house_id: int):
     declarations = db.session.execute(
         select(Declaration).where(Declaration.house_id == house.id)
         .order_by(Declaration.id.desc()).limit(20)).scalars().all()
+    awaiting = {d.id for d in declarations if d.kind == "self"
+                and d.landlord_confirmation in ("pending", "escalated")}
     return render_template("h5/house.html", house=house,
                            tenants=ownership.live_residences(house), declarations=declarations,
+                           awaiting=awaiting, me_id=user.id,
                            rental_label=RENTAL_TYPE_LABELS.get(house.rental_type or "", ""),
                            is_owner=ownership.is_owner(user, house),
                            pending_claims=claims.pending_count("house", house.id))
+
+
+@bp.route("/h5/houses/<int:house_id>/self/<int:declaration_id>", methods=["GET", "POST"])
+@user_required
+def answer_self_declaration(user, house_id: int, declaration_id: int):
+    """The landlord confirms or denies a tenant's self-declaration at their house."""
+    declaration = ownership.self_declaration_at(user, house_id, declaration_id)
+    context = {"declaration": declaration, "house": declaration.house,
+               "tenant": (declaration.payload.get("tenants") or [{}])[0]}
+    if request.method == "GET":
+        return render_template("h5/self_answer.html", values={}, errors={}, **context)
+    check_csrf()
+    who = svc.Submitter("landlord", user.id, channel="wechat_h5", ip=request.remote_addr)
+    try:
+        if request.form.get("action") == "deny":
+            svc.deny_self_declaration(declaration, who, request.form.get("reason", ""))
+        else:
+            svc.confirm_declaration(declaration, who)
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/self_answer.html", exc, **context)
+    return redirect(url_for("h5.answer_self_declaration", house_id=house_id,
+                            declaration_id=declaration_id))
 
 
 @bp.route("/h5/houses/<int:house_id>/move-in", methods=["GET", "POST"])
@@ -336,19 +363,23 @@ def self_declare(user, token: str):
 @code_guess_limit
 @user_required
 def confirm(user, code: str):
-    """Confirm a declaration the other party made (tenant: with one's own document number)."""
+    """Confirm a declaration the other party made (a tenant must first pass the real-name check)."""
     declaration = svc.find_by_receipt_code(code)
     if declaration is None:
         raise ownership.NotYours()
-    context = {"declaration": declaration, "code": code}
+    context = {"declaration": declaration, "code": code, "linked": bool(user.person_id),
+               "real_name_url": url_for("h5.real_name", next=url_for("h5.confirm", code=code))}
     if request.method == "GET":
         return render_template("h5/confirm_declaration.html", values={}, errors={}, done=False,
                                **context)
     check_csrf()
     try:
-        found, role = ownership.confirmable(user, code, request.form.get("document_number"))
+        found, role = ownership.confirmable(user, code)
         svc.confirm_declaration(found, svc.Submitter(role, user.id, channel="wechat_h5"))
         db.session.commit()
+    except ownership.NeedsRealName:
+        db.session.rollback()
+        return redirect(context["real_name_url"])
     except REFUSED as exc:
         return _refused("h5/confirm_declaration.html", exc, done=False, **context)
     return render_template("h5/confirm_declaration.html", values={}, errors={}, done=True,
@@ -358,13 +389,75 @@ def confirm(user, code: str):
 @bp.get("/h5/me")
 @user_required
 def me(user):
-    """A tenant's registrations and when a 居住证 can be applied for."""
-    rows = db.session.execute(
-        select(Residence).where(Residence.person_id == user.person_id)
-        .order_by(Residence.start_date.desc())).scalars().all() if user.person_id else []
+    """A tenant's registrations and when a 居住证 can be applied for (only once proven)."""
+    rows = ownership.my_residences(user)
     items = [{"residence": r, "address": db.session.get(House, r.house_id).address.full_text,
               "permit_from": svc.residence_permit_date(r.start_date)} for r in rows]
-    return render_template("h5/me.html", items=items, today=date.today())
+    link_code = None if user.person_id else linking.link_code_for(user)
+    db.session.commit()
+    return render_template("h5/me.html", items=items, today=date.today(), user=user,
+                           link_code=link_code)
+
+
+REAL_NAME_SESSION = "real_name_claim"
+
+
+def _real_name_check() -> linking.RealNameCheck:
+    return current_app.extensions["anju_real_name_check"]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/h5/") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("h5.me")
+
+
+@bp.route("/h5/me/real-name", methods=["GET", "POST"])
+@user_required
+def real_name(user):
+    """实名核验: prove who I am, so I can see my own registrations and confirm declarations."""
+    context = {"next": _safe_next(request.values.get("next")), "linked": bool(user.person_id),
+               "check": _real_name_check()}
+    if request.method == "GET":
+        return render_template("h5/real_name.html", values={}, errors={}, **context)
+    check_csrf()
+    try:
+        claim = linking.make_claim(request.form.get("name", ""),
+                                   request.form.get("document_type") or "resident_id",
+                                   request.form.get("document_number", ""))
+        started = linking.begin_real_name_check(_real_name_check(), user, claim,
+                                                url_for("h5.real_name_done"))
+    except REFUSED as exc:
+        return _refused("h5/real_name.html", exc, **context)
+    # The claim waits in the signed session, its number encrypted, until the check comes back.
+    session[REAL_NAME_SESSION] = {"ticket": started.ticket, "name": claim.name,
+                                  "document_type": claim.document_type,
+                                  "document_enc": crypto.encrypt(claim.document_number),
+                                  "next": context["next"]}
+    return redirect(started.url)
+
+
+@bp.get("/h5/me/real-name/done")
+@user_required
+def real_name_done(user):
+    """Back from the real-name check: link me to my person if it says so."""
+    pending = session.get(REAL_NAME_SESSION) or {}
+    context = {"next": _safe_next(pending.get("next")), "linked": bool(user.person_id),
+               "check": _real_name_check()}
+    try:
+        if not pending or pending.get("ticket") != request.args.get("ticket"):
+            raise RuleError("_schema", "实名核验已过期，请重新发起")
+        claim = linking.RealNameClaim(pending["name"], pending["document_type"],
+                                      crypto.decrypt(pending["document_enc"]))
+        linking.complete_real_name_check(_real_name_check(), user, claim, pending["ticket"])
+        db.session.commit()
+    except REFUSED as exc:
+        db.session.rollback()
+        session.pop(REAL_NAME_SESSION, None)
+        return render_template("h5/real_name.html", values={}, errors=errors_of(exc),
+                               **context), 400
+    session.pop(REAL_NAME_SESSION, None)
+    return redirect(context["next"])
 
 
 # -- employers ----------------------------------------------------------------------------------------

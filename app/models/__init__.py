@@ -11,7 +11,7 @@ from app.models.house import House, PledgeVersion
 from app.models.jurisdiction import Branch, Community, PoliceArea, Station
 from app.models.officer import Officer
 from app.models.penalty import Penalty
-from app.models.person import Person, Residence
+from app.models.person import Person, PersonChange, Residence
 from app.models.push import PushMessage
 from app.models.reminder import Reminder
 from app.models.spot_check import SpotCheck, SpotCheckPerson
@@ -21,7 +21,7 @@ from app.models.wechat_user import WeChatUser
 __all__ = [
     "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
     "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House",
-    "MissedRegistration", "Officer", "OwnershipClaim", "Penalty", "Person", "PledgeVersion",
-    "PoliceArea", "PushMessage", "Reminder", "Residence", "SpotCheck", "SpotCheckPerson",
-    "Station", "Watch", "WeChatUser", "utcnow",
+    "MissedRegistration", "Officer", "OwnershipClaim", "Penalty", "Person", "PersonChange",
+    "PledgeVersion", "PoliceArea", "PushMessage", "Reminder", "Residence", "SpotCheck",
+    "SpotCheckPerson", "Station", "Watch", "WeChatUser", "utcnow",
 ]

@@ -72,6 +72,9 @@ class Declaration(TimestampMixin, db.Model):
         ForeignKey("officer.id"), index=True
     )
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Self-declarations only: pending → confirmed | denied (by the landlord) | escalated (timeout).
+    landlord_confirmation: Mapped[str | None] = mapped_column(String(16), index=True)
+    landlord_answered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     house: Mapped["House | None"] = relationship()  # noqa: F821
     address: Mapped["Address | None"] = relationship()  # noqa: F821

@@ -44,7 +44,14 @@ class Employment(TimestampMixin, CollectedMixin, db.Model):
     # explicit None.
     active_slot: Mapped[int | None] = mapped_column()
     declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"), index=True)
+    # The name the employer gave: what the employer sees (see Residence.declared_name).
+    declared_name: Mapped[str | None] = mapped_column(String(64))
 
     person: Mapped["Person"] = relationship()  # noqa: F821
     employer: Mapped[Employer] = relationship()
     dormitory_house: Mapped["House | None"] = relationship()  # noqa: F821
+
+    @property
+    def shown_name(self) -> str:
+        """The worker's name as the employer gave it (older rows: the name on record)."""
+        return self.declared_name or self.person.name

@@ -26,7 +26,14 @@ class WeChatUser(TimestampMixin, db.Model):
     unreachable_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Profiles: who this user is in the domain (landlord/tenant are persons; employer is a unit).
+    # Set only by proof (DESIGN §8): a real-name check or an officer; never by a typed number.
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    person_link_method: Mapped[str | None] = mapped_column(String(16))  # real_name / officer
+    person_linked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    person_linked_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"))
+    # A short code the user shows an officer at the station so the officer can link them.
+    link_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    link_code_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"), index=True)
 
     person: Mapped["Person | None"] = relationship()  # noqa: F821

@@ -132,7 +132,7 @@ class DeclarationOutSchema(BaseSchema):
 class ResidenceOutSchema(BaseSchema):
     id = fields.Integer()
     house_id = fields.Integer()
-    name = fields.Function(lambda r: r.person.name, metadata={"type": "string"})
+    name = fields.Function(lambda r: r.shown_name, metadata={"type": "string"})
     document_masked = fields.Function(lambda r: r.person.document_masked, metadata={"type": "string"})
     phone_masked = fields.Function(lambda r: r.person.phone_masked,
                                    metadata={"type": "string", "nullable": True})

@@ -3,7 +3,10 @@
 Each function stores a Declaration in `received` together with the domain rows it proposes, in
 the caller's transaction, and arranges the validation job to be enqueued after the commit.
 Payloads keep what was submitted, except that document and phone numbers are replaced by their
-masked form and the person's id: the plaintext lives only encrypted on the Person row.
+masked form and the person's id: the plaintext lives only encrypted on the Person row. What a
+declaration says about an existing person is a proposal (app.services.people), never an overwrite;
+and no declaration links the submitting WeChat user to a person (app.services.linking does, on
+proof only).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from app.models import (
 )
 from app.models.house import RENTAL_TYPES
 from app.models.person import DOCUMENT_TYPES
+from app.services import people
 from app.services.errors import RuleError
 from app.services.people import upsert_person
 from app.services.pledge import current_pledge
@@ -110,6 +114,7 @@ def _create(kind: str, submitter: Submitter, payload: dict, *, idempotency_key: 
         DeclarationEvent(from_status=None, to_status="received", actor=submitter.actor))
     db.session.add(declaration)
     db.session.flush()
+    people.attach_proposals(declaration.id)
     _enqueue_validation(declaration)
     return declaration
 
@@ -122,9 +127,16 @@ def _enqueue_validation(declaration: Declaration) -> None:
 
 
 def _person_payload(person: Person, **extra) -> dict:
-    return {"person_id": person.id, "name": person.name, "document_type": person.document_type,
-            "document_masked": person.document_masked, "phone_masked": person.phone_masked,
-            "nationality": person.nationality, **extra}
+    # What the submitter said: for an existing person the proposed values (phones masked), with
+    # "proposed" naming the fields that differ from the record and wait for verification.
+    proposed = {c.field: c.new_value for c in people.unattached_proposals(person)}
+    payload = {"person_id": person.id, "name": proposed.get("name", person.name),
+               "document_type": person.document_type, "document_masked": person.document_masked,
+               "phone_masked": proposed.get("phone", person.phone_masked),
+               "nationality": proposed.get("nationality", person.nationality), **extra}
+    if proposed:
+        payload["proposed"] = sorted(proposed)
+    return payload
 
 
 def _upsert_person(data: dict, submitter: Submitter, prefix: str) -> Person:
@@ -183,14 +195,6 @@ def lateness(start: date, submitted_at: datetime, foreign: bool) -> tuple[bool, 
 def _check_date_not_future(value: date, field: str, today: date) -> None:
     if value > today + timedelta(days=MAX_DAYS_IN_FUTURE):
         raise RuleError(field, f"日期不能晚于{(today + timedelta(days=MAX_DAYS_IN_FUTURE)).isoformat()}")
-
-
-def _link_profile(submitter: Submitter, person: Person) -> None:
-    if submitter.wechat_user_id is None:
-        return
-    user = db.session.get(WeChatUser, submitter.wechat_user_id)
-    if user is not None and user.person_id is None:
-        user.person_id = person.id
 
 
 # -- landlords ----------------------------------------------------------------------------------
@@ -347,6 +351,7 @@ def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
         if late:
             late_hours.append(hours)
         residence = Residence(person_id=person.id, house_id=house.id, room=data.get("room"),
+                              declared_name=data["name"].strip(),
                               start_date=start, declared_by=submitter.role,
                               channel=submitter.channel, status="pending", active_slot=1,
                               relation_to_landlord=data.get("relation") or "承租人",
@@ -388,7 +393,7 @@ def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int
     ended = []
     for residence in residences:
         if residence.status == "ended":
-            raise RuleError("residence_ids", f"{residence.person.name}已登记退租")
+            raise RuleError("residence_ids", f"{residence.shown_name}已登记退租")
         if end_date < residence.start_date:
             raise RuleError("end_date", "退租日期不能早于入住日期"
                             f"（{residence.start_date.isoformat()}）")
@@ -397,7 +402,8 @@ def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int
     db.session.flush()
     payload = {"house_id": house.id, "address": house.address.full_text,
                "end_date": end_date.isoformat(), "tenants": [
-                   _person_payload(r.person, residence_id=r.id) for r in ended]}
+                   dict(_person_payload(r.person, residence_id=r.id), name=r.shown_name)
+                   for r in ended]}
     return _create("move_out", submitter, payload, idempotency_key=idempotency_key, house=house)
 
 
@@ -423,7 +429,7 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
     if residence is None or residence.declaration_id != original.id:
         raise RuleError("residence_id", "要更正的租客不在这份申报中")
     before = {"start_date": residence.start_date.isoformat(), "room": residence.room,
-              "relation": residence.relation_to_landlord, "name": residence.person.name,
+              "relation": residence.relation_to_landlord, "name": residence.shown_name,
               "phone_masked": residence.person.phone_masked}
     if "start_date" in changes:
         _check_date_not_future(changes["start_date"], "start_date", today)
@@ -435,20 +441,22 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
     if "relation" in changes:
         residence.relation_to_landlord = changes["relation"]
     person = residence.person
+    # A corrected name or phone is a proposal like any other: applied once verified or approved.
     if changes.get("name"):
-        person.name = changes["name"].strip()
+        residence.declared_name = changes["name"].strip()
+        people.propose(person, "name", residence.declared_name)
     if changes.get("phone"):
-        from app import crypto
-
         try:
             phone = check_mobile(changes["phone"])
         except IdentityError as exc:
             raise RuleError("phone", exc.message) from None
-        person.phone_enc, person.phone_blind_index, person.phone_masked = crypto.protect_phone(phone)
+        people.propose(person, "phone", phone)
     db.session.flush()
+    proposed = {c.field: c.new_value for c in people.unattached_proposals(person)}
     after = {"start_date": residence.start_date.isoformat(), "room": residence.room,
-             "relation": residence.relation_to_landlord, "name": person.name,
-             "phone_masked": person.phone_masked}
+             "relation": residence.relation_to_landlord,
+             "name": residence.shown_name,
+             "phone_masked": proposed.get("phone", person.phone_masked)}
     payload = {"residence_id": residence.id, "corrects": original.receipt_code,
                "before": before, "after": after}
     house = db.session.get(House, residence.house_id)
@@ -461,28 +469,111 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
 def declare_self(submitter: Submitter, house: House, me: dict, *,
                  idempotency_key: str | None = None, today: date | None = None,
                  now: datetime | None = None) -> Declaration:
-    """A tenant declares themself at the scanned house; the landlord is asked to confirm."""
+    """A tenant declares themself at the scanned house; it stays pending until the landlord
+    (or an officer) confirms, and the landlord is told at once."""
+    existing = find_by_idempotency_key(submitter, idempotency_key)
+    if existing:
+        return existing
     declaration = declare_move_in(submitter, house, [me], idempotency_key=idempotency_key,
                                   today=today, now=now)
     if declaration.kind == "move_in" and declaration.submitter_role == "tenant":
         declaration.kind = "self"
-        person_id = declaration.payload["tenants"][0]["person_id"]
-        _link_profile(submitter, db.session.get(Person, person_id))
+        declaration.landlord_confirmation = "pending"
+        db.session.flush()
+        _enqueue_landlord_notice(declaration)
     return declaration
 
 
+def _enqueue_landlord_notice(declaration: Declaration) -> None:
+    from workers.jobs import notify_landlord_of_self_declaration
+    from workers.queues import enqueue_after_commit
+
+    enqueue_after_commit(notify_landlord_of_self_declaration, declaration.id)
+
+
 def confirm_declaration(declaration: Declaration, confirmer: Submitter) -> Declaration:
-    """The other party confirms: the landlord a tenant's self-declaration, or the tenant the
-    landlord's declaration; recorded in the history."""
+    """The other party confirms: the landlord a tenant's self-declaration (which then becomes
+    active if its checks passed), or the tenant the landlord's; recorded in the history."""
     if declaration.kind not in ("move_in", "self"):
         raise RuleError("declaration", "该申报无需确认")
+    if confirmer.role == "landlord":
+        if declaration.kind != "self":
+            raise RuleError("declaration", "该申报无需房东确认")
+        if declaration.landlord_confirmation == "denied" or declaration.status == "rejected":
+            raise RuleError("declaration", "该申报已被拒绝或退回，不能再确认")
+        declaration.landlord_confirmation = "confirmed"
+        declaration.landlord_answered_at = utcnow()
     note = "房东已确认" if confirmer.role == "landlord" else "租客已确认"
     declaration.transition(declaration.status, confirmer.actor, note)
     payload = dict(declaration.payload)
     payload.setdefault("confirmed_by", []).append(confirmer.role)
     declaration.payload = payload
+    if confirmer.role == "landlord" and declaration.status == "verified":
+        from app.services.validation import activate_proposed_rows
+
+        activate_proposed_rows(declaration)
+        people.apply_proposals(declaration.id, confirmer.actor)
     db.session.flush()
     return declaration
+
+
+MAX_DENY_REASON = 200
+
+
+def deny_self_declaration(declaration: Declaration, confirmer: Submitter,
+                          reason: str) -> Declaration:
+    """The landlord says this person does not live here: the declaration ends, with the reason
+    shown to the tenant, and its residence is withdrawn."""
+    if declaration.kind != "self":
+        raise RuleError("declaration", "该申报无需房东确认")
+    reason = (reason or "").strip()
+    if not reason:
+        raise RuleError("reason", "请填写不予确认的原因，租客会看到这条原因")
+    if len(reason) > MAX_DENY_REASON:
+        raise RuleError("reason", f"原因不能超过 {MAX_DENY_REASON} 字")
+    if declaration.status in ("approved", "rejected") or declaration.landlord_confirmation in (
+            "confirmed", "denied"):
+        raise RuleError("declaration", "该申报已处理，不能再拒绝")
+    from app.services.validation import withdraw_proposed_rows
+
+    declaration.landlord_confirmation = "denied"
+    declaration.landlord_answered_at = utcnow()
+    declaration.decision_reason = f"房东未确认：{reason}"
+    declaration.transition("rejected", confirmer.actor, declaration.decision_reason)
+    withdraw_proposed_rows(declaration)
+    people.discard_proposals(declaration.id)
+    db.session.flush()
+    from workers.jobs import notify_declaration_status
+    from workers.queues import enqueue_after_commit
+
+    enqueue_after_commit(notify_declaration_status, declaration.id, "rejected")
+    return declaration
+
+
+def overdue_self_declarations(submitted_before: datetime, limit: int = 1000) -> list[int]:
+    """Ids of self-declarations still waiting for the landlord, submitted before the cutoff."""
+    return list(db.session.execute(select(Declaration.id).where(
+        Declaration.kind == "self", Declaration.landlord_confirmation == "pending",
+        Declaration.status.in_(("verified", "needs_review")),
+        Declaration.created_at <= submitted_before).order_by(Declaration.id).limit(limit)
+    ).scalars())
+
+
+def escalate_unconfirmed(declaration: Declaration) -> bool:
+    """A self-declaration the landlord left unanswered goes to the area officer; False if not due."""
+    if declaration.kind != "self" or declaration.landlord_confirmation != "pending":
+        return False
+    if declaration.status not in ("verified", "needs_review"):
+        return False  # not validated yet (the sweeper sees to it), or already decided
+    reason = {"field": "landlord", "message": "房东未在规定时间内确认"}
+    declaration.landlord_confirmation = "escalated"
+    reasons = list(declaration.reasons or [])
+    if reason not in reasons:
+        reasons.append(reason)
+    declaration.reasons = reasons
+    declaration.transition("needs_review", "system", reason["message"])
+    db.session.flush()
+    return True
 
 
 def residence_permit_date(start: date) -> date:
@@ -590,6 +681,7 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
         employment = Employment(person_id=person.id, employer_id=employer.id, start_date=start,
                                 job=data.get("job"),
                                 dormitory_house_id=dorm_house.id if dorm_house else None,
+                                declared_name=data["name"].strip(),
                                 status="pending", active_slot=1, **submitter.collected())
         db.session.add(employment)
         entries.append((employment, person))
@@ -620,7 +712,7 @@ def declare_leave(submitter: Submitter, employer: Employer, employment_ids: list
         raise RuleError("employment_ids", "所选员工不在本单位登记")
     for employment in employments:
         if employment.active_slot is None:
-            raise RuleError("employment_ids", f"{employment.person.name}已登记离职")
+            raise RuleError("employment_ids", f"{employment.shown_name}已登记离职")
         if end_date < employment.start_date:
             raise RuleError("end_date", "离职日期不能早于入职日期")
         employment.end_date = end_date
@@ -628,6 +720,7 @@ def declare_leave(submitter: Submitter, employer: Employer, employment_ids: list
         employment.active_slot = None
     db.session.flush()
     payload = {"employer_id": employer.id, "end_date": end_date.isoformat(), "workers": [
-        _person_payload(e.person, employment_id=e.id) for e in employments]}
+        dict(_person_payload(e.person, employment_id=e.id), name=e.shown_name)
+        for e in employments]}
     return _create("leave", submitter, payload, idempotency_key=idempotency_key,
                    employer=employer)

@@ -255,7 +255,8 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
             wechat_rows.append(dict(openid=openid, source="official_account", subscribed=True,
                                     subscribed_at=now - timedelta(days=rng.randint(1, 200)),
                                     last_seen_at=now - timedelta(days=rng.randint(0, 30)),
-                                    person_id=pid, created_at=now, updated_at=now))
+                                    person_id=pid, person_link_method="real_name",
+                                    person_linked_at=now, created_at=now, updated_at=now))
     _bulk(WeChatUser, wechat_rows)
     for wid, pid in db.session.execute(select(WeChatUser.id, WeChatUser.person_id)):
         landlord_wechat[pid] = wid

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
+from app.crypto import mask_name
 from app.extensions import db
-from app.models import Declaration
+from app.models import Declaration, House, WeChatUser
 from app.models.declaration import KIND_LABELS
 
 STATUS_MESSAGES = {
@@ -42,6 +45,9 @@ def notify_declaration_status(declaration_id: int, status: str) -> PushResult | 
     message = STATUS_MESSAGES.get(status)
     if message is None:
         return None
+    if (status == "verified" and declaration.kind == "self"
+            and declaration.landlord_confirmation != "confirmed"):
+        message = "您的申报已核验，正在等待房东确认。"
     lines = [("申报事项", KIND_LABELS.get(declaration.kind, declaration.kind)),
              ("回执码", declaration.receipt_code), ("办理结果", message)]
     if status == "rejected" and declaration.decision_reason:
@@ -49,3 +55,30 @@ def notify_declaration_status(declaration_id: int, status: str) -> PushResult | 
     return send_push(declaration.submitter_wechat_user_id, title="申报办理进度", lines=lines,
                      link=f"/r/{declaration.receipt_code}",
                      dedupe_key=f"declaration:{declaration.id}:{status}")
+
+
+def landlord_recipients(house: House) -> list[int]:
+    """WeChat users who answer for a house: who registered it and those proven to be its owner
+    or agent."""
+    ids = {house.owner_wechat_user_id} if house.owner_wechat_user_id else set()
+    persons = [p for p in (house.owner_person_id, house.agent_person_id) if p]
+    if persons:
+        ids.update(db.session.execute(select(WeChatUser.id).where(
+            WeChatUser.person_id.in_(persons))).scalars())
+    return sorted(ids)
+
+
+def notify_landlord_of_self_declaration(declaration_id: int) -> list[PushResult]:
+    """Tell the landlord a tenant declared themself at the house and ask for confirmation."""
+    declaration = db.session.get(Declaration, declaration_id)
+    if declaration is None or declaration.kind != "self" or declaration.house_id is None:
+        return []
+    house = db.session.get(House, declaration.house_id)
+    tenant = (declaration.payload.get("tenants") or [{}])[0]
+    lines = [("房屋地址", house.address.full_text), ("租客", mask_name(tenant.get("name", ""))),
+             ("入住日期", tenant.get("start_date", "")), ("回执码", declaration.receipt_code),
+             ("请办理", "请确认该租客是否在您的房屋居住")]
+    return [send_push(user_id, title="租客自主申报待您确认", lines=lines,
+                      link=f"/h5/houses/{house.id}/self/{declaration.id}",
+                      dedupe_key=f"self_declaration:{declaration.id}:landlord:{user_id}")
+            for user_id in landlord_recipients(house)]

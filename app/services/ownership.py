@@ -90,12 +90,19 @@ def my_declaration(user: WeChatUser, declaration_id: int) -> Declaration:
     return declaration
 
 
-def confirmable(user: WeChatUser, receipt_code: str,
-                document_number: str | None = None) -> tuple[Declaration, str]:
+class NeedsRealName(RuleError):
+    """The user must first be proven to be a person (实名核验 or an officer) to do this."""
+
+    def __init__(self):
+        super().__init__("real_name", "请先完成实名核验，再确认房东为您办理的申报")
+
+
+def confirmable(user: WeChatUser, receipt_code: str) -> tuple[Declaration, str]:
     """A declaration this user may confirm, and the role they confirm it in.
 
-    A tenant proves who they are with their own document number the first time; the WeChat
-    user is then linked to that person.
+    The landlord confirms a tenant's self-declaration at their house; a tenant confirms a
+    landlord's move-in naming them only once the WeChat user is proven to be that person —
+    typing a document number proves nothing (raises NeedsRealName for an unlinked user).
     """
     declaration = find_by_receipt_code(receipt_code)
     if declaration is None or declaration.kind not in ("move_in", "self"):
@@ -103,24 +110,31 @@ def confirmable(user: WeChatUser, receipt_code: str,
     house = db.session.get(House, declaration.house_id) if declaration.house_id else None
     if declaration.kind == "self" and house is not None and owns(user, house):
         return declaration, "landlord"
-    tenant_ids = {t.get("person_id") for t in declaration.payload.get("tenants", [])}
-    if declaration.kind == "move_in" and not user.person_id and document_number:
-        from app.services.people import find_person
-        from app.identity import IdentityError
-
-        for item in declaration.payload.get("tenants", []):
-            try:
-                person = find_person(item["document_type"], document_number)
-            except IdentityError as exc:
-                raise RuleError("document_number", exc.message) from None
-            if person is not None and person.id in tenant_ids:
-                user.person_id = person.id
-                break
-        else:
-            raise RuleError("document_number", "证件号码与申报的租客不一致")
-    if declaration.kind == "move_in" and user.person_id and user.person_id in tenant_ids:
-        return declaration, "tenant"
+    if declaration.kind == "move_in":
+        if not user.person_id:
+            raise NeedsRealName()
+        tenant_ids = {t.get("person_id") for t in declaration.payload.get("tenants", [])}
+        if user.person_id in tenant_ids:
+            return declaration, "tenant"
     raise NotYours()
+
+
+def self_declaration_at(user: WeChatUser, house_id: int, declaration_id: int) -> Declaration:
+    """A tenant's self-declaration at one of the user's houses, for the landlord to answer."""
+    house = my_house(user, house_id)
+    declaration = db.session.get(Declaration, declaration_id)
+    if declaration is None or declaration.kind != "self" or declaration.house_id != house.id:
+        raise NotYours()
+    return declaration
+
+
+def my_residences(user: WeChatUser) -> list[Residence]:
+    """The residences of the person this user is proven to be; none before linking."""
+    if not user.person_id:
+        return []
+    return list(db.session.execute(
+        select(Residence).where(Residence.person_id == user.person_id)
+        .order_by(Residence.start_date.desc())).scalars())
 
 
 def my_employer(user: WeChatUser, employer_id: int) -> Employer:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Address, Declaration, Officer, utcnow
-from app.services import audit, scoping
+from app.services import audit, people, scoping
 from app.services.validation import activate_proposed_rows, withdraw_proposed_rows
 
 # Which statuses an officer may decide from: automatic results and earlier field-check flags.
@@ -53,10 +53,13 @@ def decide(declaration: Declaration, officer: Officer, to_status: str,
     declaration.decided_by_officer_id = officer.id
     declaration.decided_at = utcnow()
     # The residences/employments the declaration proposed follow the decision.
+    # So do the changes it proposed to persons' names, phones and nationalities.
     if to_status == "approved":
         activate_proposed_rows(declaration)
+        people.apply_proposals(declaration.id, f"officer:{officer.id}")
     elif to_status == "rejected":
         withdraw_proposed_rows(declaration)
+        people.discard_proposals(declaration.id)
     db.session.flush()
     audit.record(officer, ACTION_NAMES[to_status], "declaration", declaration.id, reason=reason,
                  ip=ip, detail={"from": from_status, "to": to_status})

@@ -23,13 +23,17 @@ from app.models import (
     House,
     MissedRegistration,
     Person,
+    PersonChange,
     Reminder,
     Residence,
     Watch,
+    WeChatUser,
     utcnow,
 )
+from app.models.person import CHANGE_FIELD_LABELS
 from app.services.address_match import decisive, match_address
 from app.services.checklist import active_template
+from app.services.people import apply_proposals
 
 PERSONS_PER_ROOM = 2  # occupancy above rooms × this needs an officer's look
 MOVE_OUT_CONFIRM_DAYS = 3
@@ -212,6 +216,37 @@ def check_watch_list(declaration: Declaration, outcome: Outcome) -> None:
                              summary=f"关注人员{person.name}被申报入住"))
 
 
+def check_proposed_changes(declaration: Declaration, outcome: Outcome) -> None:
+    """What a declaration proposes about an existing person is applied only when nobody else
+    vouches for that person: someone proven, or living at another landlord's house, needs an
+    officer to decide."""
+    changes = db.session.execute(select(PersonChange).where(
+        PersonChange.declaration_id == declaration.id, PersonChange.status == "proposed")
+        .order_by(PersonChange.id)).scalars().all()
+    if not changes:
+        return
+    prefixes = {person.id: prefix for prefix, person in _persons(declaration)}
+    for change in changes:
+        label = CHANGE_FIELD_LABELS.get(change.field, change.field)
+        where = f"{prefixes.get(change.person_id, 'person')}.{change.field}"
+        elsewhere = db.session.execute(
+            select(Residence.id).join(House, House.id == Residence.house_id).where(
+                Residence.person_id == change.person_id, Residence.status == "active",
+                Residence.active_slot.is_not(None),
+                House.id != (declaration.house_id or -1),
+                (House.owner_wechat_user_id.is_(None)
+                 | (House.owner_wechat_user_id != (declaration.submitter_wechat_user_id or -1))))
+            .limit(1)).first()
+        if elsewhere:
+            outcome.add(where, f"申报的{label}与该人员在其他房屋的登记不一致，需民警审核")
+            continue
+        proven = db.session.execute(select(WeChatUser.id).where(
+            WeChatUser.person_id == change.person_id,
+            WeChatUser.id != (declaration.submitter_wechat_user_id or -1)).limit(1)).first()
+        if proven:
+            outcome.add(where, f"申报的{label}与该人员实名核验的信息不一致，需民警审核")
+
+
 def resolve_missed_registrations(declaration: Declaration) -> None:
     """Open 漏登 trace-backs for a person now registered are resolved."""
     for _prefix, person in _persons(declaration):
@@ -244,7 +279,8 @@ def withdraw_proposed_rows(declaration: Declaration) -> None:
             row.status, row.active_slot = "ended", None
 
 
-CHECKS = (check_address, check_documents, check_conflicts, check_occupancy, check_watch_list)
+CHECKS = (check_address, check_documents, check_conflicts, check_occupancy, check_watch_list,
+          check_proposed_changes)
 
 
 def validate(declaration: Declaration) -> bool:
@@ -267,7 +303,10 @@ def validate(declaration: Declaration) -> bool:
                                "；".join(r["message"] for r in outcome.reasons))
     else:
         declaration.transition("verified", "worker")
-        activate_proposed_rows(declaration)
+        # A tenant's self-declaration becomes active only once the landlord confirms it.
+        if not (declaration.kind == "self" and declaration.landlord_confirmation != "confirmed"):
+            activate_proposed_rows(declaration)
+            apply_proposals(declaration.id, "worker")
     _lookups().flush()
     return True
 

@@ -173,32 +173,52 @@ def test_move_in_too_far_ahead_and_move_out_before_move_in(landlord, world):
     assert out.status_code == 201 and landlord.get(f"/houses/{house_id}").get_json()["tenants"] == []
 
 
-def test_tenant_self_declares_and_landlord_confirms(landlord, client, db, world):
+def link_by_officer(db, user, document_number, branch):
+    """An officer links the user at the station (the mini-program has no real-name check yet)."""
+    from app.services import linking
+    from app.services.people import find_person
+    from tests.console.helpers import PASSWORD, create_officer
+
+    officer = create_officer(password=PASSWORD, username=f"link{user.id}", name="民警",
+                             badge_number=f"L{user.id:05d}", role="branch_admin",
+                             branch_id=branch.id)
+    linking.officer_link(officer, find_person("resident_id", document_number),
+                         linking.link_code_for(user), "核验身份证原件")
+    db.session.commit()
+
+
+def test_tenant_self_declares_and_landlord_confirms(landlord, client, db, world, run_jobs):
     address = world["addresses"][0]
     register(landlord, address)
-    tenant_api, _ = user_api(client, db, "o-tenant")
+    tenant_api, tenant = user_api(client, db, "o-tenant")
     me = dict(person(), start_date=date.today().isoformat())
     resp = tenant_api.post("/self-declarations", {"qr_token": address.qr_token, "me": me})
     assert resp.status_code == 201 and resp.get_json()["kind"] == "self"
     code = resp.get_json()["receipt_code"]
+    run_jobs()
     confirmed = landlord.post(f"/declarations/{code}/confirm")
     assert confirmed.status_code == 200
+    # Self-declaring with a number does not make the user that person.
+    assert tenant_api.get("/me/registrations").get_json() == []
+    link_by_officer(db, tenant, me["document_number"], world["place"]["branch"])
     regs = tenant_api.get("/me/registrations").get_json()
     assert regs[0]["address"] == address.full_text and regs[0]["permit_from"]
+    assert regs[0]["status"] == "active"
 
 
-def test_tenant_confirms_the_landlords_declaration_with_their_document(landlord, client, db,
-                                                                       world):
+def test_tenant_confirms_the_landlords_declaration_only_once_proven(landlord, client, db,
+                                                                    world):
     house_id = register(landlord, world["addresses"][0]).get_json()["house_id"]
     me = person()
     code = landlord.post(f"/houses/{house_id}/move-ins", {"tenants": [
         dict(me, start_date=date.today().isoformat())]}).get_json()["receipt_code"]
-    tenant_api, _ = user_api(client, db, "o-tenant2")
-    wrong = tenant_api.post(f"/declarations/{code}/confirm",
-                            {"document_number": fake.resident_id()})
-    assert wrong.status_code == 400 and "document_number" in wrong.get_json()["fields"]
-    ok = tenant_api.post(f"/declarations/{code}/confirm",
-                         {"document_number": me["document_number"]})
+    tenant_api, tenant = user_api(client, db, "o-tenant2")
+    typed = tenant_api.post(f"/declarations/{code}/confirm",
+                            {"document_number": me["document_number"]})
+    assert typed.status_code == 400 and "实名核验" in typed.get_json()["fields"]["real_name"]
+    assert db.session.get(WeChatUser, tenant.id).person_id is None
+    link_by_officer(db, tenant, me["document_number"], world["place"]["branch"])
+    ok = tenant_api.post(f"/declarations/{code}/confirm")
     assert ok.status_code == 200
     events = db.session.execute(select(Declaration).where(
         Declaration.receipt_code == code)).scalar_one().events

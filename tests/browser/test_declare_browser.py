@@ -71,13 +71,22 @@ def test_landlord_scans_registers_signs_declares_two_tenants_and_tenant_confirms
     expect(page.get_by_test_id("receipt-code")).to_have_text(code)
     expect(page.get_by_text("租*二")).to_be_visible()
 
-    # The tenant, on another phone, confirms with their own document number.
+    # The tenant, on another phone, first proves who they are (实名核验 in the sandbox), then
+    # confirms: a typed document number alone proves nothing.
     context = browser.new_context(base_url=live_server.url, locale="zh-CN",
                                   viewport={"width": 412, "height": 900})
     tenant = context.new_page()
     become(tenant, "租客二本人")
     tenant.goto(f"/h5/confirm/{code}")
+    expect(tenant.get_by_test_id("needs-real-name")).to_be_visible()
+    tenant.get_by_role("link", name="去实名核验").click()
+    tenant.locator("#f-name").fill("租客二")
     tenant.locator("#f-document_number").fill(tenant_two)
+    tenant.get_by_role("button", name="开始实名核验").click()
+    expect(tenant.get_by_role("heading", name="模拟微信实名核验")).to_be_visible()
+    expect(tenant.get_by_test_id("realname-name")).to_have_text("租客二")
+    tenant.get_by_role("button", name="核验通过（是本人）").click()
+    expect(tenant).to_have_url(re.compile(f"/h5/confirm/{code}$"))
     tenant.get_by_role("button", name="确认无误").click()
     expect(tenant.get_by_test_id("confirmed")).to_be_visible()
     context.close()

@@ -27,6 +27,19 @@ def get(client, path):
     return client.get(path, follow_redirects=True)
 
 
+def pass_real_name(client, name: str, number: str, next_path: str = "/h5/me",
+                   decision: str = "pass"):
+    """Complete 实名核验 through the H5 form and the sandbox's 模拟微信实名核验 page."""
+    started = client.post("/h5/me/real-name", data={"name": name, "document_type": "resident_id",
+                                                    "document_number": number, "next": next_path})
+    assert started.status_code == 302, started.get_data(as_text=True)
+    page = client.get(started.headers["Location"])
+    assert "模拟微信实名核验" in page.get_data(as_text=True)
+    back = client.post(started.headers["Location"], data={"decision": decision})
+    assert back.status_code == 302 and "/h5/me/real-name/done" in back.headers["Location"]
+    return client.get(back.headers["Location"], follow_redirects=True)
+
+
 @pytest.fixture()
 def plate(db):
     place = make_jurisdiction()
@@ -111,24 +124,28 @@ def test_another_landlords_house_is_404(app, client, db, plate):
     assert get(client, f"/h5/houses/{house.id}").status_code == 404
 
 
-def test_tenant_self_declares_and_sees_permit_date(app, client, db, plate):
+def test_tenant_self_declares_and_sees_permit_date_once_proven(app, client, db, plate):
     sign_in(client, "房东")
     client.post(f"/h5/a/{plate[0].qr_token}/house", data=house_form(plate[0]))
     client = app.test_client()
     sign_in(client, "租客")
+    number = fake.resident_id()
     me = {"me-name": "租客乙", "me-document_type": "resident_id",
-          "me-document_number": fake.resident_id(), "me-phone": fake.mobile(),
+          "me-document_number": number, "me-phone": fake.mobile(),
           "me-start_date": date.today().isoformat()}
     resp = client.post(f"/h5/a/{plate[0].qr_token}/self", data=me, follow_redirects=True)
     assert "申报已提交" in resp.get_data(as_text=True)
     assert db.session.execute(select(Declaration.kind).order_by(Declaration.id.desc())
                               ).scalars().first() == "self"
-    mine = get(client, "/h5/me").get_data(as_text=True)
+    # Declaring with a number proves nothing: the registration shows only after 实名核验.
+    before = get(client, "/h5/me").get_data(as_text=True)
+    assert plate[0].full_text not in before and "尚未完成实名关联" in before
+    mine = pass_real_name(client, "租客乙", number).get_data(as_text=True)
     assert plate[0].full_text in mine and "可申领居住证" in mine
 
 
-def test_tenant_confirms_the_landlords_declaration_with_own_document(app, client, db,
-                                                                      plate):
+def test_tenant_confirms_the_landlords_declaration_after_real_name_check(app, client, db,
+                                                                          plate):
     sign_in(client, "房东")
     client.post(f"/h5/a/{plate[0].qr_token}/house", data=house_form(plate[0]))
     house = db.session.execute(select(House)).scalar_one()
@@ -140,9 +157,12 @@ def test_tenant_confirms_the_landlords_declaration_with_own_document(app, client
         Declaration.kind == "move_in")).scalar_one()
     client = app.test_client()
     sign_in(client, "租客丙")
-    wrong = client.post(f"/h5/confirm/{code}", data={"document_number": fake.resident_id()})
-    assert wrong.status_code == 400 and "不一致" in wrong.get_data(as_text=True)
-    ok = client.post(f"/h5/confirm/{code}", data={"document_number": number})
+    # Typing the number is no longer enough: an unlinked user is sent to the real-name check.
+    typed = client.post(f"/h5/confirm/{code}", data={"document_number": number})
+    assert typed.status_code == 302 and "/h5/me/real-name" in typed.headers["Location"]
+    page = pass_real_name(client, "租客丙", number, next_path=f"/h5/confirm/{code}")
+    assert page.request.path == f"/h5/confirm/{code}"
+    ok = client.post(f"/h5/confirm/{code}")
     assert "已确认" in ok.get_data(as_text=True)
 
 

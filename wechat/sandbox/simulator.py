@@ -220,6 +220,40 @@ def js_code(openid: str):
     return _back(openid)
 
 
+@bp.route("/realname/<ticket>", methods=["GET", "POST"])
+def real_name(ticket: str):
+    """模拟微信实名核验: the tester decides whether the claimed name and ID are this user's."""
+    from wechat.sandbox import realname
+
+    session = realname.load(ticket)
+    if session is None:
+        abort(404, description="实名核验会话不存在或已过期，请返回重新发起")
+    if request.method == "POST":
+        _check_csrf()
+        decision = request.form.get("decision")
+        if decision not in ("pass", "fail"):
+            flash("请选择核验结果", "error")
+            return redirect(url_for("wechat_sandbox.real_name", ticket=ticket))
+        session = realname.decide(ticket, decision == "pass")
+        target = safe_next(session.get("return_url")) or "/h5/me"
+        joiner = "&" if "?" in target else "?"
+        return redirect(f"{target}{joiner}ticket={ticket}")
+    return render_template("sandbox/realname.html", session=session, ticket=ticket,
+                           user=store.get_user(session["openid"]))
+
+
+def _check_csrf() -> None:
+    """The sandbox's own forms carry the session's CSRF token, like every H5 form."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    from flask_wtf.csrf import validate_csrf
+
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except Exception:  # noqa: BLE001 - any failure is a refusal
+        abort(400, description="页面已过期，请返回刷新后重新提交")
+
+
 @bp.post("/reset")
 def reset():
     """Forget every fake user, conversation and recorded call."""
