@@ -59,6 +59,11 @@ def load_config(instance_path: str) -> dict:
         "REMINDER_QUIET_END": env_str("REMINDER_QUIET_END", "08:00"),
         "REMINDER_RULES": env_str("REMINDER_RULES"),
         "WECHAT_TEMPLATE_DAILY_QUOTA": env_int("WECHAT_TEMPLATE_DAILY_QUOTA", 100000),
+        # Declaration deadlines (DESIGN §5), counted from local (Asia/Shanghai) midnight of the
+        # move-in / move-out date: late declarations are accepted and marked late.
+        "DECLARE_MOVE_IN_DAYS": env_int("DECLARE_MOVE_IN_DAYS", 3),
+        "DECLARE_FOREIGN_HOURS": env_int("DECLARE_FOREIGN_HOURS", 24),
+        "DECLARE_MOVE_OUT_DAYS": env_int("DECLARE_MOVE_OUT_DAYS", 3),
         **wechat_config(sandbox),
     }
 

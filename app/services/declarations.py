@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -37,9 +37,54 @@ from app.services.people import upsert_person
 from app.services.pledge import current_pledge
 
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O/1/I: read aloud over the phone
-DECLARE_WITHIN_DAYS = 3  # 户口登记条例 第十五条
-FOREIGN_DECLARE_WITHIN_HOURS = 24  # 出境入境管理法 第三十九条
 MAX_DAYS_IN_FUTURE = 1
+# Move-in and move-out dates are local dates: their deadlines run from local midnight.
+LOCAL_TZ = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """DESIGN §5 declaration deadlines (DECLARE_* settings in app/config.py)."""
+
+    move_in_days: int = 3  # 户口登记条例 第十五条
+    foreign_hours: int = 24  # 出境入境管理法 第三十九条
+    move_out_days: int = 3
+
+
+def deadlines(config=None) -> Deadlines:
+    """The deadlines from the app config; the DESIGN defaults outside an app."""
+    if config is None:
+        from flask import current_app, has_app_context
+
+        if not has_app_context():
+            return Deadlines()
+        config = current_app.config
+    default = Deadlines()
+    return Deadlines(
+        move_in_days=int(config.get("DECLARE_MOVE_IN_DAYS") or default.move_in_days),
+        foreign_hours=int(config.get("DECLARE_FOREIGN_HOURS") or default.foreign_hours),
+        move_out_days=int(config.get("DECLARE_MOVE_OUT_DAYS") or default.move_out_days))
+
+
+def _local_tz():
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(LOCAL_TZ)
+    except Exception:  # noqa: BLE001 - no tz database: China has had no DST since 1991
+        return timezone(timedelta(hours=8))
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in Asia/Shanghai (the dates people type are local dates)."""
+    now = now or utcnow()
+    return now.replace(tzinfo=timezone.utc).astimezone(_local_tz()).date()
+
+
+def local_midnight_utc(day: date) -> datetime:
+    """The naive UTC instant at which `day` begins in Asia/Shanghai."""
+    begin = datetime.combine(day, time(0, 0), _local_tz())
+    return begin.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -169,12 +214,15 @@ def _proposed_person(data: dict, submitter: Submitter, prefix: str) -> Person:
     return found if found is not None else _upsert_person(data, submitter, prefix)
 
 
-def lateness(start: date, submitted_at: datetime, foreign: bool) -> tuple[bool, int | None]:
-    """Whether a move-in declared at submitted_at is late, and by how many whole hours."""
-    begin = datetime.combine(start, datetime.min.time())
-    allowed = (timedelta(hours=FOREIGN_DECLARE_WITHIN_HOURS) if foreign
-               else timedelta(days=DECLARE_WITHIN_DAYS))
-    overdue = submitted_at - (begin + allowed)
+def lateness(start: date, submitted_at: datetime, foreign: bool, *,
+             within: timedelta | None = None) -> tuple[bool, int | None]:
+    """Whether a declaration for a move on local date `start`, made at submitted_at (naive UTC),
+    is late, and by how many whole hours; the deadline runs from local midnight of `start`."""
+    limits = deadlines()
+    if within is None:
+        within = (timedelta(hours=limits.foreign_hours) if foreign
+                  else timedelta(days=limits.move_in_days))
+    overdue = submitted_at - (local_midnight_utc(start) + within)
     if overdue <= timedelta(0):
         return False, None
     return True, math.ceil(overdue.total_seconds() / 3600)
@@ -319,7 +367,7 @@ def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     now = now or utcnow()
     if not tenants:
         raise RuleError("tenants", "请至少填写一位租客")
@@ -371,12 +419,13 @@ def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
 
 def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int],
                      end_date: date, *, idempotency_key: str | None = None,
-                     today: date | None = None) -> Declaration:
-    """Declare tenants moving out (停租/离开): their residences end on end_date."""
+                     today: date | None = None, now: datetime | None = None) -> Declaration:
+    """Declare tenants moving out (停租/离开): their residences end on end_date; late ones
+    (past DECLARE_MOVE_OUT_DAYS) are accepted and marked late."""
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     if not residence_ids:
         raise RuleError("residence_ids", "请选择退租的租客")
     _check_date_not_future(end_date, "end_date", today)
@@ -398,7 +447,11 @@ def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int
     payload = {"house_id": house.id, "address": house.address.full_text,
                "end_date": end_date.isoformat(), "tenants": [
                    _person_payload(r.person, residence_id=r.id) for r in ended]}
-    return _create("move_out", submitter, payload, idempotency_key=idempotency_key, house=house)
+    declaration = _create("move_out", submitter, payload, idempotency_key=idempotency_key,
+                          house=house)
+    declaration.is_late, declaration.late_hours = lateness(
+        end_date, now or utcnow(), False, within=timedelta(days=deadlines().move_out_days))
+    return declaration
 
 
 def confirm_tenants_unchanged(house: House, *, now: datetime | None = None) -> House:
@@ -418,7 +471,7 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     residence = db.session.get(Residence, residence_id)
     if residence is None or residence.declaration_id != original.id:
         raise RuleError("residence_id", "要更正的租客不在这份申报中")
@@ -557,7 +610,7 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     if not workers:
         raise RuleError("workers", "请至少填写一名员工")
     entries = []
@@ -611,7 +664,7 @@ def declare_leave(submitter: Submitter, employer: Employer, employment_ids: list
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     _check_date_not_future(end_date, "end_date", today)
     employments = db.session.execute(
         select(Employment).where(Employment.id.in_(employment_ids or [-1]),
