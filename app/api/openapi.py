@@ -22,6 +22,8 @@ OPERATIONS = [
      s.DeclarationOutSchema, False),
     ("post", "/houses/{house_id}/confirm", "api.confirm_unchanged", None, s.HouseOutSchema,
      False),
+    ("put", "/houses/{house_id}/vacancy", "api.set_vacancy", s.VacancySchema, s.HouseOutSchema,
+     False),
     ("put", "/houses/{house_id}/agent", "api.set_agent", c.AgentInSchema, s.HouseOutSchema, False),
     ("delete", "/houses/{house_id}/agent", "api.remove_agent", None, s.HouseOutSchema, False),
     ("get", "/claims/{claim_id}", "api.claim_detail", None, c.ClaimOutSchema, False),

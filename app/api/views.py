@@ -23,8 +23,9 @@ from app.schemas.declarations import (
     PledgeInSchema,
     ResidenceOutSchema,
     SelfDeclarationSchema,
+    VacancySchema,
 )
-from app.services import claims
+from app.services import claims, corrections
 from app.services import declarations as svc
 from app.services import ownership
 
@@ -187,6 +188,17 @@ def remove_agent(house_id: int):
     return jsonify(HouseOutSchema().dump(house))
 
 
+@bp.put("/houses/<int:house_id>/vacancy")
+@submission_limit
+def set_vacancy(house_id: int):
+    """Mark my house vacant ({"is_vacant": true}: tenant reminders stop) or let again."""
+    house = ownership.my_house(api_user(), house_id)
+    data = VacancySchema().load(_json())
+    svc.set_vacancy(house, data["is_vacant"])
+    db.session.commit()
+    return jsonify(HouseOutSchema().dump(house))
+
+
 @bp.post("/houses/<int:house_id>/confirm")
 @submission_limit
 def confirm_unchanged(house_id: int):
@@ -218,13 +230,18 @@ def declaration_detail(declaration_id: int):
 @submission_limit
 @idempotent
 def correct(key, declaration_id: int):
-    """Correct a tenant's details in one of my move-in declarations."""
+    """Correct one of my declarations: a tenant's details in a move-in or self-declaration, or
+    the facts of a rejected or flagged house, employer, hire, move-out or leave."""
     user = api_user()
     original = ownership.my_declaration(user, declaration_id)
     data = CorrectionSchema().load(_json())
-    residence_id = data.pop("residence_id")
-    declaration = svc.correct_move_in(svc.Submitter("landlord", user.id, channel="miniapp"),
-                                      original, residence_id, data, idempotency_key=key)
+    token = data.pop("dormitory_qr_token", None)
+    if token:
+        data["dormitory_address_id"] = ownership.address_by_token(
+            token, field="dormitory_qr_token").id
+    declaration = corrections.correct(
+        svc.Submitter(original.submitter_role, user.id, channel="miniapp"), original, data,
+        idempotency_key=key)
     return _created(declaration)
 
 

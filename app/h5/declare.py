@@ -26,7 +26,7 @@ from app.schemas.declarations import (
     CorrectionSchema, EmployerInSchema, HireSchema, HouseInSchema, LeaveSchema, MoveInSchema,
     MoveOutSchema, PledgeInSchema, SelfDeclarationSchema,
 )
-from app.services import claims
+from app.services import claims, corrections
 from app.services import declarations as svc
 from app.services import ownership
 from app.services.errors import RuleError
@@ -188,7 +188,10 @@ def houses(user):
 @user_required
 def house(user, house_id: int):
     """One house: current tenants and the actions on it."""
-    house = ownership.my_house(user, house_id)
+    return _house_page(user, ownership.my_house(user, house_id))
+
+
+def _house_page(user, house: House, status: int = 200, **extra):
     declarations = db.session.execute(
         select(Declaration).where(Declaration.house_id == house.id)
         .order_by(Declaration.id.desc()).limit(20)).scalars().all()
@@ -196,7 +199,24 @@ def house(user, house_id: int):
                            tenants=ownership.live_residences(house), declarations=declarations,
                            rental_label=RENTAL_TYPE_LABELS.get(house.rental_type or "", ""),
                            is_owner=ownership.is_owner(user, house),
-                           pending_claims=claims.pending_count("house", house.id))
+                           pending_claims=claims.pending_count("house", house.id),
+                           **extra), status
+
+
+@bp.post("/h5/houses/<int:house_id>/vacancy")
+@user_required
+def vacancy(user, house_id: int):
+    """Mark the house vacant (the undeclared-tenant reminder stops) or let again."""
+    check_csrf()
+    house = ownership.my_house(user, house_id)
+    vacant = request.form.get("vacant") == "1"
+    try:
+        svc.set_vacancy(house, vacant)
+        db.session.commit()
+    except RuleError as exc:
+        db.session.rollback()
+        return _house_page(user, house, 400, vacancy_error=exc.message)
+    return redirect(url_for("h5.house", house_id=house.id, vacancy="1" if vacant else "0"))
 
 
 @bp.route("/h5/houses/<int:house_id>/move-in", methods=["GET", "POST"])
@@ -286,21 +306,29 @@ def declarations(user):
 @bp.route("/h5/declarations/<int:declaration_id>", methods=["GET", "POST"])
 @user_required
 def declaration(user, declaration_id: int):
-    """A declaration's status, public reasons and receipt; move-ins can be corrected here."""
+    """A declaration's status, public reasons and receipt; a rejected or flagged one (and any
+    move-in or self-declaration) can be corrected here."""
     declaration = ownership.my_declaration(user, declaration_id)
     residences = db.session.execute(select(Residence).where(
         Residence.declaration_id == declaration.id)).scalars().all()
+    employments = db.session.execute(select(Employment).where(
+        Employment.declaration_id == declaration.id)).scalars().all()
     context = {"declaration": declaration, "reasons": public_reasons(declaration),
-               "residences": residences, "new": request.args.get("new") == "1"}
+               "residences": residences, "employments": employments,
+               "correctable": corrections.correctable(declaration),
+               "new": request.args.get("new") == "1"}
     if request.method == "GET":
         return render_template("h5/declaration.html", values={}, errors={}, **context)
     check_csrf()
     try:
-        form = nest(request.form)
-        data = CorrectionSchema().load(form)
-        residence_id = data.pop("residence_id")
-        correction = svc.correct_move_in(_submitter(user, "landlord"), declaration, residence_id,
-                                         data, idempotency_key=request.form.get("idempotency_key"))
+        data = CorrectionSchema().load(nest(request.form))
+        token = data.pop("dormitory_qr_token", None)
+        if token:
+            data["dormitory_address_id"] = ownership.address_by_token(
+                token, field="dormitory_qr_token").id
+        correction = corrections.correct(
+            _submitter(user, declaration.submitter_role), declaration, data,
+            idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()
     except REFUSED as exc:
         return _refused("h5/declaration.html", exc, **context)

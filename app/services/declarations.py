@@ -464,6 +464,17 @@ def confirm_tenants_unchanged(house: House, *, now: datetime | None = None) -> H
     return house
 
 
+def set_vacancy(house: House, vacant: bool, *, now: datetime | None = None) -> House:
+    """The landlord marks the house vacant (空置: no tenant reminders) or let again."""
+    if vacant and db.session.execute(select(Residence.id).where(
+            Residence.house_id == house.id, Residence.active_slot.is_not(None)).limit(1)).first():
+        raise RuleError("is_vacant", "该房屋仍有登记在住的租客，请先为他们申报退租")
+    house.is_vacant = bool(vacant)
+    house.last_confirmed_at = now or utcnow()  # saying so is a confirmation of who lives there
+    db.session.flush()
+    return house
+
+
 def correct_move_in(submitter: Submitter, original: Declaration, residence_id: int,
                     changes: dict, *, idempotency_key: str | None = None,
                     today: date | None = None) -> Declaration:
@@ -623,17 +634,8 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
         person = _upsert_person(data, submitter, prefix)
         dorm_house = None
         if data.get("dormitory_address_id"):
-            dorm = db.session.get(Address, data["dormitory_address_id"])
-            if dorm is None:
-                raise RuleError(f"{prefix}dormitory_address_id", "宿舍地址不存在")
-            dorm_house = db.session.execute(
-                select(House).where(House.address_id == dorm.id)).scalar()
-            if dorm_house is None:
-                dorm_house = House(address_id=dorm.id, station_id=dorm.station_id,
-                                   police_area_id=dorm.police_area_id, is_rental=True,
-                                   rental_type="dormitory", rooms=1, **submitter.collected())
-                db.session.add(dorm_house)
-                db.session.flush()
+            dorm_house = _dormitory_house(data["dormitory_address_id"], submitter,
+                                          f"{prefix}dormitory_address_id")
         live = db.session.execute(
             select(Employment.id).where(Employment.person_id == person.id,
                                         Employment.employer_id == employer.id,
@@ -655,6 +657,21 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
     for employment, _ in entries:
         employment.declaration_id = declaration.id
     return declaration
+
+
+def _dormitory_house(address_id: int, submitter: Submitter, field: str) -> House:
+    """The house at a dormitory address, registered as a dormitory when it has none yet."""
+    dorm = db.session.get(Address, address_id)
+    if dorm is None:
+        raise RuleError(field, "宿舍地址不存在")
+    dorm_house = db.session.execute(select(House).where(House.address_id == dorm.id)).scalar()
+    if dorm_house is None:
+        dorm_house = House(address_id=dorm.id, station_id=dorm.station_id,
+                           police_area_id=dorm.police_area_id, is_rental=True,
+                           rental_type="dormitory", rooms=1, **submitter.collected())
+        db.session.add(dorm_house)
+        db.session.flush()
+    return dorm_house
 
 
 def declare_leave(submitter: Submitter, employer: Employer, employment_ids: list[int],

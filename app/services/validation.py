@@ -148,7 +148,7 @@ def check_documents(declaration: Declaration, outcome: Outcome) -> None:
 def check_conflicts(declaration: Declaration, outcome: Outcome) -> None:
     """A tenant still live at another house: push that landlord a move-out confirmation now,
     and hold the declaration for an officer (two live residences need a human look)."""
-    if declaration.kind not in ("move_in", "self") or declaration.house_id is None:
+    if declaration.kind not in ("move_in", "self", "correction") or declaration.house_id is None:
         return
     for i, item in enumerate(declaration.payload.get("tenants") or []):
         others = _lookups().live_elsewhere(item["person_id"], declaration.house_id)
@@ -249,10 +249,12 @@ def activate_proposed_rows(declaration: Declaration) -> None:
 
 
 def withdraw_proposed_rows(declaration: Declaration) -> None:
-    """A rejected declaration's proposed residences and employments are ended, freeing the slot."""
+    """A rejected declaration's proposed residences and employments are ended, freeing the slot
+    (also those automatic verification had made active: the officer's word is the last)."""
     for model in (Residence, Employment):
         rows = db.session.execute(select(model).where(
-            model.declaration_id == declaration.id, model.status == "pending")).scalars()
+            model.declaration_id == declaration.id, model.status.in_(("pending", "active")),
+            model.end_date.is_(None))).scalars()
         for row in rows:
             row.status, row.active_slot = "ended", None
 

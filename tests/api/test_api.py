@@ -254,3 +254,37 @@ def test_submissions_are_rate_limited_per_wechat_user(app_config, db, monkeypatc
         assert codes[:30] == [400] * 30 and codes[30] == 429
         assert busy.post("/houses", {}).get_json()["message"] == "操作过于频繁，请稍后再试"
         assert calm.post("/houses", {}).status_code == 400  # another user is not affected
+
+
+def test_landlord_marks_the_house_vacant_through_the_api(landlord, world, db):
+    house_id = register(landlord, world["addresses"][0]).get_json()["house_id"]
+    resp = landlord.client.put(f"/api/v1/houses/{house_id}/vacancy", json={"is_vacant": True},
+                               headers=landlord._headers())
+    assert resp.status_code == 200 and resp.get_json()["is_vacant"] is True
+    bad = landlord.client.put(f"/api/v1/houses/{house_id}/vacancy", json={"is_vacant": "maybe"},
+                              headers=landlord._headers())
+    assert bad.status_code == 400 and "is_vacant" in bad.get_json()["fields"]
+
+
+def test_rejected_house_is_corrected_through_the_api(landlord, world, db):
+    from tests.console.helpers import PASSWORD, create_officer
+    from app.services import review
+
+    created = register(landlord, world["addresses"][0]).get_json()
+    declaration = db.session.get(Declaration, created["id"])
+    if declaration.status in ("received", "validating"):
+        declaration.transition("needs_review", "worker")
+    place = world["place"]
+    officer = create_officer(password=PASSWORD, username="api-po", name="民警", badge_number="AP1",
+                             role="station_admin", branch_id=place["branch"].id,
+                             station_id=place["station"].id)
+    review.reject(declaration, officer, "房间数有误")
+    db.session.commit()
+    resp = landlord.post(f"/declarations/{declaration.id}/corrections",
+                         {"rooms": 4, "monthly_rent": "3000"}, key="fix-house-1")
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["kind"] == "correction"
+    correction = db.session.get(Declaration, body["id"])
+    assert correction.corrects_id == declaration.id
+    assert correction.payload["after"]["rooms"] == 4
