@@ -26,7 +26,7 @@ from app.schemas.declarations import (
     CorrectionSchema, EmployerInSchema, HireSchema, HouseInSchema, LeaveSchema, MoveInSchema,
     MoveOutSchema, PledgeInSchema, SelfDeclarationSchema,
 )
-from app.services import claims, corrections
+from app.services import claims, corrections, typed_address
 from app.services import declarations as svc
 from app.services import ownership
 from app.services.errors import RuleError
@@ -37,6 +37,7 @@ REFUSED = (ValidationError, RuleError, IdentityError)
 DOC_OPTIONS = [(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES]
 RENTAL_OPTIONS = [(t, RENTAL_TYPE_LABELS[t]) for t in RENTAL_TYPES]
 MAX_ROWS = 10
+H5_COMMUNITIES = 200  # a phone's select; more are found with the name filter
 BEIJING_OFFSET = timedelta(hours=8)  # stored UTC, shown in Asia/Shanghai (no daylight saving)
 
 
@@ -360,6 +361,39 @@ def self_declare(user, token: str):
     return _receipt(declaration)
 
 
+@bp.route("/h5/self", methods=["GET", "POST"])
+@user_required
+def self_declare_typed(user):
+    """A tenant without a door plate to scan: choose the community, type the address, pick one
+    of the candidates offered, or send it as typed to the community's officer."""
+    values = request.form.to_dict() if request.method == "POST" else {
+        "me-document_type": "resident_id", "me-start_date": date.today().isoformat()}
+    context = {"communities": typed_address.communities(values.get("community_q"),
+                                                        limit=H5_COMMUNITIES),
+               "today": date.today().isoformat(), "candidates": None}
+    if request.method == "GET":
+        return render_template("h5/self_typed.html", values=values, errors={}, **context)
+    check_csrf()
+    try:
+        if request.form.get("find") or request.form.get("filter"):
+            if request.form.get("find"):  # show the candidates; the typed person stays
+                context["candidates"] = typed_address.candidates(
+                    values.get("address_text"), values.get("community_id"),
+                    field="address_text")
+            return render_template("h5/self_typed.html", values=values, errors={}, **context)
+        form = nest(request.form)
+        data = SelfDeclarationSchema().load({k: form[k] for k in (
+            "me", "community_id", "address_text", "address_id") if k in form})
+        declaration = typed_address.declare_self_typed(
+            _submitter(user, "tenant"), data["me"], community_id=data.get("community_id"),
+            address_text=data.get("address_text"), address_id=data.get("address_id"),
+            idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/self_typed.html", exc, **context)
+    return _receipt(declaration)
+
+
 @bp.route("/h5/confirm/<code>", methods=["GET", "POST"])
 @code_guess_limit
 @user_required
@@ -432,7 +466,8 @@ def employer(user, employer_id: int):
         .order_by(Employment.id)).scalars().all()
     rows = _rows()
     context = {"employer": employer, "workers": workers, "rows": rows,
-               "today": date.today().isoformat()}
+               "today": date.today().isoformat(),
+               "communities": typed_address.communities(limit=H5_COMMUNITIES)}
     values = {f"workers-{i}-document_type": "resident_id" for i in range(rows)}
     values.update({f"workers-{i}-start_date": context["today"] for i in range(rows)})
     if request.method == "GET":
@@ -451,6 +486,8 @@ def employer(user, employer_id: int):
                 if token:
                     worker["dormitory_address_id"] = ownership.address_by_token(
                         token, field=f"workers.{i}.dormitory_qr_token").id
+                else:
+                    typed_address.dormitory(worker, i)
             declaration = svc.declare_hire(_submitter(user, "employer"), employer,
                                            data["workers"],
                                            idempotency_key=request.form.get("idempotency_key"))

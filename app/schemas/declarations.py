@@ -34,6 +34,10 @@ class WorkerInSchema(PersonInSchema):
     start_date = day("入职日期")
     job = text("岗位", required=False, max_len=64, min_len=0)
     dormitory_qr_token = text("宿舍门牌码", required=False, max_len=32, min_len=0)
+    # Without a plate to scan: the dormitory's community and its address, typed or picked.
+    dormitory_community_id = integer("宿舍所在社区", required=False)
+    dormitory_address_text = text("宿舍地址", required=False, max_len=128, min_len=0)
+    dormitory_address_id = integer("宿舍地址（候选）", required=False)
 
 
 class HouseInSchema(BaseSchema):
@@ -93,7 +97,12 @@ class CorrectionSchema(BaseSchema):
 
 
 class SelfDeclarationSchema(BaseSchema):
-    qr_token = text("门牌码", max_len=32)
+    """By a scanned door plate (qr_token), or by community and typed or picked address."""
+
+    qr_token = text("门牌码", required=False, max_len=32)
+    community_id = integer("所在社区", required=False)
+    address_text = text("详细地址", required=False, max_len=128)
+    address_id = integer("地址（候选）", required=False)
     me = fields.Nested(TenantInSchema, required=True,
                        error_messages={"required": "请填写本人信息", "null": "请填写本人信息",
                                        "type": "本人信息格式不正确"})
@@ -202,6 +211,22 @@ class AddressOutSchema(BaseSchema):
 
         return db.session.execute(
             select(House.id).where(House.address_id == address.id)).scalar()
+
+
+class AddressCandidateSchema(BaseSchema):
+    address_id = fields.Integer()
+    full_text = fields.String()
+    score = fields.Float(metadata={"description": "匹配分数（0–100）"})
+
+
+class AddressMatchOutSchema(BaseSchema):
+    candidates = fields.List(fields.Nested(AddressCandidateSchema))
+
+
+class CommunityOutSchema(BaseSchema):
+    id = fields.Integer()
+    name = fields.String()
+    station = fields.String(metadata={"description": "所属派出所"})
 
 
 class ErrorSchema(BaseSchema):

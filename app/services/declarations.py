@@ -647,14 +647,16 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
                                 dormitory_house_id=dorm_house.id if dorm_house else None,
                                 status="pending", active_slot=1, **submitter.collected())
         db.session.add(employment)
-        entries.append((employment, person))
+        entries.append((employment, person, data.get("dormitory_typed")))
     db.session.flush()
     payload = {"employer_id": employer.id, "employer": employer.name, "workers": [
         _person_payload(p, employment_id=e.id, start_date=e.start_date.isoformat(), job=e.job,
-                        dormitory_house_id=e.dormitory_house_id) for e, p in entries]}
+                        dormitory_house_id=e.dormitory_house_id,
+                        **({"dormitory_typed": typed} if typed else {}))
+        for e, p, typed in entries]}
     declaration = _create("hire", submitter, payload, idempotency_key=idempotency_key,
                           employer=employer)
-    for employment, _ in entries:
+    for employment, _, _ in entries:
         employment.declaration_id = declaration.id
     return declaration
 

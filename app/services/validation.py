@@ -259,7 +259,19 @@ def withdraw_proposed_rows(declaration: Declaration) -> None:
             row.status, row.active_slot = "ended", None
 
 
-CHECKS = (check_address, check_documents, check_conflicts, check_occupancy, check_watch_list)
+def check_placed(declaration: Declaration, outcome: Outcome) -> None:
+    """A typed address no registered house (or standard address) stands behind is for the
+    officer of the chosen community to place."""
+    if declaration.kind in ("move_in", "self") and declaration.house_id is None:
+        outcome.add("address", "该地址尚无登记的出租房屋，需社区民警核实")
+    for i, worker in enumerate((declaration.payload or {}).get("workers") or []):
+        if worker.get("dormitory_typed"):
+            outcome.add(f"workers.{i}.dormitory_address_text",
+                        "宿舍地址未能匹配标准地址，需民警确认")
+
+
+CHECKS = (check_address, check_documents, check_conflicts, check_occupancy, check_watch_list,
+          check_placed)
 
 
 def validate(declaration: Declaration) -> bool:

@@ -277,3 +277,42 @@ def test_a_correction_with_nothing_changed_is_refused_with_a_message(client, db,
     resp = client.post(f"/h5/declarations/{original.id}", data={})
     assert resp.status_code == 400 and "请至少填写一项要更正的内容" in resp.get_data(as_text=True)
 
+
+
+# -- typed addresses ----------------------------------------------------------------------------
+
+def test_tenant_types_an_address_picks_a_candidate_and_declares_at_that_house(app, db, place,
+                                                                             run_jobs):
+    from app.services.address_match import scope_cache
+
+    scope_cache.clear()  # ids repeat between tests; a worker's cache lives 5 minutes
+    landlord, tenant = app.test_client(), app.test_client()
+    sign_in(landlord, "房东")
+    target = place["addresses"][1]
+    house = register(landlord, db, target)
+    sign_in(tenant, "租客")
+    assert "手填地址" in get(tenant, "/").get_data(as_text=True)
+    page = get(tenant, "/h5/self").get_data(as_text=True)
+    assert place["community"].name in page  # the community picker
+    me = {"me-name": fake.name(), "me-document_type": "resident_id",
+          "me-document_number": fake.resident_id(), "me-phone": fake.mobile(),
+          "me-start_date": date.today().isoformat()}
+    typed = target.full_text.replace("幢", "栋").replace("室", "")
+    found = tenant.post("/h5/self", data={"community_id": str(place["community"].id),
+                                          "address_text": typed, "find": "1", **me})
+    html = found.get_data(as_text=True)
+    assert found.status_code == 200 and 'data-testid="candidates"' in html
+    assert f'value="{target.id}"' in html and me["me-name"] in html  # what was typed stays
+    done = tenant.post("/h5/self", data={"community_id": str(place["community"].id),
+                                         "address_text": typed, "address_id": str(target.id),
+                                         **me}, follow_redirects=True)
+    assert "申报已提交" in done.get_data(as_text=True)
+    declaration = _latest(db, "self")
+    assert declaration.house_id == house.id and declaration.submitter_role == "tenant"
+
+
+def test_typed_address_without_a_community_is_refused_next_to_the_picker(client, db, place):
+    sign_in(client, "租客")
+    resp = client.post("/h5/self", data={"address_text": "某路1号", "find": "1"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "请选择所在社区" in html
