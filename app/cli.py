@@ -35,12 +35,17 @@ def register(app: Flask) -> None:
                   help="Multiply every count (tests use a small scale).")
     @click.option("--if-empty", is_flag=True, help="Do nothing when demo data is already loaded.")
     def demo_data(seed: int | None, scale: float, if_empty: bool):
-        """Load deterministic fake demo data: jurisdiction, addresses, houses, persons, officers."""
+        """Load deterministic fake demo data: jurisdiction, addresses, houses, persons, officers.
+
+        The declarations it leaves "received" go through batch validation, as an import would.
+        """
         from app.services.demo import load_demo_data
+        from workers.jobs import enqueue_validation_batches
 
         from app.extensions import db
 
         result = load_demo_data(seed=seed if seed is not None else app.config["DEMO_SEED"],
                                 scale=scale, if_empty=if_empty)
+        enqueue_validation_batches(result.received_ids)
         db.session.commit()
         click.echo(result.summary())

@@ -62,6 +62,11 @@ def load_config(instance_path: str) -> dict:
         # Days a landlord has to confirm a tenant's self-declaration before it goes to the area
         # officer's review queue (DESIGN §5: the 3-day declaration deadline).
         "SELF_DECLARATION_CONFIRM_DAYS": env_int("SELF_DECLARATION_CONFIRM_DAYS", 3),
+        # Declaration deadlines (DESIGN §5), counted from local (Asia/Shanghai) midnight of the
+        # move-in / move-out date: late declarations are accepted and marked late.
+        "DECLARE_MOVE_IN_DAYS": env_int("DECLARE_MOVE_IN_DAYS", 3),
+        "DECLARE_FOREIGN_HOURS": env_int("DECLARE_FOREIGN_HOURS", 24),
+        "DECLARE_MOVE_OUT_DAYS": env_int("DECLARE_MOVE_OUT_DAYS", 3),
         **wechat_config(sandbox),
     }
 

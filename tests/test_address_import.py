@@ -388,3 +388,42 @@ def test_scoped_import_refuses_a_parent_outside_the_given_communities(db, places
 
     assert report.errors == [(2, "上级地址 T-9 属于您管辖范围外的社区，不能挂靠")]
     assert report.inserted == 0
+
+
+def test_a_community_name_is_unique_within_its_station_not_across_stations(db, places):
+    from sqlalchemy.exc import IntegrityError
+
+    from app.models import Community
+
+    first, second = places
+    twin = Community(police_area_id=second["police_area"].id, station_id=second["station"].id,
+                     code="TWIN-C", name=first["community"].name)
+    db.session.add(twin)
+    db.session.commit()  # same name in another station: allowed
+    db.session.add(Community(police_area_id=first["police_area"].id,
+                             station_id=first["station"].id, code="TWIN-D",
+                             name=first["community"].name))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_a_community_name_shared_by_two_stations_must_be_given_by_code(db, places, tmp_path):
+    from app.models import Community
+
+    first, second = places
+    name = first["community"].name
+    twin = Community(police_area_id=second["police_area"].id, station_id=second["station"].id,
+                     code="TWIN-C", name=name)
+    db.session.add(twin)
+    db.session.commit()
+    csv = f"code,level,community,full_text\nN1,building,{name},安居路1号1幢\n" \
+          f"N2,building,TWIN-C,安居路2号1幢\n"
+    report = import_csv(write(tmp_path, csv))
+    assert report.inserted == 1
+    assert "社区名称在多个派出所重复" in report.errors[0][1]
+    assert by_code(db, "N2").community_id == twin.id
+    # An officer whose scope holds one of the two may still use the name.
+    scoped = import_csv(write(tmp_path, csv.replace("N1", "N3").replace("N2", "N4"), name="b.csv"),
+                        community_ids={twin.id})
+    assert scoped.inserted == 2 and by_code(db, "N3").community_id == twin.id

@@ -95,14 +95,15 @@ def test_late_move_in_is_accepted_and_marked_with_hours_late(db, house):
     decl = svc.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY - timedelta(days=5))],
                                today=TODAY, now=NOW)
     db.session.commit()
-    assert decl.is_late and decl.late_hours == 2 * 24 + 10
+    # Deadline: local midnight of 11-22 (11-21 16:00 UTC) + 3 days; NOW is 11-27 10:00 UTC.
+    assert decl.is_late and decl.late_hours == 2 * 24 + 18
 
 
 def test_foreign_tenant_has_24_hours(db, house):
     foreigner = tenant(document_type="passport", document_number=fake.passport(),
                        nationality="USA", start_date=TODAY - timedelta(days=1))
     decl = svc.declare_move_in(LANDLORD, house, [foreigner], today=TODAY, now=NOW)
-    assert decl.is_late and decl.late_hours == 10
+    assert decl.is_late and decl.late_hours == 18  # from 11-26 00:00 Beijing = 11-25 16:00 UTC
     assert decl.payload["tenants"][0]["foreign"] is True
 
 
@@ -190,3 +191,33 @@ def test_hire_with_dormitory_then_leave(db):
 def test_residence_permit_date_is_six_months_later():
     assert svc.residence_permit_date(date(2026, 8, 31)) == date(2027, 2, 28)
     assert svc.residence_permit_date(date(2026, 1, 15)) == date(2026, 7, 15)
+
+
+def test_move_in_deadline_runs_from_local_midnight_not_utc(db, house):
+    # 12-04 01:00 Beijing is 12-03 17:00 UTC: an hour past 12-01 00:00 Beijing + 3 days.
+    decl = svc.declare_move_in(LANDLORD, house, [tenant(start_date=date(2026, 12, 1))],
+                               today=date(2026, 12, 4), now=datetime(2026, 12, 3, 17, 0))
+    assert decl.is_late and decl.late_hours == 1
+    on_time = svc.declare_move_in(LANDLORD, house, [tenant(start_date=date(2026, 12, 1))],
+                                  today=date(2026, 12, 3), now=datetime(2026, 12, 3, 15, 59))
+    assert not on_time.is_late
+
+
+def test_declaration_deadlines_are_settings(app, db, house):
+    app.config.update(DECLARE_MOVE_IN_DAYS=7, DECLARE_FOREIGN_HOURS=48, DECLARE_MOVE_OUT_DAYS=1)
+    try:
+        xiamen = svc.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY - timedelta(days=5))],
+                                     today=TODAY, now=NOW)
+        assert not xiamen.is_late
+        foreigner = tenant(document_type="passport", document_number=fake.passport(),
+                           nationality="USA", start_date=TODAY - timedelta(days=1))
+        assert not svc.declare_move_in(LANDLORD, house, [foreigner], today=TODAY,
+                                       now=NOW).is_late
+        rid = xiamen.payload["tenants"][0]["residence_id"]
+        out = svc.declare_move_out(LANDLORD, house, [rid], TODAY - timedelta(days=2),
+                                   today=TODAY, now=NOW)
+        # 11-25 00:00 Beijing + 1 day = 11-25 16:00 UTC; NOW is 11-27 10:00 UTC.
+        assert out.is_late and out.late_hours == 42
+    finally:
+        app.config.update(DECLARE_MOVE_IN_DAYS=3, DECLARE_FOREIGN_HOURS=24,
+                          DECLARE_MOVE_OUT_DAYS=3)

@@ -73,3 +73,30 @@ def test_demo_residences_respect_one_live_residence_per_person_and_house(db):
         .group_by(Residence.person_id, Residence.house_id).having(func.count() > 1)
     ).all()
     assert duplicates == []
+
+
+def test_demo_submissions_are_validated_through_the_batch_path(app, db, run_jobs, monkeypatch):
+    import workers.jobs
+    from app.models import Declaration, DeclarationEvent
+
+    batches = []
+    real = workers.jobs.validate_declarations_batch
+
+    def spy(ids):
+        batches.append(list(ids))
+        return real(ids)
+
+    spy.__name__, spy.__qualname__, spy.__module__ = (real.__name__, real.__qualname__,
+                                                      real.__module__)  # RQ finds it by name
+    monkeypatch.setattr(workers.jobs, "validate_declarations_batch", spy)
+    result = app.test_cli_runner().invoke(args=["demo-data", "--scale", "0.1"])
+    assert result.exit_code == 0, result.output
+    run_jobs()
+    db.session.expire_all()
+    assert db.session.execute(select(func.count()).select_from(Declaration).where(
+        Declaration.status == "received")).scalar_one() == 0
+    validated = set(db.session.execute(select(DeclarationEvent.declaration_id).where(
+        DeclarationEvent.to_status == "validating")).scalars())
+    assert validated  # the demo's fresh submissions went through the checks...
+    if not app.config.get("REDIS_URL"):  # ...in batch jobs (a real worker imports its own copy)
+        assert validated == {i for batch in batches for i in batch}

@@ -642,3 +642,65 @@ def test_two_schedulers_and_two_workers_send_each_reminder_exactly_once(app, db,
     assert len(rows) == count, errors[-3000:]
     assert {r.status for r in rows} == {"sent"}, errors[-3000:]
     assert sorted(keys) == sorted(f"reminder:{r.id}" for r in rows)  # each exactly once
+
+
+# -- late delivery results (TEMPLATESENDJOBFINISH) ------------------------------------------------
+
+def _deliver_finish(client, openid: str, msgid: int, status: str) -> None:
+    from tests.wechat import wx
+
+    xml = wx.event_xml(openid, "TEMPLATESENDJOBFINISH", None, MsgID=str(msgid),
+                       Status=f"<![CDATA[{status}]]>")
+    assert wx.deliver(client, xml).get_data(as_text=True) == "success"
+
+
+def _push_of(db, reminder):
+    from app.models import PushMessage
+
+    return db.session.execute(select(PushMessage).where(
+        PushMessage.dedupe_key == f"reminder:{reminder.id}")).scalar_one()
+
+
+def test_reminder_whose_push_is_later_blocked_counts_toward_unreachable(client, db, place,
+                                                                         run_jobs):
+    from wechat.sandbox import store
+
+    fake = store.create_user("拉黑的房东", subscribed=True)
+    owner = WeChatUser(openid=fake["openid"], source="official_account", subscribed=True)
+    db.session.add(owner)
+    db.session.flush()
+    house = make_house(place, created=NOW - timedelta(days=5), owner=owner)
+    db.session.commit()
+    run_sweep(db, NOW)
+    assert send_all(db, NOW) == {"sent": 1}  # WeChat accepted the send...
+    [reminder] = all_reminders(db)
+    assert db.session.execute(select(Alert)).first() is None
+    _deliver_finish(client, owner.openid, _push_of(db, reminder).msgid, "failed: user block")
+    run_jobs()  # ...and later reported that the landlord had blocked the account
+    [reminder] = all_reminders(db)
+    assert reminder.status == "unreachable"
+    assert reminder.delivery_result.startswith("unreachable: failed: user block")
+    [alert] = db.session.execute(select(Alert)).scalars().all()
+    assert (alert.kind, alert.object_id) == ("unreachable_landlord", house.id)
+
+
+def test_a_reminder_that_never_arrived_is_not_counted_as_unanswered(client, db, place, run_jobs):
+    from wechat.sandbox import store
+
+    fake = store.create_user("房东", subscribed=True)
+    owner = WeChatUser(openid=fake["openid"], source="official_account", subscribed=True)
+    db.session.add(owner)
+    db.session.flush()
+    make_house(place, created=NOW - timedelta(days=3), owner=owner)
+    db.session.commit()
+    for week in range(3):
+        run_sweep(db, NOW + timedelta(days=7 * week))
+        assert send_all(db, NOW + timedelta(days=7 * week)) == {"sent": 1}
+    first = all_reminders(db)[0]
+    _deliver_finish(client, owner.openid, _push_of(db, first).msgid, "failed: system failed")
+    run_jobs()
+    assert all_reminders(db)[0].status == "failed"
+    run_sweep(db, NOW + timedelta(days=21))
+    run_sweep(db, NOW + timedelta(days=22))
+    # Two reminders reached the landlord, not three: no "3 unanswered" escalation yet.
+    assert db.session.execute(select(Alert)).first() is None

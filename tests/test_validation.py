@@ -96,7 +96,8 @@ def test_tenant_live_elsewhere_asks_the_old_landlord_to_confirm_move_out(db, pla
     db.session.refresh(decl)
     reminder = db.session.execute(select(Reminder)).scalar_one()
     assert reminder.rule == "move_out_confirm" and reminder.target_type == "residence"
-    assert decl.status == "verified"  # informational: the old landlord is asked, not the officer
+    # Two live residences need a human look: never "verified", so never bulk-approvable.
+    assert decl.status == "needs_review"
     assert "原房东确认退租" in decl.reasons[0]["message"]
 
 

@@ -4,13 +4,28 @@ from __future__ import annotations
 from app.extensions import db
 
 
+def delivery_outcome(status: str) -> str:
+    """A TEMPLATESENDJOBFINISH status ("success", "failed:user block", "failed: system failed")
+    as a push result: sent, unreachable (the user blocked the account) or failed."""
+    status = (status or "").strip().lower()
+    if status == "success":
+        return "sent"
+    return "unreachable" if "user block" in status else "failed"
+
+
 def record_template_delivery(msgid: int, status: str) -> bool:
-    """Record a TEMPLATESENDJOBFINISH delivery result on the push it belongs to."""
+    """Record a TEMPLATESENDJOBFINISH delivery result on the push it belongs to, and on the
+    reminder behind it, so escalations count what reached the landlord, not what was sent."""
+    from app.models import utcnow
+    from app.services.reminders import record_delivery_result
     from wechat.push import record_delivery
 
-    found = record_delivery(int(msgid), str(status)) is not None
+    record = record_delivery(int(msgid), str(status))
+    if record is not None:
+        record_delivery_result(record.dedupe_key, delivery_outcome(str(status)),
+                               str(status)[:20] or None, utcnow())
     db.session.commit()
-    return found
+    return record is not None
 
 
 def send_push(wechat_user_id: int, title: str, lines: list, link: str | None,

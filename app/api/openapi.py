@@ -12,6 +12,8 @@ from app.schemas import declarations as s
 
 # (method, path, view endpoint, request schema, response schema, response is a list)
 OPERATIONS = [
+    ("get", "/addresses/match", "api.match_addresses", None, s.AddressMatchOutSchema, False),
+    ("get", "/communities", "api.communities", None, s.CommunityOutSchema, True),
     ("get", "/addresses/{token}", "api.address", None, s.AddressOutSchema, False),
     ("post", "/houses", "api.register_house", s.HouseInSchema, s.DeclarationOutSchema, False),
     ("get", "/houses", "api.my_houses", None, s.HouseOutSchema, True),
@@ -23,6 +25,8 @@ OPERATIONS = [
     ("post", "/houses/{house_id}/move-outs", "api.move_out", s.MoveOutSchema,
      s.DeclarationOutSchema, False),
     ("post", "/houses/{house_id}/confirm", "api.confirm_unchanged", None, s.HouseOutSchema,
+     False),
+    ("put", "/houses/{house_id}/vacancy", "api.set_vacancy", s.VacancySchema, s.HouseOutSchema,
      False),
     ("put", "/houses/{house_id}/agent", "api.set_agent", c.AgentInSchema, s.HouseOutSchema, False),
     ("delete", "/houses/{house_id}/agent", "api.remove_agent", None, s.HouseOutSchema, False),
@@ -52,6 +56,12 @@ CLAIM_RESPONSES = {
                           "通过前看不到该房屋",
     "api.register_employer": "该统一社会信用代码已有单位登记，已提交单位认领申请，待社区民警核实：返回申请"
                              "（ClaimOut），通过前看不到该单位",
+}
+# Query parameters of the GET operations that take them: (name, type, description, required).
+QUERY_PARAMS = {
+    "api.match_addresses": [("q", "string", "手填的地址", True),
+                            ("community_id", "integer", "所在社区（GET /communities）", True)],
+    "api.communities": [("q", "string", "社区名称（部分）", False)],
 }
 ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录或登录已过期",
           "404": "未找到，或您无权查看", "429": "操作过于频繁"}
@@ -107,6 +117,10 @@ def build_spec() -> dict:
                     "schema": {"type": "array", "items": ref} if many else ref}}},
                 **{code: {"description": text, **error_ref} for code, text in ERRORS.items()}},
         }
+        operation["parameters"] += [
+            {"name": name, "in": "query", "required": required, "description": text,
+             "schema": {"type": kind}} for name, kind, text, required in QUERY_PARAMS.get(
+                endpoint, ())]
         if endpoint in CLAIM_RESPONSES:
             operation["responses"]["202"] = {
                 "description": CLAIM_RESPONSES[endpoint], "content": {"application/json": {

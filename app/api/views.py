@@ -10,7 +10,9 @@ from app.extensions import SUBMISSION_SCOPE, db, limiter
 from app.models import Declaration, Employment, House, OwnershipClaim, Residence
 from app.schemas.claims import AgentInSchema, ClaimOutSchema
 from app.schemas.declarations import (
+    AddressMatchOutSchema,
     AddressOutSchema,
+    CommunityOutSchema,
     CorrectionSchema,
     DeclarationOutSchema,
     EmployerInSchema,
@@ -23,8 +25,9 @@ from app.schemas.declarations import (
     PledgeInSchema,
     ResidenceOutSchema,
     SelfDeclarationSchema,
+    VacancySchema,
 )
-from app.services import claims
+from app.services import claims, corrections, typed_address
 from app.services import declarations as svc
 from app.services import ownership
 
@@ -67,6 +70,23 @@ def openapi():
     from app.api.openapi import build_spec
 
     return jsonify(build_spec())
+
+
+@bp.get("/addresses/match")
+def match_addresses():
+    """Standard-address candidates, scored, for an address typed within a chosen community
+    (?q=…&community_id=…): pick one, or submit the text as typed for the community's officer."""
+    api_user()
+    found = typed_address.candidates(request.args.get("q"), request.args.get("community_id"))
+    return jsonify(AddressMatchOutSchema().dump({"candidates": found}))
+
+
+@bp.get("/communities")
+def communities():
+    """Communities to choose from for a typed address (?q= filters by name)."""
+    api_user()
+    return jsonify(CommunityOutSchema(many=True).dump(
+        typed_address.communities(request.args.get("q"))))
 
 
 @bp.get("/addresses/<token>")
@@ -187,6 +207,17 @@ def remove_agent(house_id: int):
     return jsonify(HouseOutSchema().dump(house))
 
 
+@bp.put("/houses/<int:house_id>/vacancy")
+@submission_limit
+def set_vacancy(house_id: int):
+    """Mark my house vacant ({"is_vacant": true}: tenant reminders stop) or let again."""
+    house = ownership.my_house(api_user(), house_id)
+    data = VacancySchema().load(_json())
+    svc.set_vacancy(house, data["is_vacant"])
+    db.session.commit()
+    return jsonify(HouseOutSchema().dump(house))
+
+
 @bp.post("/houses/<int:house_id>/confirm")
 @submission_limit
 def confirm_unchanged(house_id: int):
@@ -218,13 +249,18 @@ def declaration_detail(declaration_id: int):
 @submission_limit
 @idempotent
 def correct(key, declaration_id: int):
-    """Correct a tenant's details in one of my move-in declarations."""
+    """Correct one of my declarations: a tenant's details in a move-in or self-declaration, or
+    the facts of a rejected or flagged house, employer, hire, move-out or leave."""
     user = api_user()
     original = ownership.my_declaration(user, declaration_id)
     data = CorrectionSchema().load(_json())
-    residence_id = data.pop("residence_id")
-    declaration = svc.correct_move_in(svc.Submitter("landlord", user.id, channel="miniapp"),
-                                      original, residence_id, data, idempotency_key=key)
+    token = data.pop("dormitory_qr_token", None)
+    if token:
+        data["dormitory_address_id"] = ownership.address_by_token(
+            token, field="dormitory_qr_token").id
+    declaration = corrections.correct(
+        svc.Submitter(original.submitter_role, user.id, channel="miniapp"), original, data,
+        idempotency_key=key)
     return _created(declaration)
 
 
@@ -235,9 +271,14 @@ def self_declare(key):
     """A tenant declares themself at a scanned door plate; the landlord confirms."""
     user = api_user()
     data = SelfDeclarationSchema().load(_json())
+    submitter = svc.Submitter("tenant", user.id, channel="miniapp")
+    if not data.get("qr_token"):  # no plate: a typed (or picked) address in a community
+        return _created(typed_address.declare_self_typed(
+            submitter, data["me"], community_id=data.get("community_id"),
+            address_text=data.get("address_text"), address_id=data.get("address_id"),
+            idempotency_key=key))
     house = ownership.house_at_token(data["qr_token"])
-    declaration = svc.declare_self(svc.Submitter("tenant", user.id, channel="miniapp"), house,
-                                   data["me"], idempotency_key=key)
+    declaration = svc.declare_self(submitter, house, data["me"], idempotency_key=key)
     return _created(declaration)
 
 
@@ -315,6 +356,8 @@ def hire(key, employer_id: int):
         if token:
             worker["dormitory_address_id"] = ownership.address_by_token(
                 token, field=f"workers.{i}.dormitory_qr_token").id
+        else:
+            typed_address.dormitory(worker, i)
     declaration = svc.declare_hire(svc.Submitter("employer", user.id, channel="miniapp"),
                                    employer, data["workers"], idempotency_key=key)
     return _created(declaration)

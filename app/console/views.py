@@ -110,7 +110,8 @@ def declarations():
         select(Community).order_by(Community.name), officer)).scalars().all()
     return render_template("console/declarations.html", rows=rows[:PER_PAGE], filters=filters,
                            page=page, has_next=has_next, communities=communities,
-                           any_verified=any(d.status == "verified" for d, _ in rows[:PER_PAGE]),
+                           any_verified=any(review.bulk_approvable(d) for d, _ in rows[:PER_PAGE]),
+                           bulk_approvable=review.bulk_approvable,
                            age_choices=AGE_CHOICES, bulk_form=BulkApproveForm())
 
 
@@ -275,7 +276,7 @@ def choose_address(declaration_id: int):
 @bp.post("/declarations/bulk-approve")
 @login_required
 def bulk_approve():
-    """Approve every selected `verified` declaration in the area in one go."""
+    """Approve every selected `verified` declaration without reasons in the area in one go."""
     form = BulkApproveForm()
     if not form.validate_on_submit():
         abort(400)
@@ -283,7 +284,7 @@ def bulk_approve():
     approved = review.bulk_approve(ids, current_officer(), ip=client_ip())
     db.session.commit()
     skipped = len(ids) - len(approved)
-    flash(f"已通过 {len(approved)} 条申报" + (f"，{skipped} 条不是“核验通过”状态，未处理"
+    flash(f"已通过 {len(approved)} 条申报" + (f"，{skipped} 条需逐条审核，未处理"
                                          if skipped else ""), "success")
     return redirect(url_for("console.declarations", status="verified"))
 

@@ -27,7 +27,7 @@ from app.schemas.declarations import (
     MoveOutSchema, PledgeInSchema, SelfDeclarationSchema,
 )
 from app import crypto
-from app.services import claims
+from app.services import claims, corrections, typed_address
 from app.services import declarations as svc
 from app.services import linking, ownership
 from app.services.errors import RuleError
@@ -38,6 +38,7 @@ REFUSED = (ValidationError, RuleError, IdentityError)
 DOC_OPTIONS = [(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES]
 RENTAL_OPTIONS = [(t, RENTAL_TYPE_LABELS[t]) for t in RENTAL_TYPES]
 MAX_ROWS = 10
+H5_COMMUNITIES = 200  # a phone's select; more are found with the name filter
 BEIJING_OFFSET = timedelta(hours=8)  # stored UTC, shown in Asia/Shanghai (no daylight saving)
 
 
@@ -189,7 +190,10 @@ def houses(user):
 @user_required
 def house(user, house_id: int):
     """One house: current tenants and the actions on it."""
-    house = ownership.my_house(user, house_id)
+    return _house_page(user, ownership.my_house(user, house_id))
+
+
+def _house_page(user, house: House, status: int = 200, **extra):
     declarations = db.session.execute(
         select(Declaration).where(Declaration.house_id == house.id)
         .order_by(Declaration.id.desc()).limit(20)).scalars().all()
@@ -200,7 +204,24 @@ def house(user, house_id: int):
                            awaiting=awaiting, me_id=user.id,
                            rental_label=RENTAL_TYPE_LABELS.get(house.rental_type or "", ""),
                            is_owner=ownership.is_owner(user, house),
-                           pending_claims=claims.pending_count("house", house.id))
+                           pending_claims=claims.pending_count("house", house.id),
+                           **extra), status
+
+
+@bp.post("/h5/houses/<int:house_id>/vacancy")
+@user_required
+def vacancy(user, house_id: int):
+    """Mark the house vacant (the undeclared-tenant reminder stops) or let again."""
+    check_csrf()
+    house = ownership.my_house(user, house_id)
+    vacant = request.form.get("vacant") == "1"
+    try:
+        svc.set_vacancy(house, vacant)
+        db.session.commit()
+    except RuleError as exc:
+        db.session.rollback()
+        return _house_page(user, house, 400, vacancy_error=exc.message)
+    return redirect(url_for("h5.house", house_id=house.id, vacancy="1" if vacant else "0"))
 
 
 @bp.route("/h5/houses/<int:house_id>/self/<int:declaration_id>", methods=["GET", "POST"])
@@ -313,21 +334,29 @@ def declarations(user):
 @bp.route("/h5/declarations/<int:declaration_id>", methods=["GET", "POST"])
 @user_required
 def declaration(user, declaration_id: int):
-    """A declaration's status, public reasons and receipt; move-ins can be corrected here."""
+    """A declaration's status, public reasons and receipt; a rejected or flagged one (and any
+    move-in or self-declaration) can be corrected here."""
     declaration = ownership.my_declaration(user, declaration_id)
     residences = db.session.execute(select(Residence).where(
         Residence.declaration_id == declaration.id)).scalars().all()
+    employments = db.session.execute(select(Employment).where(
+        Employment.declaration_id == declaration.id)).scalars().all()
     context = {"declaration": declaration, "reasons": public_reasons(declaration),
-               "residences": residences, "new": request.args.get("new") == "1"}
+               "residences": residences, "employments": employments,
+               "correctable": corrections.correctable(declaration),
+               "new": request.args.get("new") == "1"}
     if request.method == "GET":
         return render_template("h5/declaration.html", values={}, errors={}, **context)
     check_csrf()
     try:
-        form = nest(request.form)
-        data = CorrectionSchema().load(form)
-        residence_id = data.pop("residence_id")
-        correction = svc.correct_move_in(_submitter(user, "landlord"), declaration, residence_id,
-                                         data, idempotency_key=request.form.get("idempotency_key"))
+        data = CorrectionSchema().load(nest(request.form))
+        token = data.pop("dormitory_qr_token", None)
+        if token:
+            data["dormitory_address_id"] = ownership.address_by_token(
+                token, field="dormitory_qr_token").id
+        correction = corrections.correct(
+            _submitter(user, declaration.submitter_role), declaration, data,
+            idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()
     except REFUSED as exc:
         return _refused("h5/declaration.html", exc, **context)
@@ -356,6 +385,39 @@ def self_declare(user, token: str):
         db.session.commit()
     except REFUSED as exc:
         return _refused("h5/self.html", exc, **context)
+    return _receipt(declaration)
+
+
+@bp.route("/h5/self", methods=["GET", "POST"])
+@user_required
+def self_declare_typed(user):
+    """A tenant without a door plate to scan: choose the community, type the address, pick one
+    of the candidates offered, or send it as typed to the community's officer."""
+    values = request.form.to_dict() if request.method == "POST" else {
+        "me-document_type": "resident_id", "me-start_date": date.today().isoformat()}
+    context = {"communities": typed_address.communities(values.get("community_q"),
+                                                        limit=H5_COMMUNITIES),
+               "today": date.today().isoformat(), "candidates": None}
+    if request.method == "GET":
+        return render_template("h5/self_typed.html", values=values, errors={}, **context)
+    check_csrf()
+    try:
+        if request.form.get("find") or request.form.get("filter"):
+            if request.form.get("find"):  # show the candidates; the typed person stays
+                context["candidates"] = typed_address.candidates(
+                    values.get("address_text"), values.get("community_id"),
+                    field="address_text")
+            return render_template("h5/self_typed.html", values=values, errors={}, **context)
+        form = nest(request.form)
+        data = SelfDeclarationSchema().load({k: form[k] for k in (
+            "me", "community_id", "address_text", "address_id") if k in form})
+        declaration = typed_address.declare_self_typed(
+            _submitter(user, "tenant"), data["me"], community_id=data.get("community_id"),
+            address_text=data.get("address_text"), address_id=data.get("address_id"),
+            idempotency_key=request.form.get("idempotency_key"))
+        db.session.commit()
+    except REFUSED as exc:
+        return _refused("h5/self_typed.html", exc, **context)
     return _receipt(declaration)
 
 
@@ -497,7 +559,8 @@ def employer(user, employer_id: int):
         .order_by(Employment.id)).scalars().all()
     rows = _rows()
     context = {"employer": employer, "workers": workers, "rows": rows,
-               "today": date.today().isoformat()}
+               "today": date.today().isoformat(),
+               "communities": typed_address.communities(limit=H5_COMMUNITIES)}
     values = {f"workers-{i}-document_type": "resident_id" for i in range(rows)}
     values.update({f"workers-{i}-start_date": context["today"] for i in range(rows)})
     if request.method == "GET":
@@ -516,6 +579,8 @@ def employer(user, employer_id: int):
                 if token:
                     worker["dormitory_address_id"] = ownership.address_by_token(
                         token, field=f"workers.{i}.dormitory_qr_token").id
+                else:
+                    typed_address.dormitory(worker, i)
             declaration = svc.declare_hire(_submitter(user, "employer"), employer,
                                            data["workers"],
                                            idempotency_key=request.form.get("idempotency_key"))

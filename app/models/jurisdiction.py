@@ -1,7 +1,7 @@
 """Jurisdiction tree: 分局 → 派出所 → 警务区 → 社区/村居."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -39,12 +39,15 @@ class PoliceArea(TimestampMixin, db.Model):
 
 
 class Community(TimestampMixin, db.Model):
+    # Names repeat across a city (every district has a 新村社区): unique within a station only.
+    __table_args__ = (UniqueConstraint("station_id", "name", name="uq_community_station_id_name"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     police_area_id: Mapped[int] = mapped_column(ForeignKey("police_area.id"), index=True)
     # Denormalised so scoping by station needs no join.
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
 
     police_area: Mapped[PoliceArea] = relationship(back_populates="communities")
     station: Mapped[Station] = relationship()

@@ -34,6 +34,10 @@ class WorkerInSchema(PersonInSchema):
     start_date = day("入职日期")
     job = text("岗位", required=False, max_len=64, min_len=0)
     dormitory_qr_token = text("宿舍门牌码", required=False, max_len=32, min_len=0)
+    # Without a plate to scan: the dormitory's community and its address, typed or picked.
+    dormitory_community_id = integer("宿舍所在社区", required=False)
+    dormitory_address_text = text("宿舍地址", required=False, max_len=128, min_len=0)
+    dormitory_address_id = integer("宿舍地址（候选）", required=False)
 
 
 class HouseInSchema(BaseSchema):
@@ -59,22 +63,46 @@ class MoveInSchema(BaseSchema):
     tenants = nested_list(TenantInSchema, "租客")
 
 
+class VacancySchema(BaseSchema):
+    is_vacant = fields.Boolean(required=True, metadata={"description": "是否空置"},
+                               error_messages={"required": "请说明房屋是否空置",
+                                               "invalid": "是否空置应为 true 或 false"})
+
+
 class MoveOutSchema(BaseSchema):
     residence_ids = id_list("退租租客")
     end_date = day("退租日期")
 
 
 class CorrectionSchema(BaseSchema):
-    residence_id = integer("更正的租客")
-    start_date = day("入住日期", required=False)
+    """The corrected facts of a declaration; only those given change (which apply depends on
+    the kind: a tenant's, the house's, the employer's, a worker's, or the end date)."""
+
+    residence_id = integer("更正的租客", required=False)
+    employment_id = integer("更正的员工", required=False)
+    start_date = day("入住（入职）日期", required=False)
+    end_date = day("退租（离职）日期", required=False)
     room = text("房间", required=False, max_len=32, min_len=0)
     relation = text("与房东关系", required=False, max_len=32, min_len=0)
-    name = text("姓名", required=False, max_len=64)
+    name = text("姓名（单位名称）", required=False, max_len=128)
     phone = text("手机号码", required=False, max_len=20)
+    rental_type = choice("出租类型", RENTAL_TYPES, labels=RENTAL_TYPE_LABELS, required=False)
+    rooms = integer("房间数", required=False, low=1, high=200)
+    area_m2 = decimal("面积（平方米）", low=1, high=100000)
+    monthly_rent = decimal("月租金（元）", low=0, high=10000000)
+    contact_name = text("联系人", required=False, max_len=64)
+    contact_phone = text("联系电话", required=False, max_len=20)
+    job = text("岗位", required=False, max_len=64)
+    dormitory_qr_token = text("宿舍门牌码", required=False, max_len=32)
 
 
 class SelfDeclarationSchema(BaseSchema):
-    qr_token = text("门牌码", max_len=32)
+    """By a scanned door plate (qr_token), or by community and typed or picked address."""
+
+    qr_token = text("门牌码", required=False, max_len=32)
+    community_id = integer("所在社区", required=False)
+    address_text = text("详细地址", required=False, max_len=128)
+    address_id = integer("地址（候选）", required=False)
     me = fields.Nested(TenantInSchema, required=True,
                        error_messages={"required": "请填写本人信息", "null": "请填写本人信息",
                                        "type": "本人信息格式不正确"})
@@ -198,6 +226,22 @@ class AddressOutSchema(BaseSchema):
 
         return db.session.execute(
             select(House.id).where(House.address_id == address.id)).scalar()
+
+
+class AddressCandidateSchema(BaseSchema):
+    address_id = fields.Integer()
+    full_text = fields.String()
+    score = fields.Float(metadata={"description": "匹配分数（0–100）"})
+
+
+class AddressMatchOutSchema(BaseSchema):
+    candidates = fields.List(fields.Nested(AddressCandidateSchema))
+
+
+class CommunityOutSchema(BaseSchema):
+    id = fields.Integer()
+    name = fields.String()
+    station = fields.String(metadata={"description": "所属派出所"})
 
 
 class ErrorSchema(BaseSchema):

@@ -189,13 +189,24 @@ def _text(value) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _communities() -> dict[str, tuple[int, int, int]]:
-    found: dict[str, tuple[int, int, int]] = {}
+AMBIGUOUS = ()  # a community name shared by communities of several stations
+
+
+def _communities(community_ids: Collection[int] | None = None) -> dict[str, tuple]:
+    """Community codes and names (normalised) to (id, police area, station); a name repeated in
+    several stations maps to AMBIGUOUS unless the officer's scope leaves only one of them."""
+    found: dict[str, tuple] = {}
     rows = db.session.execute(select(Community.code, Community.name, Community.id,
                                      Community.police_area_id, Community.station_id)).all()
-    for code, name, *ids in rows:  # names first, so a code always wins over an equal name
-        found.setdefault(unicodedata.normalize("NFKC", name).strip().casefold(), tuple(ids))
+    named: dict[str, set] = {}
     for code, name, *ids in rows:
+        named.setdefault(unicodedata.normalize("NFKC", name).strip().casefold(),
+                         set()).add(tuple(ids))
+    for name, matches in named.items():
+        if len(matches) > 1 and community_ids is not None:
+            matches = {m for m in matches if m[0] in community_ids} or matches
+        found[name] = next(iter(matches)) if len(matches) == 1 else AMBIGUOUS
+    for code, name, *ids in rows:  # a code always wins over an equal name
         found[unicodedata.normalize("NFKC", code).strip().casefold()] = tuple(ids)
     return found
 
@@ -225,6 +236,8 @@ def _parse_row(line: int, row: dict, communities: dict) -> _Row | str:
         reasons.append("缺少社区（community）")
     elif community is None:
         reasons.append(f"社区不存在：{raw_community}")
+    elif community == AMBIGUOUS:
+        reasons.append(f"社区名称在多个派出所重复，请填写社区编码：{raw_community}")
     else:
         values["community_id"], values["police_area_id"], values["station_id"] = community
 
@@ -372,7 +385,7 @@ def _same(old, new) -> bool:
 def _import(numbered: Iterable[tuple[int, dict | str]], batch_size: int, commit: bool,
             community_ids: Collection[int] | None) -> ImportReport:
     report = ImportReport()
-    communities = _communities()
+    communities = _communities(community_ids)
     rows: dict[str, _Row] = {}
     rejected: dict[str, int] = {}  # key -> line, so children can name the row that failed
     errors: dict[int, str] = {}

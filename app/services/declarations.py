@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -41,9 +41,54 @@ from app.services.people import upsert_person
 from app.services.pledge import current_pledge
 
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O/1/I: read aloud over the phone
-DECLARE_WITHIN_DAYS = 3  # 户口登记条例 第十五条
-FOREIGN_DECLARE_WITHIN_HOURS = 24  # 出境入境管理法 第三十九条
 MAX_DAYS_IN_FUTURE = 1
+# Move-in and move-out dates are local dates: their deadlines run from local midnight.
+LOCAL_TZ = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """DESIGN §5 declaration deadlines (DECLARE_* settings in app/config.py)."""
+
+    move_in_days: int = 3  # 户口登记条例 第十五条
+    foreign_hours: int = 24  # 出境入境管理法 第三十九条
+    move_out_days: int = 3
+
+
+def deadlines(config=None) -> Deadlines:
+    """The deadlines from the app config; the DESIGN defaults outside an app."""
+    if config is None:
+        from flask import current_app, has_app_context
+
+        if not has_app_context():
+            return Deadlines()
+        config = current_app.config
+    default = Deadlines()
+    return Deadlines(
+        move_in_days=int(config.get("DECLARE_MOVE_IN_DAYS") or default.move_in_days),
+        foreign_hours=int(config.get("DECLARE_FOREIGN_HOURS") or default.foreign_hours),
+        move_out_days=int(config.get("DECLARE_MOVE_OUT_DAYS") or default.move_out_days))
+
+
+def _local_tz():
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(LOCAL_TZ)
+    except Exception:  # noqa: BLE001 - no tz database: China has had no DST since 1991
+        return timezone(timedelta(hours=8))
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in Asia/Shanghai (the dates people type are local dates)."""
+    now = now or utcnow()
+    return now.replace(tzinfo=timezone.utc).astimezone(_local_tz()).date()
+
+
+def local_midnight_utc(day: date) -> datetime:
+    """The naive UTC instant at which `day` begins in Asia/Shanghai."""
+    begin = datetime.combine(day, time(0, 0), _local_tz())
+    return begin.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -181,12 +226,15 @@ def _proposed_person(data: dict, submitter: Submitter, prefix: str) -> Person:
     return found if found is not None else _upsert_person(data, submitter, prefix)
 
 
-def lateness(start: date, submitted_at: datetime, foreign: bool) -> tuple[bool, int | None]:
-    """Whether a move-in declared at submitted_at is late, and by how many whole hours."""
-    begin = datetime.combine(start, datetime.min.time())
-    allowed = (timedelta(hours=FOREIGN_DECLARE_WITHIN_HOURS) if foreign
-               else timedelta(days=DECLARE_WITHIN_DAYS))
-    overdue = submitted_at - (begin + allowed)
+def lateness(start: date, submitted_at: datetime, foreign: bool, *,
+             within: timedelta | None = None) -> tuple[bool, int | None]:
+    """Whether a declaration for a move on local date `start`, made at submitted_at (naive UTC),
+    is late, and by how many whole hours; the deadline runs from local midnight of `start`."""
+    limits = deadlines()
+    if within is None:
+        within = (timedelta(hours=limits.foreign_hours) if foreign
+                  else timedelta(days=limits.move_in_days))
+    overdue = submitted_at - (local_midnight_utc(start) + within)
     if overdue <= timedelta(0):
         return False, None
     return True, math.ceil(overdue.total_seconds() / 3600)
@@ -323,7 +371,7 @@ def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     now = now or utcnow()
     if not tenants:
         raise RuleError("tenants", "请至少填写一位租客")
@@ -376,12 +424,13 @@ def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
 
 def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int],
                      end_date: date, *, idempotency_key: str | None = None,
-                     today: date | None = None) -> Declaration:
-    """Declare tenants moving out (停租/离开): their residences end on end_date."""
+                     today: date | None = None, now: datetime | None = None) -> Declaration:
+    """Declare tenants moving out (停租/离开): their residences end on end_date; late ones
+    (past DECLARE_MOVE_OUT_DAYS) are accepted and marked late."""
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     if not residence_ids:
         raise RuleError("residence_ids", "请选择退租的租客")
     _check_date_not_future(end_date, "end_date", today)
@@ -404,7 +453,11 @@ def declare_move_out(submitter: Submitter, house: House, residence_ids: list[int
                "end_date": end_date.isoformat(), "tenants": [
                    dict(_person_payload(r.person, residence_id=r.id), name=r.shown_name)
                    for r in ended]}
-    return _create("move_out", submitter, payload, idempotency_key=idempotency_key, house=house)
+    declaration = _create("move_out", submitter, payload, idempotency_key=idempotency_key,
+                          house=house)
+    declaration.is_late, declaration.late_hours = lateness(
+        end_date, now or utcnow(), False, within=timedelta(days=deadlines().move_out_days))
+    return declaration
 
 
 def confirm_tenants_unchanged(house: House, *, now: datetime | None = None) -> House:
@@ -417,6 +470,17 @@ def confirm_tenants_unchanged(house: House, *, now: datetime | None = None) -> H
     return house
 
 
+def set_vacancy(house: House, vacant: bool, *, now: datetime | None = None) -> House:
+    """The landlord marks the house vacant (空置: no tenant reminders) or let again."""
+    if vacant and db.session.execute(select(Residence.id).where(
+            Residence.house_id == house.id, Residence.active_slot.is_not(None)).limit(1)).first():
+        raise RuleError("is_vacant", "该房屋仍有登记在住的租客，请先为他们申报退租")
+    house.is_vacant = bool(vacant)
+    house.last_confirmed_at = now or utcnow()  # saying so is a confirmation of who lives there
+    db.session.flush()
+    return house
+
+
 def correct_move_in(submitter: Submitter, original: Declaration, residence_id: int,
                     changes: dict, *, idempotency_key: str | None = None,
                     today: date | None = None) -> Declaration:
@@ -424,7 +488,7 @@ def correct_move_in(submitter: Submitter, original: Declaration, residence_id: i
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     residence = db.session.get(Residence, residence_id)
     if residence is None or residence.declaration_id != original.id:
         raise RuleError("residence_id", "要更正的租客不在这份申报中")
@@ -648,7 +712,7 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     if not workers:
         raise RuleError("workers", "请至少填写一名员工")
     entries = []
@@ -661,17 +725,8 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
         person = _upsert_person(data, submitter, prefix)
         dorm_house = None
         if data.get("dormitory_address_id"):
-            dorm = db.session.get(Address, data["dormitory_address_id"])
-            if dorm is None:
-                raise RuleError(f"{prefix}dormitory_address_id", "宿舍地址不存在")
-            dorm_house = db.session.execute(
-                select(House).where(House.address_id == dorm.id)).scalar()
-            if dorm_house is None:
-                dorm_house = House(address_id=dorm.id, station_id=dorm.station_id,
-                                   police_area_id=dorm.police_area_id, is_rental=True,
-                                   rental_type="dormitory", rooms=1, **submitter.collected())
-                db.session.add(dorm_house)
-                db.session.flush()
+            dorm_house = _dormitory_house(data["dormitory_address_id"], submitter,
+                                          f"{prefix}dormitory_address_id")
         live = db.session.execute(
             select(Employment.id).where(Employment.person_id == person.id,
                                         Employment.employer_id == employer.id,
@@ -684,16 +739,33 @@ def declare_hire(submitter: Submitter, employer: Employer, workers: list[dict], 
                                 declared_name=data["name"].strip(),
                                 status="pending", active_slot=1, **submitter.collected())
         db.session.add(employment)
-        entries.append((employment, person))
+        entries.append((employment, person, data.get("dormitory_typed")))
     db.session.flush()
     payload = {"employer_id": employer.id, "employer": employer.name, "workers": [
         _person_payload(p, employment_id=e.id, start_date=e.start_date.isoformat(), job=e.job,
-                        dormitory_house_id=e.dormitory_house_id) for e, p in entries]}
+                        dormitory_house_id=e.dormitory_house_id,
+                        **({"dormitory_typed": typed} if typed else {}))
+        for e, p, typed in entries]}
     declaration = _create("hire", submitter, payload, idempotency_key=idempotency_key,
                           employer=employer)
-    for employment, _ in entries:
+    for employment, _, _ in entries:
         employment.declaration_id = declaration.id
     return declaration
+
+
+def _dormitory_house(address_id: int, submitter: Submitter, field: str) -> House:
+    """The house at a dormitory address, registered as a dormitory when it has none yet."""
+    dorm = db.session.get(Address, address_id)
+    if dorm is None:
+        raise RuleError(field, "宿舍地址不存在")
+    dorm_house = db.session.execute(select(House).where(House.address_id == dorm.id)).scalar()
+    if dorm_house is None:
+        dorm_house = House(address_id=dorm.id, station_id=dorm.station_id,
+                           police_area_id=dorm.police_area_id, is_rental=True,
+                           rental_type="dormitory", rooms=1, **submitter.collected())
+        db.session.add(dorm_house)
+        db.session.flush()
+    return dorm_house
 
 
 def declare_leave(submitter: Submitter, employer: Employer, employment_ids: list[int],
@@ -703,7 +775,7 @@ def declare_leave(submitter: Submitter, employer: Employer, employment_ids: list
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
-    today = today or date.today()
+    today = today or local_today()
     _check_date_not_future(end_date, "end_date", today)
     employments = db.session.execute(
         select(Employment).where(Employment.id.in_(employment_ids or [-1]),

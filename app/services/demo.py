@@ -65,6 +65,9 @@ class DemoResult:
     counts: dict = field(default_factory=dict)
     passwords: dict = field(default_factory=dict)
     skipped: bool = False
+    # Declarations left in "received", as submissions arriving in bulk are: the caller queues
+    # them for batch validation (workers.jobs.enqueue_validation_batches) before committing.
+    received_ids: list = field(default_factory=list)
 
     def summary(self) -> str:
         """What was loaded, and the officer passwords (shown this once only)."""
@@ -310,15 +313,16 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
             late_days = rng.choice([0] * 8 + [1, 5])
             submitted = datetime.combine(start, datetime.min.time()) + timedelta(
                 days=late_days, hours=rng.randint(8, 20))
-            status = rng.choices(["approved", "verified", "needs_review", "flagged", "rejected"],
-                                 weights=[60, 25, 8, 4, 3])[0]
+            status = rng.choices(["approved", "verified", "needs_review", "flagged", "rejected",
+                                  "received"], weights=[60, 25, 8, 4, 3, 3])[0]
             reasons = ([{"field": "document_number", "message": "证件号码需人工核对"}]
                        if status == "needs_review" else None)
             declaration_rows.append(dict(
                 kind="move_in", status=status, submitter_role="landlord",
                 submitter_wechat_user_id=house.owner_wechat_user_id, channel="wechat_h5",
                 receipt_code=_receipt_code(rng, used_codes),
-                payload={"house_id": house.id, "person_id": pid, "start_date": start.isoformat()},
+                payload={"house_id": house.id, "person_id": pid, "start_date": start.isoformat(),
+                         "tenants": [{"person_id": pid, "start_date": start.isoformat()}]},
                 reasons=reasons, address_id=house.address_id, house_id=house.id,
                 station_id=house.station_id, police_area_id=house.police_area_id,
                 is_late=late_days > 3, late_hours=late_days * 24 if late_days > 3 else None,
@@ -344,6 +348,9 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
         event_rows.append(dict(declaration_id=did, from_status=None, to_status="received",
                                actor="landlord", note=None, at=at))
         final = row["status"]
+        if final == "received":
+            result.received_ids.append(did)
+            continue
         middle = "needs_review" if final in ("approved", "flagged", "rejected") else final
         event_rows.append(dict(declaration_id=did, from_status="received", to_status=middle,
                                actor="worker", note=None, at=at + timedelta(seconds=3)))

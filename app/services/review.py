@@ -6,7 +6,7 @@ scoping layer and commits once.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import Address, Declaration, Officer, utcnow
@@ -85,16 +85,25 @@ def reject(declaration: Declaration, officer: Officer, reason: str,
     return decide(declaration, officer, "rejected", reason, ip)
 
 
+def bulk_approvable(declaration: Declaration) -> bool:
+    """Whether a declaration may be approved in bulk: verified, with no reason to look at."""
+    return declaration.status == "verified" and not declaration.reasons
+
+
 def bulk_approve(declaration_ids, officer: Officer, ip: str | None = None) -> list[int]:
-    """Approve those of the given declarations that are in the area and `verified`; skip others."""
+    """Approve those of the given declarations that are in the area, `verified` and without
+    reasons; skip the rest, which need an officer's look one by one."""
     ids = scoping.scoped_ids(Declaration, declaration_ids, officer)
     if not ids:
         return []
     stmt = scoping.scope_declarations(
-        select(Declaration).where(Declaration.id.in_(ids), Declaration.status == "verified")
+        select(Declaration).where(Declaration.id.in_(ids), Declaration.status == "verified",
+                                  or_(Declaration.reasons.is_(None), Declaration.reasons == []))
         .order_by(Declaration.id).with_for_update(), officer)
     approved = []
     for declaration in db.session.execute(stmt).scalars():
+        if not bulk_approvable(declaration):
+            continue
         decide(declaration, officer, "approved", None, ip)
         approved.append(declaration.id)
     if approved:

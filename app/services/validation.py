@@ -150,8 +150,9 @@ def check_documents(declaration: Declaration, outcome: Outcome) -> None:
 
 
 def check_conflicts(declaration: Declaration, outcome: Outcome) -> None:
-    """A tenant still live at another house: ask that landlord to confirm the move-out."""
-    if declaration.kind not in ("move_in", "self") or declaration.house_id is None:
+    """A tenant still live at another house: push that landlord a move-out confirmation now,
+    and hold the declaration for an officer (two live residences need a human look)."""
+    if declaration.kind not in ("move_in", "self", "correction") or declaration.house_id is None:
         return
     for i, item in enumerate(declaration.payload.get("tenants") or []):
         others = _lookups().live_elsewhere(item["person_id"], declaration.house_id)
@@ -162,14 +163,26 @@ def check_conflicts(declaration: Declaration, outcome: Outcome) -> None:
                 Reminder.target_id == other.id, Reminder.period_key == f"d{declaration.id}",
             )).first()
             if not exists:
-                db.session.add(Reminder(
+                reminder = Reminder(
                     rule="move_out_confirm", target_type="residence", target_id=other.id,
                     period_key=f"d{declaration.id}",
                     recipient_wechat_user_id=old_house.owner_wechat_user_id,
                     station_id=old_house.station_id, status="pending", due_at=utcnow(),
-                    link=f"/h5/houses/{old_house.id}/move-out"))
+                    link=f"/h5/houses/{old_house.id}/move-out")
+                db.session.add(reminder)
+                db.session.flush()  # conflicts are rare: the id is worth a flush, even in a batch
+                _push_after_commit(reminder)
             outcome.add(f"tenants.{i}",
                         f"{item.get('name', '')}仍登记在其他房屋居住，已请原房东确认退租",)
+
+
+def _push_after_commit(reminder: Reminder) -> None:
+    """The receipt says the old landlord was asked: send it when the verdict commits, not at the
+    next sweep (quiet hours and the quota still defer it, as for every reminder)."""
+    from workers.queues import enqueue_after_commit
+    from workers.reminder_jobs import send_reminder
+
+    enqueue_after_commit(send_reminder, reminder.id)
 
 
 def check_occupancy(declaration: Declaration, outcome: Outcome) -> None:
@@ -271,16 +284,29 @@ def activate_proposed_rows(declaration: Declaration) -> None:
 
 
 def withdraw_proposed_rows(declaration: Declaration) -> None:
-    """A rejected declaration's proposed residences and employments are ended, freeing the slot."""
+    """A rejected declaration's proposed residences and employments are ended, freeing the slot
+    (also those automatic verification had made active: the officer's word is the last)."""
     for model in (Residence, Employment):
         rows = db.session.execute(select(model).where(
-            model.declaration_id == declaration.id, model.status == "pending")).scalars()
+            model.declaration_id == declaration.id, model.status.in_(("pending", "active")),
+            model.end_date.is_(None))).scalars()
         for row in rows:
             row.status, row.active_slot = "ended", None
 
 
+def check_placed(declaration: Declaration, outcome: Outcome) -> None:
+    """A typed address no registered house (or standard address) stands behind is for the
+    officer of the chosen community to place."""
+    if declaration.kind in ("move_in", "self") and declaration.house_id is None:
+        outcome.add("address", "该地址尚无登记的出租房屋，需社区民警核实")
+    for i, worker in enumerate((declaration.payload or {}).get("workers") or []):
+        if worker.get("dormitory_typed"):
+            outcome.add(f"workers.{i}.dormitory_address_text",
+                        "宿舍地址未能匹配标准地址，需民警确认")
+
+
 CHECKS = (check_address, check_documents, check_conflicts, check_occupancy, check_watch_list,
-          check_proposed_changes)
+          check_proposed_changes, check_placed)
 
 
 def validate(declaration: Declaration) -> bool:
@@ -296,9 +322,8 @@ def validate(declaration: Declaration) -> bool:
     declaration.reasons = outcome.reasons or None
     if outcome.candidates is not None:
         declaration.candidates = outcome.candidates
-    blocking = [r for r in outcome.reasons if not r["field"].startswith("tenants.")
-                or r.get("silent") or "仍登记在其他房屋" not in r["message"]]
-    if blocking:
+    # Any reason at all needs an officer: "verified" means nothing is left to check by hand.
+    if outcome.reasons:
         declaration.transition("needs_review", "worker",
                                "；".join(r["message"] for r in outcome.reasons))
     else:

@@ -274,3 +274,117 @@ def test_submissions_are_rate_limited_per_wechat_user(app_config, db, monkeypatc
         assert codes[:30] == [400] * 30 and codes[30] == 429
         assert busy.post("/houses", {}).get_json()["message"] == "操作过于频繁，请稍后再试"
         assert calm.post("/houses", {}).status_code == 400  # another user is not affected
+
+
+def test_landlord_marks_the_house_vacant_through_the_api(landlord, world, db):
+    house_id = register(landlord, world["addresses"][0]).get_json()["house_id"]
+    resp = landlord.client.put(f"/api/v1/houses/{house_id}/vacancy", json={"is_vacant": True},
+                               headers=landlord._headers())
+    assert resp.status_code == 200 and resp.get_json()["is_vacant"] is True
+    bad = landlord.client.put(f"/api/v1/houses/{house_id}/vacancy", json={"is_vacant": "maybe"},
+                              headers=landlord._headers())
+    assert bad.status_code == 400 and "is_vacant" in bad.get_json()["fields"]
+
+
+def test_rejected_house_is_corrected_through_the_api(landlord, world, db):
+    from tests.console.helpers import PASSWORD, create_officer
+    from app.services import review
+
+    created = register(landlord, world["addresses"][0]).get_json()
+    declaration = db.session.get(Declaration, created["id"])
+    if declaration.status in ("received", "validating"):
+        declaration.transition("needs_review", "worker")
+    place = world["place"]
+    officer = create_officer(password=PASSWORD, username="api-po", name="民警", badge_number="AP1",
+                             role="station_admin", branch_id=place["branch"].id,
+                             station_id=place["station"].id)
+    review.reject(declaration, officer, "房间数有误")
+    db.session.commit()
+    resp = landlord.post(f"/declarations/{declaration.id}/corrections",
+                         {"rooms": 4, "monthly_rent": "3000"}, key="fix-house-1")
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["kind"] == "correction"
+    correction = db.session.get(Declaration, body["id"])
+    assert correction.corrects_id == declaration.id
+    assert correction.payload["after"]["rooms"] == 4
+
+
+# -- typed addresses ----------------------------------------------------------------------------
+
+def _typed_world(db):
+    from app.services.address_match import scope_cache
+
+    scope_cache.clear()  # ids repeat between tests; a worker's cache lives 5 minutes
+    place = make_jurisdiction()
+    exact = make_address(place["community"], full_text="安居路88号3幢2单元301室")
+    make_address(place["community"], full_text="幸福路5号1幢1单元101室")
+    db.session.commit()
+    return place, exact
+
+
+def test_address_match_offers_scored_candidates_within_the_community(landlord, db):
+    place, exact = _typed_world(db)
+    resp = landlord.get(f"/addresses/match?q=安居路88号3栋2单元301&community_id="
+                        f"{place['community'].id}")
+    assert resp.status_code == 200
+    candidates = resp.get_json()["candidates"]
+    assert candidates[0]["address_id"] == exact.id and candidates[0]["score"] > 90
+    assert landlord.get("/addresses/match?q=安居路&community_id=").status_code == 400
+    listed = landlord.get("/communities").get_json()
+    assert {"id": place["community"].id, "name": place["community"].name,
+            "station": place["station"].name} in listed
+
+
+def test_typed_address_that_matches_nothing_goes_to_the_chosen_communitys_station(client, db,
+                                                                                 run_jobs):
+    place, _ = _typed_world(db)
+    other = make_jurisdiction()  # another station: must not receive it
+    db.session.commit()
+    tenant, _ = user_api(client, db, "o-typed-tenant")
+    me = {**person(), "start_date": date.today().isoformat()}
+    resp = tenant.post("/self-declarations", {
+        "community_id": place["community"].id, "address_text": "城中村某巷7号后楼", "me": me},
+        key="typed-1")
+    assert resp.status_code == 201, resp.get_json()
+    run_jobs()
+    db.session.expire_all()
+    declaration = db.session.get(Declaration, resp.get_json()["id"])
+    assert declaration.kind == "self" and declaration.house_id is None
+    assert declaration.station_id == place["station"].id != other["station"].id
+    assert declaration.payload["address_text"] == "城中村某巷7号后楼"
+    assert declaration.status == "needs_review"
+    assert any("社区民警" in r["message"] or "民警确认" in r["message"]
+               for r in declaration.reasons)
+    missing = tenant.post("/self-declarations", {"address_text": "某处", "me": me})
+    assert missing.status_code == 400 and missing.get_json()["fields"]["community_id"] == "请选择所在社区"
+
+
+def test_typed_dormitory_is_matched_or_kept_for_the_officer(client, db, run_jobs):
+    place, exact = _typed_world(db)
+    boss, _ = user_api(client, db, "o-typed-boss")
+    office = make_address(place["community"])
+    db.session.commit()
+    employer = boss.post("/employers", {"name": "测试公司", "uscc": fake.uscc(),
+                                        "qr_token": office.qr_token, "contact_name": "王",
+                                        "contact_phone": fake.mobile()}).get_json()
+    hire = boss.post(f"/employers/{employer['employer_id']}/hires", {"workers": [
+        {**person(), "start_date": date.today().isoformat(),
+         "dormitory_community_id": place["community"].id,
+         "dormitory_address_text": "安居路88号3幢2单元301室"},
+        {**person(), "start_date": date.today().isoformat(),
+         "dormitory_community_id": place["community"].id,
+         "dormitory_address_text": "工业区宿舍楼B座"}]}, key="typed-hire")
+    assert hire.status_code == 201, hire.get_json()
+    run_jobs()
+    db.session.expire_all()
+    declaration = db.session.get(Declaration, hire.get_json()["id"])
+    matched, kept = declaration.payload["workers"]
+    from app.models import House
+
+    assert db.session.get(House, matched["dormitory_house_id"]).address_id == exact.id
+    assert kept["dormitory_house_id"] is None
+    assert kept["dormitory_typed"]["address_text"] == "工业区宿舍楼B座"
+    assert declaration.status == "needs_review"
+    assert {"field": "workers.1.dormitory_address_text",
+            "message": "宿舍地址未能匹配标准地址，需民警确认"} in declaration.reasons

@@ -97,6 +97,21 @@ def test_bulk_approve_approves_only_verified_declarations(as_officer, world, que
     assert sorted(bulk.detail["ids"]) == sorted([verified.id, second.id])
 
 
+def test_bulk_approve_refuses_a_declaration_with_reasons_even_if_posted(as_officer, world):
+    clean = make_declaration(world.a.address, "verified")
+    noted = make_declaration(world.a.address, "verified", reasons=[
+        {"field": "tenants.0", "message": "张三仍登记在其他房屋居住，已请原房东确认退租"}])
+    db.session.commit()
+    page = as_officer.get("/console/declarations?status=verified").get_data(as_text=True)
+    assert f'name="ids" value="{clean.id}"' in page
+    assert f'name="ids" value="{noted.id}"' not in page  # not offered...
+    resp = as_officer.post("/console/declarations/bulk-approve",
+                           data={"ids": [str(clean.id), str(noted.id)]}, follow_redirects=True)
+    assert "1 条需逐条审核" in resp.get_data(as_text=True)
+    assert _reload(clean).status == "approved"
+    assert _reload(noted).status == "verified"  # ...and refused when posted anyway
+
+
 def test_choosing_a_candidate_fixes_the_address_and_is_audited(as_officer, world):
     d = world.a.declarations["review"]
     other = world.a.other_address
