@@ -303,4 +303,8 @@ def test_relay_hands_dead_workers_jobs_to_their_retry_at_once(queued):
     time.sleep(2.1)
     assert recover_abandoned_jobs() == 1
     assert job.id not in registry.get_job_ids(cleanup=False)
-    assert job.get_status(refresh=True) in (JobStatus.SCHEDULED, JobStatus.QUEUED)
+    job.refresh()
+    assert job.get_status() == JobStatus.QUEUED  # now, not after the back-off
+    assert job.retries_left == 2 and job.id in queue.job_ids
+    queued.work()
+    assert _db.session.get(Declaration, int(job.args[0])).status == "verified"

@@ -173,15 +173,27 @@ def _check_handed_over(now: datetime) -> dict[str, int]:
 
 
 def recover_abandoned_jobs() -> int:
-    """Hand jobs whose worker died (heartbeat expired) to RQ's retry, now, not at the next
-    10-minute maintenance; returns how many were found."""
-    from rq.registry import StartedJobRegistry
+    """Retry, now, the jobs whose worker died (their heartbeat lapsed): RQ would find them at its
+    10-minute maintenance and wait out the retry back-off, which is for failing jobs, not dead
+    workers. Returns how many were handed back to their queue."""
+    from rq.job import Job, JobStatus
+    from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
     from workers.queues import QUEUE_NAMES, get_queue
 
     found = 0
     for name in QUEUE_NAMES:
-        registry = StartedJobRegistry(queue=get_queue(name))
-        found += len(registry.get_expired_job_ids())
-        registry.cleanup()
+        queue = get_queue(name)
+        registry = StartedJobRegistry(queue=queue)
+        expired = registry.get_expired_job_ids()
+        if not expired:
+            continue
+        registry.cleanup()  # RQ's own handling: a retry (scheduled after its back-off) or failed
+        scheduled = ScheduledJobRegistry(queue=queue)
+        for job in Job.fetch_many(list(dict.fromkeys(expired)), connection=queue.connection,
+                                  serializer=queue.serializer):
+            if job is not None and job.get_status() == JobStatus.SCHEDULED:
+                scheduled.remove(job)
+                queue.enqueue_job(job)
+                found += 1
     return found
