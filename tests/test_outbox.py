@@ -21,6 +21,7 @@ from app.fakedata import FakeData
 from app.models import Declaration, House, OutboxJob, PushMessage, WeChatUser, utcnow
 from app.services import declarations as svc
 from tests.factories import make_address, make_jurisdiction
+from tests.test_migrations import scratch_database_url  # noqa: F401  (fixture)
 from wechat.sandbox import store
 
 TODAY = date(2026, 11, 27)
@@ -308,3 +309,29 @@ def test_relay_hands_dead_workers_jobs_to_their_retry_at_once(queued):
     assert job.retries_left == 2 and job.id in queue.job_ids
     queued.work()
     assert _db.session.get(Declaration, int(job.args[0])).status == "verified"
+
+
+def test_upgrade_promises_validation_for_declarations_already_waiting(app_config,
+                                                                      scratch_database_url):
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    scratch = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": scratch_database_url})
+    with scratch.app_context():
+        upgrade(revision="a78d102ad5e3")
+        for n, status in enumerate(("received", "validating", "verified"), start=1):
+            _db.session.execute(text(
+                "INSERT INTO declaration (id, kind, status, submitter_role, channel, "
+                "receipt_code, payload, is_late, created_at, updated_at) VALUES (:id, 'house', "
+                ":status, 'landlord', 'wechat_h5', :code, '{}', 0, :now, :now)"),
+                {"id": n, "status": status, "code": f"MIGR{n}", "now": NOW})
+        _db.session.commit()
+        upgrade(revision="r18outbox001")
+        rows = _db.session.execute(select(OutboxJob).order_by(OutboxJob.id)).scalars().all()
+        assert [(r.job, r.args, r.enqueued_at, r.done_at) for r in rows] == [
+            (VALIDATE, [1], None, None), (VALIDATE, [2], None, None)]
+        from app.outbox import default_dedupe_key
+
+        assert rows[0].dedupe_key == default_dedupe_key(VALIDATE, [1])
+        _db.session.remove()
+        _db.engine.dispose()

@@ -79,8 +79,10 @@ def relay_promised(promised: list[tuple[int, str, list, str]]) -> int:
             enqueue_row(row_id, name, args, queue)
             handed.append(row_id)
         except Exception as exc:  # noqa: BLE001 - Redis down: the periodic relay hands it over
-            log.warning("enqueue of %s (outbox %s) failed, left for the relay: %s: %s",
-                        name, row_id, type(exc).__name__, exc)
+            log.warning("enqueue of %s (outbox %s) failed, left for the relay with %d more: "
+                        "%s: %s", name, row_id, len(promised) - len(handed) - 1,
+                        type(exc).__name__, exc)
+            break  # the rest would wait for the same dead Redis, each its own timeout
     if handed:
         try:
             with db.engine.begin() as conn:

@@ -5,6 +5,8 @@ Revises: a78d102ad5e3
 Create Date: 2026-12-01 17:00:00.000000
 
 """
+from datetime import datetime, timezone
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -36,6 +38,22 @@ def upgrade():
     with op.batch_alter_table('push_message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('not_before', sa.DateTime(), nullable=True))
+
+    # Declarations still waiting for validation were promised before the outbox existed:
+    # promise them now, so the relay delivers them like any other (no separate sweeper path).
+    bind = op.get_bind()
+    waiting = bind.execute(sa.text(
+        "SELECT id FROM declaration WHERE status IN ('received', 'validating') ORDER BY id"
+    )).scalars().all()
+    if waiting:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        outbox = sa.table('outbox_job', sa.column('job'), sa.column('args'), sa.column('queue'),
+                          sa.column('dedupe_key'), sa.column('created_at'),
+                          sa.column('attempts'))
+        name = 'workers.jobs.validate_declaration'
+        op.bulk_insert(outbox, [
+            {'job': name, 'args': f'[{i}]', 'queue': 'default', 'dedupe_key': f'{name}:[{i}]',
+             'created_at': now, 'attempts': 0} for i in waiting])
 
 
 def downgrade():
