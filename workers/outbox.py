@@ -9,16 +9,14 @@ handed over twice does no harm.
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
+from flask import current_app
 from rq import Callback
 from sqlalchemy import delete, select, update
 
 from app.extensions import db
 from app.models import OutboxJob, utcnow
-
-log = logging.getLogger(__name__)
 
 # A row the after-commit relay has not handed over within this long is handed over by the
 # periodic job (which runs every few seconds: see workers/schedule.py).
@@ -79,16 +77,17 @@ def relay_promised(promised: list[tuple[int, str, list, str]]) -> int:
             enqueue_row(row_id, name, args, queue)
             handed.append(row_id)
         except Exception as exc:  # noqa: BLE001 - Redis down: the periodic relay hands it over
-            log.warning("enqueue of %s (outbox %s) failed, left for the relay with %d more: "
-                        "%s: %s", name, row_id, len(promised) - len(handed) - 1,
-                        type(exc).__name__, exc)
+            current_app.logger.warning(
+                "enqueue of %s (outbox %s) failed, left for the relay with %d more: %s: %s",
+                name, row_id, len(promised) - len(handed) - 1, type(exc).__name__, exc)
             break  # the rest would wait for the same dead Redis, each its own timeout
     if handed:
         try:
             with db.engine.begin() as conn:
                 _mark_enqueued(handed, utcnow(), conn)
         except Exception as exc:  # noqa: BLE001 - the relay enqueues it again; jobs are idempotent
-            log.warning("could not mark outbox rows %s enqueued: %s", handed, exc)
+            current_app.logger.warning("could not mark outbox rows %s enqueued: %s",
+                                       handed, exc)
     return len(handed)
 
 
@@ -101,7 +100,7 @@ def run_promised_inline(promised: list[tuple[int, str, list, str]]) -> None:
             enqueue_row(row_id, name, args, queue)  # synchronous: runs it and marks it done
         except Exception:  # noqa: BLE001 - a failed job must not fail the request
             db.session.rollback()
-            log.exception("inline job %s (outbox %s) failed", name, row_id)
+            current_app.logger.exception("inline job %s (outbox %s) failed", name, row_id)
 
 
 def relay_outbox(now_iso: str | None = None) -> dict[str, int]:
