@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Protocol
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,6 +25,8 @@ PROMISED = "anju_outbox_promised"
 class Jobs(Protocol):
     def after_commit(self, name: str, *args, queue: str = "default",
                      dedupe_key: str | None = None) -> OutboxJob: ...
+
+    def runs_later(self) -> bool: ...
 
 
 def default_dedupe_key(name: str, args) -> str:
@@ -55,6 +58,12 @@ class OutboxJobs:
                 select(OutboxJob).where(OutboxJob.dedupe_key == key)).scalar_one()
         session.info.setdefault(PROMISED, []).append((row.id, name, args, queue))
         return row
+
+
+    def runs_later(self) -> bool:
+        """Whether workers and the periodic schedule run (REDIS_URL set): work may be put off.
+        Without them (the embedded demo) promised jobs run inline and nothing runs later."""
+        return bool(current_app.config.get("REDIS_URL"))
 
 
 jobs: Jobs = OutboxJobs()

@@ -41,7 +41,9 @@ def send_push(wechat_user_id: int | None, *, title: str, lines: list[tuple[str, 
 def notify_declaration_status(declaration_id: int, status: str,
                               now: datetime | None = None) -> PushResult | None:
     """Tell the submitter their declaration reached `status`, exactly once per change; in quiet
-    hours the push is recorded and sent when they end."""
+    hours the push is recorded and sent when they end (at once in the embedded demo, which runs
+    no periodic jobs to send it later)."""
+    from app.outbox import jobs
     from app.services.reminders import in_quiet_hours, next_send_time, settings
 
     declaration = db.session.get(Declaration, declaration_id)
@@ -56,8 +58,8 @@ def notify_declaration_status(declaration_id: int, status: str,
         lines.append(("退回原因", declaration.decision_reason))
     now = now or utcnow()
     s = settings()
+    quiet = in_quiet_hours(now, s) and jobs.runs_later()
     return send_push(declaration.submitter_wechat_user_id, title="申报办理进度", lines=lines,
                      link=f"/r/{declaration.receipt_code}",
                      dedupe_key=f"declaration:{declaration.id}:{status}",
-                     not_before=next_send_time(now, s) if in_quiet_hours(now, s) else None,
-                     now=now)
+                     not_before=next_send_time(now, s) if quiet else None, now=now)

@@ -303,9 +303,13 @@ def test_a_push_stuck_in_sending_is_reclaimed_after_the_send_timeout(app, db):
     assert template_sends() == []  # at most once: a claim that may have gone out is not resent
 
 
-def _quiet_hours(app, monkeypatch):
+def _quiet_hours(app, monkeypatch, runs_later: bool = True):
+    from app.outbox import jobs
+
     monkeypatch.setitem(app.config, "REMINDER_QUIET_START", "22:00")
     monkeypatch.setitem(app.config, "REMINDER_QUIET_END", "08:00")
+    # As with workers and the schedule running (REDIS_URL), in both passes.
+    monkeypatch.setattr(jobs, "runs_later", lambda: runs_later)
 
 
 def _shanghai(day_offset: int, hour: int, minute: int = 0):
@@ -374,3 +378,30 @@ def test_a_quota_deferred_status_push_is_sent_the_next_morning_once(app, db, mon
     assert retry_pushes(_shanghai(3, 8).isoformat())["sent"] == 1
     assert retry_pushes(_shanghai(3, 9).isoformat()) == {"reclaimed": 0}
     assert record(key).status == "sent" and len(template_sends()) == 2
+
+
+def test_a_push_recorded_by_a_worker_that_died_before_sending_is_sent_by_the_retry_once(app, db):
+    from wechat.jobs import retry_pushes
+
+    user = follower(db)
+    template_id, payload = push.notice_payload("template", "申报办理进度", LINES, "/r/ABC123")
+    db.session.add(PushMessage(channel="template", wechat_user_id=user.id, openid=user.openid,
+                               template_id=template_id, payload=payload, status="pending",
+                               dedupe_key="declaration:7:verified", attempts=0,
+                               created_at=push.utcnow() - push.timedelta(minutes=2)))
+    db.session.commit()
+    assert retry_pushes()["sent"] == 1
+    assert retry_pushes() == {"reclaimed": 0}
+    assert record("declaration:7:verified").status == "sent"
+    assert len(store.sent_messages(user.openid)) == 1
+
+
+def test_the_embedded_demo_sends_a_night_decision_at_once_having_no_one_to_send_it_later(
+        app, db, monkeypatch):
+    from app.services.notifications import notify_declaration_status
+
+    _quiet_hours(app, monkeypatch, runs_later=False)
+    user = follower(db)
+    decl = _declaration_by(user)
+    assert notify_declaration_status(decl.id, "approved", now=_shanghai(2, 23)).status == "sent"
+    assert len(store.sent_messages(user.openid)) == 1
