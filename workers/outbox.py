@@ -109,7 +109,7 @@ def relay_outbox(now_iso: str | None = None) -> dict[str, int]:
     from app.redis_conn import get_redis
 
     redis = get_redis()
-    if not redis.set(_LOCK, 1, nx=True, ex=120):
+    if not redis.set(_LOCK, 1, nx=True, ex=30):  # short: a lock left by a crash blocks little
         return {"busy": 1}  # another relay is running; the next period tries again
     try:
         now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
