@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from app import crypto
 from app.extensions import db
+from app.outbox import jobs
 from app.models import (
     Address, Employer, House, OwnershipClaim, Person, Residence, WeChatUser, utcnow,
 )
@@ -291,10 +292,7 @@ def decide(claim: OwnershipClaim, officer, approve: bool, reason: str | None = N
 # -- pushes ---------------------------------------------------------------------------------------
 
 def _enqueue_notice(claim_id: int, event: str) -> None:
-    from workers.jobs import notify_claim
-    from workers.queues import enqueue_after_commit
-
-    enqueue_after_commit(notify_claim, claim_id, event)
+    jobs.after_commit("workers.jobs.notify_claim", claim_id, event)
 
 
 def _subject_text(claim: OwnershipClaim) -> str:

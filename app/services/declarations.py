@@ -35,6 +35,7 @@ from app.models import (
 )
 from app.models.house import RENTAL_TYPES
 from app.models.person import DOCUMENT_TYPES
+from app.outbox import jobs
 from app.services import people
 from app.services.errors import RuleError
 from app.services.people import upsert_person
@@ -165,10 +166,7 @@ def _create(kind: str, submitter: Submitter, payload: dict, *, idempotency_key: 
 
 
 def _enqueue_validation(declaration: Declaration) -> None:
-    from workers.jobs import validate_declaration
-    from workers.queues import enqueue_after_commit
-
-    enqueue_after_commit(validate_declaration, declaration.id)
+    jobs.after_commit("workers.jobs.validate_declaration", declaration.id)
 
 
 def _person_payload(person: Person, **extra) -> dict:
@@ -549,10 +547,7 @@ def declare_self(submitter: Submitter, house: House, me: dict, *,
 
 
 def _enqueue_landlord_notice(declaration: Declaration) -> None:
-    from workers.jobs import notify_landlord_of_self_declaration
-    from workers.queues import enqueue_after_commit
-
-    enqueue_after_commit(notify_landlord_of_self_declaration, declaration.id)
+    jobs.after_commit("workers.jobs.notify_landlord_of_self_declaration", declaration.id)
 
 
 def confirm_declaration(declaration: Declaration, confirmer: Submitter) -> Declaration:
@@ -607,10 +602,7 @@ def deny_self_declaration(declaration: Declaration, confirmer: Submitter,
     withdraw_proposed_rows(declaration)
     people.discard_proposals(declaration.id)
     db.session.flush()
-    from workers.jobs import notify_declaration_status
-    from workers.queues import enqueue_after_commit
-
-    enqueue_after_commit(notify_declaration_status, declaration.id, "rejected")
+    jobs.after_commit("workers.jobs.notify_declaration_status", declaration.id, "rejected")
     return declaration
 
 

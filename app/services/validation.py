@@ -31,6 +31,7 @@ from app.models import (
     utcnow,
 )
 from app.models.person import CHANGE_FIELD_LABELS
+from app.outbox import jobs
 from app.services.address_match import decisive, match_address
 from app.services.checklist import active_template
 from app.services.people import apply_proposals
@@ -171,18 +172,11 @@ def check_conflicts(declaration: Declaration, outcome: Outcome) -> None:
                     link=f"/h5/houses/{old_house.id}/move-out")
                 db.session.add(reminder)
                 db.session.flush()  # conflicts are rare: the id is worth a flush, even in a batch
-                _push_after_commit(reminder)
+                # Sent right after this commit, not at the next hourly sweep (quiet hours and
+                # the quota still apply: the send defers it).
+                jobs.after_commit("workers.reminder_jobs.send_reminders", [reminder.id])
             outcome.add(f"tenants.{i}",
                         f"{item.get('name', '')}仍登记在其他房屋居住，已请原房东确认退租",)
-
-
-def _push_after_commit(reminder: Reminder) -> None:
-    """The receipt says the old landlord was asked: send it when the verdict commits, not at the
-    next sweep (quiet hours and the quota still defer it, as for every reminder)."""
-    from workers.queues import enqueue_after_commit
-    from workers.reminder_jobs import send_reminder
-
-    enqueue_after_commit(send_reminder, reminder.id)
 
 
 def check_occupancy(declaration: Declaration, outcome: Outcome) -> None:
