@@ -153,6 +153,27 @@ def test_a_promise_is_written_with_the_declaration_and_relayed_after_commit(queu
     assert len(_sent_status_pushes(user)) == 1
 
 
+def test_a_second_promise_in_a_transaction_relays_nothing_before_the_commit(queued):
+    house, landlord, user = _house_with_landlord()
+    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    from app.outbox import jobs
+
+    jobs.after_commit(NOTIFY, decl.id, "verified")  # its SAVEPOINT release fires after_commit
+    assert queued.jobs() == []  # the validation promised first is not handed over early
+    _db.session.rollback()
+    assert queued.jobs() == [] and _rows() == []
+
+
+def test_two_promises_in_one_transaction_are_both_relayed_after_the_commit(queued):
+    house, landlord, user = _house_with_landlord()
+    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    from app.outbox import jobs
+
+    jobs.after_commit(NOTIFY, decl.id, "verified")
+    _db.session.commit()
+    assert sorted(j.func_name for j in queued.jobs()) == [NOTIFY, VALIDATE]
+
+
 def test_a_rollback_promises_and_enqueues_nothing(queued):
     house, landlord, _user = _house_with_landlord()
     svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)

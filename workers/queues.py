@@ -107,6 +107,10 @@ def _run_inline(app, promised) -> None:
 def _flush_pending(session: Session) -> None:
     from app.outbox import PROMISED
 
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too (the outbox itself uses one per
+    # promise): only the outermost commit makes the promises true, so relay nothing before it.
+    if session.get_nested_transaction() is not None:
+        return
     promised = session.info.pop(PROMISED, None)
     if not promised:
         return
@@ -122,4 +126,6 @@ def _flush_pending(session: Session) -> None:
 def _drop_pending(session: Session) -> None:
     from app.outbox import PROMISED
 
+    if session.get_nested_transaction() is not None:
+        return  # a SAVEPOINT rolled back: the outer transaction's promises still stand
     session.info.pop(PROMISED, None)
