@@ -20,6 +20,10 @@ def create_app(config: dict | None = None) -> Flask:
     from app.keys import ensure_secrets
 
     ensure_secrets(app.config, app.instance_path)
+    from app.services.retention import retention_problems
+
+    if retention_problems(app.config):
+        raise RuntimeError("refusing to start:\n" + "\n".join(retention_problems(app.config)))
     if app.config["APP_ENV"] == "production":
         from app.config import production_problems
 

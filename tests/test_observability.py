@@ -300,3 +300,54 @@ def test_a_job_enqueued_by_a_request_logs_that_request_id(app, db, monkeypatch, 
     assert [(l["msg"], l["request_id"]) for l in lines] == [
         ("job started", "req-job-000111"), ("job finished", "req-job-000111")]
     assert lines[1]["outcome"] == "done" and lines[1]["job"] == "sweep_stale_declarations"
+
+
+# --- worker and scheduler health checks --------------------------------------------------------
+
+def test_worker_check_is_unhealthy_only_when_jobs_wait_without_a_live_worker(app, db):
+    from datetime import datetime, timedelta, timezone
+
+    from rq import Queue, Worker
+
+    from app.redis_conn import get_redis
+    from workers.health import worker_health
+    from workers.queues import JOB_SERIALIZER
+
+    connection = get_redis()
+    assert worker_health(connection)[0]  # nothing waits: healthy without workers
+    Queue("default", connection=connection, serializer=JOB_SERIALIZER).enqueue(
+        "workers.jobs.sweep_stale_declarations")
+    ok, line = worker_health(connection)
+    assert not ok and "no worker heartbeat within 60s" in line
+    worker = Worker([Queue("default", connection=connection)], connection=connection,
+                    name="check-test-worker")
+    worker.register_birth()
+    worker.heartbeat()
+    try:
+        assert worker_health(connection)[0]
+        later = datetime.now(timezone.utc) + timedelta(seconds=90)
+        assert not worker_health(connection, now=later)[0]  # its heartbeat is too old
+    finally:
+        worker.register_death()
+
+
+def test_scheduler_check_needs_a_recent_period_taken(app, db):
+    import time
+
+    from app.redis_conn import get_redis
+    from workers.health import scheduler_health
+    from workers.schedule import enqueue_due_jobs
+
+    connection = get_redis()
+    assert not scheduler_health(connection)[0]
+    enqueue_due_jobs(connection)
+    assert scheduler_health(connection)[0]
+    assert not scheduler_health(connection, now=time.time() + 300)[0]
+
+
+def test_worker_check_command_exits_1_when_redis_is_down(app, monkeypatch, capsys):
+    from workers.health import check
+
+    monkeypatch.setitem(app.extensions, "anju_redis", DeadRedis())
+    assert check("workers") == 1
+    assert "Redis unreachable" in capsys.readouterr().out
