@@ -18,19 +18,31 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
-def code_heads(app) -> set[str]:
-    """The Alembic head revision(s) of the migrations shipped with this code (read once)."""
-    heads = app.extensions.get("anju_code_heads")
-    if heads is None:
+def _scripts(app):
+    """The Alembic script directory shipped with this code (read once)."""
+    scripts = app.extensions.get("anju_alembic_scripts")
+    if scripts is None:
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
-        directory = app.extensions["migrate"].directory
         config = Config()
-        config.set_main_option("script_location", os.path.abspath(directory))
-        heads = set(ScriptDirectory.from_config(config).get_heads())
-        app.extensions["anju_code_heads"] = heads
-    return heads
+        config.set_main_option("script_location",
+                               os.path.abspath(app.extensions["migrate"].directory))
+        scripts = ScriptDirectory.from_config(config)
+        app.extensions["anju_alembic_scripts"] = scripts
+    return scripts
+
+
+def code_heads(app) -> set[str]:
+    """The Alembic head revision(s) of the migrations shipped with this code."""
+    return set(_scripts(app).get_heads())
+
+
+def _known(app, revision: str) -> bool:
+    try:
+        return _scripts(app).get_revision(revision) is not None
+    except Exception:  # noqa: BLE001 - alembic raises for ids it does not know
+        return False
 
 
 def _replica_engine(app):
@@ -56,8 +68,12 @@ def _check_primary(app) -> dict:
     expected = code_heads(app)
     result = {"ok": found == expected, "revision": sorted(found), "code_head": sorted(expected),
               "dialect": db.engine.dialect.name}
-    if found != expected:
-        result["error"] = "migration revision differs from the code's head: run `flask db upgrade`"
+    if found != expected and found and not any(_known(app, rev) for rev in found):
+        # A revision this code has never heard of: a newer release has migrated (the upgrade
+        # runs migrations first, then restarts web hosts one by one). This process still serves.
+        result.update(ok=True, note="database is at a newer revision than this code")
+    elif found != expected:
+        result["error"] = "database is behind this code's migration head: run `flask db upgrade`"
     return result
 
 
@@ -80,7 +96,8 @@ def _check_redis(app) -> dict:
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: database primary at the code's migration head, replica if set, Redis; else 503."""
+    """Readiness: database primary at the code's migration head (or a newer one), replica if
+    set, Redis; else 503."""
     app = current_app._get_current_object()
     checks = {"database": _check_primary(app), "redis": _check_redis(app)}
     replica = _replica_engine(app)

@@ -361,3 +361,53 @@ def test_worker_and_scheduler_roles_run_bounded(role_env, tmp_path):
         assert run_role(role_env, "check-worker").returncode == 0  # nothing waits any more
     finally:
         connection.flushdb()
+
+
+# --- backup restore drill ----------------------------------------------------------------------
+
+def _mariadb_opts(url) -> str:
+    return " ".join(filter(None, [f"-h{url.host or '127.0.0.1'}", f"-P{url.port or 3306}",
+                                  f"-u{url.username or 'root'}"]))
+
+
+def test_restore_drill_restores_a_dump_into_a_scratch_database_with_equal_counts(mariadb_only):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    engine = create_engine(url.set(database=""))
+    env = {**os.environ, "MARIADB_OPTS": _mariadb_opts(url)}
+    if url.password:
+        env["MYSQL_PWD"] = url.password
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS anju_drill_src"))
+            conn.execute(text("CREATE DATABASE anju_drill_src CHARACTER SET utf8mb4 "
+                              "COLLATE utf8mb4_unicode_ci"))
+            conn.execute(text("CREATE TABLE anju_drill_src.person (id INT PRIMARY KEY, "
+                              "name VARCHAR(64), note TEXT) DEFAULT CHARSET=utf8mb4"))
+            conn.execute(text("CREATE TABLE anju_drill_src.alembic_version "
+                              "(version_num VARCHAR(32) PRIMARY KEY)"))
+            conn.execute(text("INSERT INTO anju_drill_src.alembic_version VALUES ('a78d102ad5e3')"))
+            for n in range(50):
+                conn.execute(text("INSERT INTO anju_drill_src.person VALUES (:i, :n, :t)"),
+                             {"i": n, "n": f"张三{n}", "t": "𠀀 emoji 🏠"})
+        done = subprocess.run(["sh", str(DEPLOY / "restore-drill.sh"), "anju_drill_src",
+                               "anju_drill_dst"], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert re.search(r"^person\s+rows\s+50 -> 50\s.*ok$", done.stdout, re.M), done.stdout
+        assert "tables=2 " in done.stdout and "result=ok" in done.stdout
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT note FROM anju_drill_dst.person WHERE id = 7")) \
+                .scalar() == "𠀀 emoji 🏠"
+
+        # Never into a database that is not plainly a scratch one (it is dropped).
+        refused = subprocess.run(["sh", str(DEPLOY / "restore-drill.sh"), "anju_drill_src",
+                                  "anju_test"], env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 2 and "must contain 'drill' or 'scratch'" in refused.stderr
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS anju_drill_src"))
+            conn.execute(text("DROP DATABASE IF EXISTS anju_drill_dst"))
+        engine.dispose()

@@ -37,24 +37,43 @@ def value(series, name, **labels) -> float:
 # --- /readyz -------------------------------------------------------------------------------
 
 @pytest.fixture()
-def behind_revision(app, db):
-    """The database one migration behind what the code ships (restored afterwards)."""
+def database_revision(app, db):
+    """Set the database's Alembic revision for one test (restored afterwards)."""
     found = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    db.session.execute(text("UPDATE alembic_version SET version_num = 'older0000001'"))
-    db.session.commit()
-    yield
-    db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": found})
-    db.session.commit()
+
+    def set_revision(revision):
+        db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+        db.session.commit()
+
+    yield set_revision
+    set_revision(found)
 
 
-def test_readyz_is_503_when_the_database_is_not_at_the_code_head(client, behind_revision):
+def _an_older_revision(app) -> str:
+    from app.health import _scripts, code_heads
+
+    head = _scripts(app).get_revision(sorted(code_heads(app))[0])
+    return head.down_revision if isinstance(head.down_revision, str) else head.down_revision[0]
+
+
+def test_readyz_is_503_when_the_database_is_behind_the_code(app, client, database_revision):
+    older = _an_older_revision(app)
+    database_revision(older)
     resp = client.get("/readyz")
     assert resp.status_code == 503
     body = resp.get_json()
     assert body["status"] == "unavailable"
-    assert body["database"]["revision"] == ["older0000001"]
+    assert body["database"]["revision"] == [older]
     assert "flask db upgrade" in body["database"]["error"]
     assert client.get("/healthz").status_code == 200  # liveness does not care: no restart loop
+
+
+def test_readyz_stays_ready_when_a_newer_release_has_migrated(client, database_revision):
+    """During a rolling upgrade the old code keeps serving while the new head is in place."""
+    database_revision("newer0000001")
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.get_json()["database"]["note"] == "database is at a newer revision than this code"
 
 
 class DeadRedis:
