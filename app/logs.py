@@ -89,7 +89,8 @@ def _who() -> dict:
     """Officer id or WeChat user id, from what the request already loaded (no extra query)."""
     officer = g.get("_login_user")  # Flask-Login's cache; set only when the view used it
     if officer is not None and getattr(officer, "is_authenticated", False):
-        return {"officer_id": officer.get_id()}
+        # ConsoleUser wraps the Officer; never get_id(): that is the session token.
+        return {"officer_id": getattr(getattr(officer, "officer", officer), "id", None)}
     wx_user = g.get("wx_user")
     if wx_user is not None:
         return {"wechat_user_id": wx_user.id}
