@@ -325,6 +325,10 @@ def test_migrate_then_web_roles_serve_health_and_multiprocess_metrics(role_env, 
         output = web.communicate(timeout=60)[0]
     assert web.returncode == 0, output
     assert '"logger": "anju.request"' in output and '"endpoint": "health.readyz"' in output
+    import json
+
+    booted = [json.loads(line) for line in output.splitlines() if '"gunicorn.error"' in line]
+    assert any(line["msg"].startswith("Listening at") for line in booted), output  # JSON too
 
 
 def test_worker_and_scheduler_roles_run_bounded(role_env, tmp_path):
