@@ -64,7 +64,7 @@ def test_compose_healthchecks_use_the_entrypoint_checks_and_restart_policies_are
             assert "healthcheck" not in service and service["restart"].startswith("on-failure")
             continue
         test = service["healthcheck"]["test"]
-        assert test[0] == "CMD"
+        assert test[0] == ("CMD-SHELL" if name == "nginx" else "CMD"), name
         if name in APP_SERVICES:
             assert test[1] == "/app/deploy/entrypoint.sh" and test[2] in entrypoint_roles()
     assert services["web"]["healthcheck"]["test"][2] == "ready"
