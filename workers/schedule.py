@@ -15,6 +15,7 @@ from wechat.jobs import retry_pushes
 from workers.jobs import escalate_unconfirmed_self_declarations
 from workers.outbox import relay_outbox
 from workers.reminder_jobs import sweep_reminders
+from workers.retention_jobs import anonymise_ended_stays, purge_audit_logs
 
 PERIODIC_JOBS = [
     # Every few seconds: whatever a commit promised and nobody enqueued (Redis was down, the
@@ -25,6 +26,8 @@ PERIODIC_JOBS = [
     (sweep_reminders, 3600, "low", {"job_timeout": 3000}),  # hourly: 08:00 ends quiet hours
     # Self-declarations the landlord left unanswered past SELF_DECLARATION_CONFIRM_DAYS.
     (escalate_unconfirmed_self_declarations, 3600, "low", {}),
+    (purge_audit_logs, 86400, "low", {"job_timeout": 3600}),  # daily (docs/DEPLOY.md 数据保留)
+    (anonymise_ended_stays, 86400, "low", {"job_timeout": 3600}),
 ]
 
 _LOCK_KEY = "anju:schedule:{name}:{period}"

@@ -61,6 +61,9 @@ def upsert_person(*, document_type: str, document_number: str, name: str,
         )
     ).scalar_one_or_none()
     if person is not None:
+        if not person.document_number_enc:  # anonymised by retention (services/retention.py): back
+            person.document_number_enc, _, person.document_masked = crypto.protect_document(
+                document_type, info.number)
         # What follows from the number itself is not a proposal: it is the same for everyone.
         person.birth_date = person.birth_date or info.birth_date
         person.sex = person.sex or info.sex
