@@ -61,9 +61,9 @@ def upsert_person(*, document_type: str, document_number: str, name: str,
         )
     ).scalar_one_or_none()
     if person is not None:
-        if not person.document_number_enc:  # anonymised by retention (services/retention.py): back
-            person.document_number_enc, _, person.document_masked = crypto.protect_document(
-                document_type, info.number)
+        if not person.document_number_enc:
+            return _refill_anonymised(person, info, name, nationality, canonical_phone,
+                                      document_type)
         # What follows from the number itself is not a proposal: it is the same for everyone.
         person.birth_date = person.birth_date or info.birth_date
         person.sex = person.sex or info.sex
@@ -188,3 +188,18 @@ def history_of(person: Person) -> list[PersonChange]:
     return list(db.session.execute(select(PersonChange).where(
         PersonChange.person_id == person.id, PersonChange.status == "applied")
         .order_by(PersonChange.applied_at.desc(), PersonChange.id.desc())).scalars())
+
+
+def _refill_anonymised(person: Person, info, name: str, nationality: str,
+                       phone: str | None, document_type: str) -> Person:
+    """A person anonymised by retention (services/retention.py) is declared again: the kept
+    record holds nothing to protect, so it takes what is declared, as a new person would."""
+    person.document_number_enc, _, person.document_masked = crypto.protect_document(
+        document_type, info.number)
+    person.name, person.nationality = name, nationality
+    person.birth_date, person.sex = info.birth_date, info.sex
+    person.household_region_code = info.region_code
+    if phone:
+        person.phone_enc, person.phone_blind_index, person.phone_masked = crypto.protect_phone(phone)
+    db.session.flush()
+    return person

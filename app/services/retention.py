@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, or_, select, update
 
 from app.extensions import db
 from app.models import (
-    AuditLog, CaseCheck, ControlTask, Declaration, Employment, House, Penalty, Person, Residence,
+    AuditLog, CaseCheck, ControlTask, Declaration, Employment, House, Penalty, Person, PersonChange,
+    Residence,
     SpotCheckPerson, WeChatUser,
 )
 
@@ -103,7 +104,7 @@ def anonymise_chunk(now: datetime, days: int, limit: int = CHUNK) -> int:
 
     Cleared: name, encrypted and masked document number, phone (encrypted, blind index,
     masked), birth date, sex, household region, and their entries in the declarations of their
-    stays. Kept: the document blind index (an HMAC, useless without the key and the number),
+    stays, the names declarers typed on those stays and the person's change history. Kept: the document blind index (an HMAC, useless without the key and the number),
     document type and nationality, so the residence history stays countable and a returning
     person is linked to it again (people.upsert_person refills the row).
     """
@@ -118,6 +119,12 @@ def anonymise_chunk(now: datetime, days: int, limit: int = CHUNK) -> int:
         person.document_masked = ANONYMISED_NAME
         person.phone_enc = person.phone_blind_index = person.phone_masked = None
         person.birth_date = person.sex = person.household_region_code = None
+    # The names declarers typed, and the person's change history, name the person too.
+    db.session.execute(update(Residence).where(Residence.person_id.in_(ids))
+                       .values(declared_name=None))
+    db.session.execute(update(Employment).where(Employment.person_id.in_(ids))
+                       .values(declared_name=None))
+    db.session.execute(delete(PersonChange).where(PersonChange.person_id.in_(ids)))
     declaration_ids = set(db.session.execute(
         select(Residence.declaration_id).where(Residence.person_id.in_(ids),
                                                Residence.declaration_id.is_not(None))).scalars())
