@@ -34,6 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
+    from app.formatting import register as register_formatting
+
+    register_formatting(app)
     return app
 
 

@@ -6,13 +6,13 @@ commits once, and on refusal shows the form again with everything typed and the 
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
 
 from flask import redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.extensions import db
+from app.formatting import local_datetime, local_today
 from app.h5 import bp, code_guess_limit
 from app.h5.forms import check_csrf, errors_of, generate_csrf, nest
 from app.h5.identity import user_required
@@ -32,12 +32,12 @@ from app.services import ownership
 from app.services.errors import RuleError
 from app.services.pledge import current_pledge
 from app.services.validation import public_reasons
+from app.wording import NEXT_STEPS
 
 REFUSED = (ValidationError, RuleError, IdentityError)
 DOC_OPTIONS = [(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES]
 RENTAL_OPTIONS = [(t, RENTAL_TYPE_LABELS[t]) for t in RENTAL_TYPES]
 MAX_ROWS = 10
-BEIJING_OFFSET = timedelta(hours=8)  # stored UTC, shown in Asia/Shanghai (no daylight saving)
 
 
 @bp.context_processor
@@ -45,7 +45,7 @@ def _helpers():
     return {"csrf_token": generate_csrf, "new_key": lambda: secrets.token_urlsafe(16),
             "doc_options": DOC_OPTIONS,
             "rental_options": RENTAL_OPTIONS, "kind_labels": KIND_LABELS,
-            "status_labels": STATUS_LABELS}
+            "status_labels": STATUS_LABELS, "next_steps": NEXT_STEPS}
 
 
 def _submitter(user, role: str) -> svc.Submitter:
@@ -115,7 +115,7 @@ def claim(user, claim_id: int):
     address = None
     if mine.subject_type == "house" and mine.status == "approved":
         address = db.session.get(House, mine.subject_id).address
-    submitted_at = (mine.created_at + BEIJING_OFFSET).strftime("%Y-%m-%d %H:%M")
+    submitted_at = local_datetime(mine.created_at)
     return render_template("h5/claim.html", claim=mine, address=address,
                            message=claims.receipt_message(mine), submitted_at=submitted_at,
                            new=request.args.get("new") == "1")
@@ -205,7 +205,7 @@ def move_in(user, house_id: int):
     """Declare tenants moving in: several people in one submission."""
     house = ownership.my_house(user, house_id)
     rows = _rows()
-    context = {"house": house, "rows": rows, "today": date.today().isoformat()}
+    context = {"house": house, "rows": rows, "today": local_today().isoformat()}
     if request.method == "GET" or request.form.get("add_row"):
         values = request.form.to_dict() if request.method == "POST" else {}
         if request.form.get("add_row"):
@@ -231,7 +231,7 @@ def move_out(user, house_id: int):
     """Declare tenants moving out."""
     house = ownership.my_house(user, house_id)
     context = {"house": house, "tenants": ownership.live_residences(house),
-               "today": date.today().isoformat()}
+               "today": local_today().isoformat()}
     if request.method == "GET":
         return render_template("h5/move_out.html", values={"end_date": context["today"]},
                                errors={}, chosen=set(), **context)
@@ -314,7 +314,7 @@ def declaration(user, declaration_id: int):
 def self_declare(user, token: str):
     """A tenant declares themself at the scanned address; the landlord confirms."""
     address = ownership.address_by_token(token)
-    context = {"address": address, "today": date.today().isoformat()}
+    context = {"address": address, "today": local_today().isoformat()}
     if request.method == "GET":
         values = {"me-document_type": "resident_id", "me-start_date": context["today"]}
         return render_template("h5/self.html", values=values, errors={}, **context)
@@ -364,7 +364,7 @@ def me(user):
         .order_by(Residence.start_date.desc())).scalars().all() if user.person_id else []
     items = [{"residence": r, "address": db.session.get(House, r.house_id).address.full_text,
               "permit_from": svc.residence_permit_date(r.start_date)} for r in rows]
-    return render_template("h5/me.html", items=items, today=date.today())
+    return render_template("h5/me.html", items=items, today=local_today())
 
 
 # -- employers ----------------------------------------------------------------------------------------
@@ -404,7 +404,7 @@ def employer(user, employer_id: int):
         .order_by(Employment.id)).scalars().all()
     rows = _rows()
     context = {"employer": employer, "workers": workers, "rows": rows,
-               "today": date.today().isoformat()}
+               "today": local_today().isoformat()}
     values = {f"workers-{i}-document_type": "resident_id" for i in range(rows)}
     values.update({f"workers-{i}-start_date": context["today"] for i in range(rows)})
     if request.method == "GET":

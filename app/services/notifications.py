@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.extensions import db
+from app.formatting import local_datetime
 from app.models import Declaration
 from app.models.declaration import KIND_LABELS
 
@@ -43,9 +44,14 @@ def notify_declaration_status(declaration_id: int, status: str) -> PushResult | 
     if message is None:
         return None
     lines = [("申报事项", KIND_LABELS.get(declaration.kind, declaration.kind)),
-             ("回执码", declaration.receipt_code), ("办理结果", message)]
-    if status == "rejected" and declaration.decision_reason:
-        lines.append(("退回原因", declaration.decision_reason))
+             ("回执码", declaration.receipt_code),
+             ("提交时间", local_datetime(declaration.created_at)), ("办理结果", message)]
+    if status == "rejected":
+        lines.append(("退回原因", declaration.decision_reason or "信息有误"))
+        lines.append(("办理方式", "请点击查看详情，按退回原因更正后重新申报"))
+    elif status == "flagged" and declaration.decision_reason:
+        lines.append(("民警意见", declaration.decision_reason))
+    # The link opens the submitter's own declaration page (the public receipt is one tap on).
     return send_push(declaration.submitter_wechat_user_id, title="申报办理进度", lines=lines,
-                     link=f"/r/{declaration.receipt_code}",
+                     link=f"/h5/declarations/{declaration.id}",
                      dedupe_key=f"declaration:{declaration.id}:{status}")
