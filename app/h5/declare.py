@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.formatting import local_datetime, local_today
 from app.h5 import bp, code_guess_limit
-from app.h5.forms import check_csrf, errors_of, generate_csrf, nest
+from app.h5.forms import check_csrf, errors_of, generate_csrf, load_all, nest
 from app.h5.identity import user_required
 from app.identity import IdentityError
 from app.models import Declaration, Employment, House, OwnershipClaim, Residence
@@ -93,7 +93,7 @@ def register_house(user, token: str):
         form["is_rental"] = request.form.get("is_rental", "1") == "1"
         if not (form.get("agent") or {}).get("name"):
             form.pop("agent", None)
-        data = HouseInSchema().load(form)
+        data = load_all(HouseInSchema(), form)
         result = svc.register_house(
             _submitter(user, "landlord"), address, owner=data["owner"],
             agent=data.get("agent"), rental_type=data["rental_type"], rooms=data["rooms"],
@@ -146,7 +146,7 @@ def agent(user, house_id: int):
         if request.form.get("action") == "remove":
             svc.remove_agent(submitter, house)
         else:
-            data = AgentInSchema().load(nest(request.form))
+            data = load_all(AgentInSchema(), nest(request.form))
             svc.set_agent(submitter, house, data["agent"])
         db.session.commit()
     except REFUSED as exc:
@@ -216,7 +216,7 @@ def move_in(user, house_id: int):
         return render_template("h5/move_in.html", values=values, errors={}, **context)
     check_csrf()
     try:
-        data = MoveInSchema().load(nest(request.form))
+        data = load_all(MoveInSchema(), nest(request.form))
         declaration = svc.declare_move_in(_submitter(user, "landlord"), house, data["tenants"],
                                           idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()
@@ -297,7 +297,7 @@ def declaration(user, declaration_id: int):
     check_csrf()
     try:
         form = nest(request.form)
-        data = CorrectionSchema().load(form)
+        data = load_all(CorrectionSchema(), form)
         residence_id = data.pop("residence_id")
         correction = svc.correct_move_in(_submitter(user, "landlord"), declaration, residence_id,
                                          data, idempotency_key=request.form.get("idempotency_key"))
@@ -322,7 +322,7 @@ def self_declare(user, token: str):
     try:
         form = nest(request.form)
         form["qr_token"] = token
-        data = SelfDeclarationSchema().load(form)
+        data = load_all(SelfDeclarationSchema(), form)
         house = ownership.house_at_token(token, field="_schema")
         declaration = svc.declare_self(_submitter(user, "tenant"), house, data["me"],
                                        idempotency_key=request.form.get("idempotency_key"))
@@ -381,7 +381,7 @@ def register_employer(user, token: str):
     try:
         form = nest(request.form)
         form["qr_token"] = token
-        data = EmployerInSchema().load(form)
+        data = load_all(EmployerInSchema(), form)
         result = svc.register_employer(
             _submitter(user, "employer"), name=data["name"], uscc=data["uscc"], address=address,
             contact_name=data["contact_name"], contact_phone=data["contact_phone"],
@@ -417,7 +417,7 @@ def employer(user, employer_id: int):
             declaration = svc.declare_leave(_submitter(user, "employer"), employer,
                                             data["employment_ids"], data["end_date"])
         else:
-            data = HireSchema().load(nest(request.form))
+            data = load_all(HireSchema(), nest(request.form))
             for i, worker in enumerate(data["workers"]):
                 token = worker.pop("dormitory_qr_token", None)
                 if token:
