@@ -67,3 +67,9 @@ def register(app) -> None:
     app.add_template_filter(local_date, "local_date")
     app.add_template_filter(lateness, "lateness")
     app.add_template_global(local_today, "local_today")
+    from app import wording
+
+    for name in ("channel_label", "region_label", "nationality_label", "audit_action_label",
+                 "yes_no", "field_sentence"):
+        app.add_template_filter(getattr(wording, name), name)
+    app.add_template_global(wording.reason_sentence, "reason_sentence")

@@ -10,34 +10,23 @@ from sqlalchemy import func, select
 from app import crypto
 from app.console import bp
 from app.console.auth import client_ip, current_officer
+from app.console.facts import build_facts
 from app.console.forms import (
     BulkApproveForm, ChooseAddressForm, DecisionForm, LogoutForm, RevealForm,
 )
 from app.extensions import db
-from app.models import Address, Community, Declaration, Officer, Person, utcnow
+from app.models import Address, Community, Declaration, House, Officer, Person, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.officer import ROLE_LABELS
 from app.services import audit, review, scoping
+from app.wording import CHANNEL_LABELS, reason_sentence
+from app.wording import ROLE_LABELS as SUBMITTER_ROLES
 
 PER_PAGE = 50
 PENDING = ("needs_review", "verified")
 AGE_CHOICES = {"1": "超过 1 天", "3": "超过 3 天", "7": "超过 7 天", "30": "超过 30 天"}
 SENSITIVE_KEYS = {"document_number": "document", "id_number": "document", "phone": "phone",
                   "mobile": "phone", "contact_phone": "phone"}
-PAYLOAD_LABELS = {
-    "document_number": "证件号码", "document_type": "证件类型", "name": "姓名", "phone": "手机号码",
-    "start_date": "入住日期", "end_date": "离开日期", "room": "房间", "address_text": "地址",
-    "house_id": "房屋编号", "person_id": "人员编号", "tenants": "租客", "nationality": "国籍",
-    "relation_to_landlord": "与房东关系", "rental_type": "出租类型", "rooms": "房间数",
-    "employer_id": "单位编号", "job": "岗位", "qr_token": "门牌码",
-    "document_masked": "证件号码", "phone_masked": "手机号码", "address": "地址",
-    "address_id": "地址编号", "residence_id": "居住记录编号", "employment_id": "用工记录编号",
-    "owner": "房主", "agent": "托管人", "workers": "员工", "employer": "单位",
-    "uscc": "统一社会信用代码",
-    "contact_name": "联系人", "contact_phone_masked": "联系电话", "corrects": "更正的回执号",
-    "before": "更正前", "after": "更正后", "relation": "与房东关系", "confirmed_by": "已确认方",
-    "is_rental": "是否出租", "area_m2": "面积（平方米）", "monthly_rent": "月租金",
-}
 
 
 @bp.context_processor
@@ -48,7 +37,8 @@ def console_globals():
             "mask_name": crypto.mask_name, "ADMIN_ROLES": scoping.ADMIN_ROLES,
             # Menu entries for console pages other issues add appear once their views exist.
             "url_map_endpoints": current_app.view_functions,
-            "BEIJING_OFFSET": timedelta(hours=8)}
+            "BEIJING_OFFSET": timedelta(hours=8),
+            "CHANNEL_LABELS": CHANNEL_LABELS, "ROLE_NAMES": SUBMITTER_ROLES}
 
 
 @bp.get("/")
@@ -152,28 +142,6 @@ def _masked(key: str, value) -> str:
     return text
 
 
-def _path_label(path: str) -> str:
-    """"tenants.0.name" → "租客1 · 姓名"."""
-    out: list[str] = []
-    for part in path.split("."):
-        if part.isdigit() and out:
-            out[-1] = f"{out[-1]}{int(part) + 1}"
-        else:
-            out.append(PAYLOAD_LABELS.get(part, part))
-    return " · ".join(out)
-
-
-def _payload_rows(declaration: Declaration, revealed: dict | None = None) -> list[dict]:
-    rows = []
-    for path, key, value in flatten_payload(declaration.payload or {}):
-        sensitive = key in SENSITIVE_KEYS
-        shown = revealed[path] if revealed and path in revealed else _masked(key, value)
-        rows.append({"path": path, "label": _path_label(path), "value": shown,
-                     "revealable": sensitive and not (revealed and path in revealed),
-                     "key": key, "raw": value})
-    return rows
-
-
 ACTOR_LABELS = {"landlord": "房东", "tenant": "租客", "employer": "用工单位", "worker": "系统核验",
                 "system": "系统", "officer": "民警", "import": "批量导入"}
 
@@ -208,9 +176,20 @@ def _render_detail(declaration: Declaration, revealed: dict | None = None, statu
                   if k == "person_id" and isinstance(v, int)]
     persons = {p.id: p for p in db.session.execute(scoping.scope_persons(
         select(Person).where(Person.id.in_(person_ids)), officer)).scalars()} if person_ids else {}
+    dorm_ids = [v for _, k, v in flatten_payload(declaration.payload or {})
+                if k == "dormitory_house_id" and isinstance(v, int)]
+    dormitories = dict(db.session.execute(
+        select(House.id, Address.full_text).join(Address, Address.id == House.address_id)
+        .where(House.id.in_(dorm_ids))).all()) if dorm_ids else {}
+    employer = declaration.employer
+    workplace = employer.address.full_text if employer is not None and employer.address else None
+    sections = build_facts(declaration, masked=_masked, sensitive=set(SENSITIVE_KEYS),
+                           revealed=revealed, dormitories=dormitories, workplace=workplace)
     return render_template(
         "console/declaration.html", d=declaration, address=address, candidates=candidates,
-        payload_rows=_payload_rows(declaration, revealed), persons=persons,
+        sections=sections, persons=persons, employer=employer,
+        reasons=[reason_sentence(r.get("field"), r.get("message", "")) for r in
+                 (declaration.reasons or []) if isinstance(r, dict)],
         decision_form=decision_form or DecisionForm(), choose_form=ChooseAddressForm(),
         reveal_form=reveal_form or RevealForm(), error=error,
         actor_labels=_actor_labels(declaration),
