@@ -38,7 +38,9 @@ def search():
     result = search_service.search(q, current_officer(), kind)
     export_form = ExportForm(q=q, kind=result.kind)
     return render_template("console/search.html", q=q, kind=kind, result=result,
-                           kinds=search_service.SEARCH_KINDS, export_form=export_form)
+                           kinds=search_service.SEARCH_KINDS, export_form=export_form,
+                           places=search_service.current_places(result.persons,
+                                                                current_officer()))
 
 
 @bp.post("/search/export")

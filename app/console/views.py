@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from app import crypto
 from app.console import bp
@@ -24,6 +24,11 @@ from app.wording import ROLE_LABELS as SUBMITTER_ROLES
 
 PER_PAGE = 50
 PENDING = ("needs_review", "verified")
+# The queue's "待处理" view: what needs the officer (review, field check) before what only
+# awaits a bulk approval.
+QUEUE_PENDING = ("needs_review", "flagged", "verified")
+SORT_CHOICES = {"urgent": "需要处理的在前", "newest": "最新提交", "oldest": "最早提交",
+                "late": "逾期最久"}
 AGE_CHOICES = {"1": "超过 1 天", "3": "超过 3 天", "7": "超过 7 天", "30": "超过 30 天"}
 SENSITIVE_KEYS = {"document_number": "document", "id_number": "document", "phone": "phone",
                   "mobile": "phone", "contact_phone": "phone"}
@@ -61,6 +66,7 @@ def _queue_filters(args) -> dict:
         "community_id": args.get("community_id", ""),
         "age": args.get("age", ""),
         "late": args.get("late", ""),
+        "sort": args.get("sort") if args.get("sort") in SORT_CHOICES else "urgent",
     }
 
 
@@ -69,7 +75,7 @@ def _queue_query(filters: dict, officer):
             .outerjoin(Address, Address.id == Declaration.address_id))
     status = filters["status"]
     if status == "pending":
-        stmt = stmt.where(Declaration.status.in_(PENDING))
+        stmt = stmt.where(Declaration.status.in_(QUEUE_PENDING))
     elif status in STATUS_LABELS:
         stmt = stmt.where(Declaration.status == status)
     if filters["kind"] in KIND_LABELS:
@@ -80,8 +86,19 @@ def _queue_query(filters: dict, officer):
         stmt = stmt.where(Declaration.created_at < utcnow() - timedelta(days=int(filters["age"])))
     if filters["late"] == "1":
         stmt = stmt.where(Declaration.is_late.is_(True))
-    return scoping.scope_declarations(stmt, officer).order_by(Declaration.created_at,
-                                                              Declaration.id)
+    return scoping.scope_declarations(stmt, officer)
+
+
+def _ordered(stmt, sort: str):
+    needs_officer = case((Declaration.status.in_(("needs_review", "flagged")), 0), else_=1)
+    if sort == "newest":
+        return stmt.order_by(Declaration.created_at.desc(), Declaration.id.desc())
+    if sort == "oldest":
+        return stmt.order_by(Declaration.created_at, Declaration.id)
+    if sort == "late":
+        return stmt.order_by(func.coalesce(Declaration.late_hours, -1).desc(),
+                             Declaration.created_at, Declaration.id)
+    return stmt.order_by(needs_officer, Declaration.created_at, Declaration.id)
 
 
 @bp.get("/declarations")
@@ -92,15 +109,21 @@ def declarations():
     filters = _queue_filters(request.args)
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
-    rows = db.session.execute(
-        _queue_query(filters, officer).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
+    query = _queue_query(filters, officer)
+    rows = db.session.execute(_ordered(query, filters["sort"]).limit(PER_PAGE + 1)
+                              .offset((page - 1) * PER_PAGE)).all()
     has_next = len(rows) > PER_PAGE
+    matching = query.subquery()
+    totals = dict(db.session.execute(
+        select(matching.c.status, func.count()).group_by(matching.c.status)).all())
     communities = db.session.execute(scoping.scope_communities(
         select(Community).order_by(Community.name), officer)).scalars().all()
     return render_template("console/declarations.html", rows=rows[:PER_PAGE], filters=filters,
                            page=page, has_next=has_next, communities=communities,
                            any_verified=any(d.status == "verified" for d, _ in rows[:PER_PAGE]),
-                           age_choices=AGE_CHOICES, bulk_form=BulkApproveForm())
+                           age_choices=AGE_CHOICES, bulk_form=BulkApproveForm(),
+                           sort_choices=SORT_CHOICES, totals=totals,
+                           total=sum(totals.values()))
 
 
 def flatten_payload(value, prefix: str = "") -> list[tuple[str, str, object]]:
