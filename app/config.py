@@ -137,4 +137,6 @@ def wechat_config(sandbox: bool) -> dict:
         "WECHAT_HTTP_CONNECT_TIMEOUT": float(env_str("WECHAT_HTTP_CONNECT_TIMEOUT", "3")),
         "WECHAT_HTTP_READ_TIMEOUT": float(env_str("WECHAT_HTTP_READ_TIMEOUT", "10")),
         "WECHAT_REPLAY_WINDOW_SECONDS": env_int("WECHAT_REPLAY_WINDOW_SECONDS", 300),
+        "WECHAT_FOLLOW_URL": env_str("WECHAT_FOLLOW_URL"),
+        "WECHAT_ACCOUNT_NAME": env_str("WECHAT_ACCOUNT_NAME", "安居"),
     }

@@ -340,7 +340,12 @@ def confirm(user, code: str):
     declaration = svc.find_by_receipt_code(code)
     if declaration is None:
         raise ownership.NotYours()
-    context = {"declaration": declaration, "code": code}
+    from app.h5.receipt import _masked_address, _masked_people
+
+    payload = declaration.payload or {}
+    context = {"declaration": declaration, "code": code,
+               "address": _masked_address(payload.get("address")),
+               "people": _masked_people(payload)}
     if request.method == "GET":
         return render_template("h5/confirm_declaration.html", values={}, errors={}, done=False,
                                **context)
