@@ -74,3 +74,13 @@ def world_db_commit():
     from app.extensions import db
 
     db.session.commit()
+
+
+def test_endorsement_reminder_text_names_the_date_in_chinese(world):
+    from app.models import Reminder
+    from app.services import reminders
+
+    reminder = Reminder(rule="permit_endorsement", target_type="residence",
+                        target_id=world.a.residence.id, period_key="y2027-03-01")
+    _title, lines = reminders._message(reminder, reminders.settings())
+    assert ("提醒事项", "您的居住证将于2027年3月1日满一年，请在此前办理签注") in lines
