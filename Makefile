@@ -29,6 +29,7 @@ demo-data: migrate
 	$(BIN)/flask demo-data --if-empty
 
 ## make run: set up, migrate the embedded SQLite database, load demo data once, serve with the sandbox on
+## and the periodic schedule (reminders, escalations, sweeps) in-process (workers/embedded.py)
 run: demo-data
 	WECHAT_SANDBOX=1 $(BIN)/flask run --host $(HOST) --port $(PORT)
 

@@ -43,6 +43,12 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
+    from app.formatting import register as register_formatting
+
+    register_formatting(app)
+    from workers.embedded import init_app as init_embedded_scheduler
+
+    init_embedded_scheduler(app)  # development demo only (make run / flask run)
     return app
 
 

@@ -52,6 +52,9 @@ def load_config(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024),
         "DEMO_SEED": env_int("DEMO_SEED", 20261127),
         "CONSOLE_IDLE_MINUTES": env_int("CONSOLE_IDLE_MINUTES", 480),
+        # What door-plate QRs encode: "wechat" (a parametric QR: scanning follows the account)
+        # or "h5" (the H5 link itself).
+        "PLATE_QR_MODE": env_str("PLATE_QR_MODE", "wechat" if production else "h5"),
         # Reminders (app/services/reminders.py): quiet hours in local time, the template-message
         # daily quota, and per-rule overrides as JSON, e.g. {"house_undeclared": {"after_days": 7}}.
         "REMINDER_TIMEZONE": env_str("REMINDER_TIMEZONE", "Asia/Shanghai"),
@@ -157,4 +160,6 @@ def wechat_config(sandbox: bool) -> dict:
         "WECHAT_HTTP_CONNECT_TIMEOUT": float(env_str("WECHAT_HTTP_CONNECT_TIMEOUT", "3")),
         "WECHAT_HTTP_READ_TIMEOUT": float(env_str("WECHAT_HTTP_READ_TIMEOUT", "10")),
         "WECHAT_REPLAY_WINDOW_SECONDS": env_int("WECHAT_REPLAY_WINDOW_SECONDS", 300),
+        "WECHAT_FOLLOW_URL": env_str("WECHAT_FOLLOW_URL"),
+        "WECHAT_ACCOUNT_NAME": env_str("WECHAT_ACCOUNT_NAME", "安居"),
     }

@@ -178,17 +178,17 @@ def _check_resident_id(number: str, today: date) -> DocumentInfo:
     upgraded = False
     if len(number) == 15:
         if not number.isdigit():
-            raise IdentityError(field, "身份证号码格式不正确")
+            raise IdentityError(field, "身份证号码有误，应为18位数字，最后一位可能是X")
         # First-generation cards (1984-2004) were only issued to people born in the 1900s.
         first17 = number[:6] + "19" + number[6:]
         number = first17 + _check_digit(first17)
         upgraded = True
     if len(number) != 18:
-        raise IdentityError(field, "身份证号码应为18位")
+        raise IdentityError(field, "身份证号码位数不对，应为18位，请逐位核对")
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise IdentityError(field, "身份证号码格式不正确")
+        raise IdentityError(field, "身份证号码有误，应为18位数字，最后一位可能是X")
     if number[17] != _check_digit(number[:17]):
-        raise IdentityError(field, "身份证号码校验位错误")
+        raise IdentityError(field, "身份证号码有误，请核对最后一位")
     # Numbers of the other GB 11643-shaped documents, chosen under the wrong type by mistake.
     if not upgraded and number[:6] in HMT_REGIONS:
         raise IdentityError(field, "该号码是港澳台居民居住证号码，请将证件类型选为港澳台居民居住证")
@@ -196,10 +196,10 @@ def _check_resident_id(number: str, today: date) -> DocumentInfo:
         raise IdentityError(field, "该号码是外国人永久居留身份证号码，请将证件类型选为外国人永久居留身份证")
     born = _birth_date(number[6:14], today)
     if born is None:
-        raise IdentityError(field, "身份证号码中的出生日期无效")
+        raise IdentityError(field, "身份证号码中的出生日期不对，请核对第7到14位")
     region = number[:6]
     if not _is_known_region(region):
-        raise IdentityError(field, "身份证号码中的地区代码无效")
+        raise IdentityError(field, "身份证号码前6位（地区）不对，请核对")
     return DocumentInfo("resident_id", number, born, _sex(number[16]), region,
                         region_name(region, born.year), upgraded)
 
@@ -207,17 +207,17 @@ def _check_resident_id(number: str, today: date) -> DocumentInfo:
 def _check_hmt_permit(number: str, today: date) -> DocumentInfo:
     field = "document_number"
     if len(number) != 18:
-        raise IdentityError(field, "港澳台居民居住证号码应为18位")
+        raise IdentityError(field, "港澳台居民居住证号码位数不对，应为18位")
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise IdentityError(field, "港澳台居民居住证号码格式不正确")
+        raise IdentityError(field, "港澳台居民居住证号码有误，应为18位数字，最后一位可能是X")
     if number[17] != _check_digit(number[:17]):
-        raise IdentityError(field, "港澳台居民居住证号码校验位错误")
+        raise IdentityError(field, "港澳台居民居住证号码有误，请核对最后一位")
     region = number[:6]
     if region not in HMT_REGIONS:
         raise IdentityError(field, "港澳台居民居住证号码应以810000、820000或830000开头")
     born = _birth_date(number[6:14], today)
     if born is None:
-        raise IdentityError(field, "港澳台居民居住证号码中的出生日期无效")
+        raise IdentityError(field, "港澳台居民居住证号码中的出生日期不对，请核对")
     return DocumentInfo("hmt_permit", number, born, _sex(number[16]), region, HMT_REGIONS[region])
 
 
@@ -236,34 +236,34 @@ def _check_foreign_pr(number: str, today: date) -> DocumentInfo:
     field = "document_number"
     if len(number) == 15:
         if not _FOREIGN_PR_OLD.fullmatch(number):
-            raise IdentityError(field, "外国人永久居留身份证号码格式不正确")
+            raise IdentityError(field, "外国人永久居留身份证号码有误，请逐位核对")
         if not _is_province(number[3:5]):
-            raise IdentityError(field, "外国人永久居留身份证号码中的受理地代码无效")
+            raise IdentityError(field, "外国人永久居留身份证号码中的地区代码不对，请核对")
         born = _old_foreign_pr_birth_date(number[5:11], today)
         if born is None:
-            raise IdentityError(field, "外国人永久居留身份证号码中的出生日期无效")
+            raise IdentityError(field, "外国人永久居留身份证号码中的出生日期不对，请核对")
         return DocumentInfo("foreign_pr", number, born)
     if len(number) != 18:
         raise IdentityError(field, "外国人永久居留身份证号码应为18位（旧版为15位）")
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise IdentityError(field, "外国人永久居留身份证号码格式不正确")
+        raise IdentityError(field, "外国人永久居留身份证号码有误，请逐位核对")
     if number[0] != "9":
         raise IdentityError(field, "外国人永久居留身份证号码应以9开头")
     if number[17] != _check_digit(number[:17]):
-        raise IdentityError(field, "外国人永久居留身份证号码校验位错误")
+        raise IdentityError(field, "外国人永久居留身份证号码有误，请核对最后一位")
     if not _is_province(number[1:3]):
-        raise IdentityError(field, "外国人永久居留身份证号码中的受理地代码无效")
+        raise IdentityError(field, "外国人永久居留身份证号码中的地区代码不对，请核对")
     born = _birth_date(number[6:14], today)
     if born is None:
-        raise IdentityError(field, "外国人永久居留身份证号码中的出生日期无效")
+        raise IdentityError(field, "外国人永久居留身份证号码中的出生日期不对，请核对")
     return DocumentInfo("foreign_pr", number, born)
 
 
 def _check_passport(number: str, nationality: str | None) -> DocumentInfo:
     if not _PASSPORT.fullmatch(number):
-        raise IdentityError("document_number", "护照号码格式不正确")
+        raise IdentityError("document_number", "护照号码有误，应为5到17位字母或数字")
     if (nationality or "").strip().upper() == "CHN" and not _CHINESE_PASSPORT.fullmatch(number):
-        raise IdentityError("document_number", "中国护照号码格式不正确")
+        raise IdentityError("document_number", "中国护照号码有误，请核对（如E12345678）")
     return DocumentInfo("passport", number)
 
 
@@ -310,13 +310,13 @@ def check_uscc(code: str, *, field: str = "uscc") -> str:
     if not compact:
         raise IdentityError(field, "请填写统一社会信用代码")
     if len(compact) != 18:
-        raise IdentityError(field, "统一社会信用代码应为18位")
+        raise IdentityError(field, "统一社会信用代码位数不对，应为18位")
     # Positions 1-2 are authority and entity type (letters such as N for 农业 are allowed, which
     # stdnum's validate() refuses); positions 3-8 are the region code, always digits.
     if any(c not in _USCC_ALPHABET for c in compact) or not compact[2:8].isdigit():
-        raise IdentityError(field, "统一社会信用代码含有无效字符")
+        raise IdentityError(field, "统一社会信用代码有误，只能是数字和大写字母，请逐位核对")
     if compact[17] != uscc.calc_check_digit(compact[:17]):
-        raise IdentityError(field, "统一社会信用代码校验位错误")
+        raise IdentityError(field, "统一社会信用代码有误，请核对最后一位")
     return compact
 
 
@@ -330,5 +330,5 @@ def check_mobile(phone: str, *, field: str = "phone") -> str:
     elif compact.startswith("86") and len(compact) == 13:
         compact = compact[2:]
     if not _MOBILE.fullmatch(compact):
-        raise IdentityError(field, "手机号码格式不正确")
+        raise IdentityError(field, "手机号码有误，应为11位数字，以1开头")
     return compact

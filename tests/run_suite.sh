@@ -19,6 +19,14 @@ if [ ! -x /usr/bin/chromium ]; then
       || echo "!! could not install chromium"
   fi
 fi
+# Door plates: a TrueType CJK font (fonts-wqy-microhei) and pdftoppm (poppler-utils) to look at them.
+if [ ! -x /usr/bin/pdftoppm ] || [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "== installing poppler-utils and fonts-wqy-microhei for the door-plate tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-wqy-microhei) >/dev/null \
+      || echo "!! could not install poppler-utils / fonts-wqy-microhei"
+  fi
+fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "!! /usr/bin/chromium is missing: browser tests will be SKIPPED (they fail under CI=true)"
 fi

@@ -77,7 +77,7 @@ def test_invalid_id_names_the_tenant_field_in_chinese(db, house):
     with pytest.raises(RuleError) as err:
         svc.declare_move_in(LANDLORD, house, [tenant(), tenant(document_number=bad)],
                             today=TODAY, now=NOW)
-    assert err.value.field == "tenants.1.document_number" and "校验" in err.value.message
+    assert err.value.field == "tenants.1.document_number" and "核对最后一位" in err.value.message
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(Residence)).scalar_one() == 0
 

@@ -46,9 +46,9 @@ def rejected(document_type: str, number: str, **kwargs) -> IdentityError:
 # -- IdentityError ----------------------------------------------------------------------------------
 
 def test_identity_error_is_a_value_error_carrying_field_and_chinese_message():
-    error = IdentityError("phone", "手机号码格式不正确")
+    error = IdentityError("phone", "手机号码有误，应为11位数字，以1开头")
     assert isinstance(error, ValueError)
-    assert (error.field, error.message, str(error)) == ("phone", "手机号码格式不正确", "手机号码格式不正确")
+    assert (error.field, error.message, str(error)) == ("phone", "手机号码有误，应为11位数字，以1开头", "手机号码有误，应为11位数字，以1开头")
 
 
 def test_unknown_document_type_is_refused_on_the_type_field():
@@ -87,11 +87,11 @@ def test_resident_id_is_canonicalised_from_full_width_spaces_and_lower_case_x():
 
 @pytest.mark.parametrize("number", ["35020319900101123", "3502031990010112345", "35020319900101"])
 def test_resident_id_of_wrong_length_is_refused(number):
-    assert rejected("resident_id", number).message == "身份证号码应为18位"
+    assert rejected("resident_id", number).message == "身份证号码位数不对，应为18位，请逐位核对"
 
 
 def test_resident_id_with_letters_is_refused_as_malformed():
-    assert rejected("resident_id", "3502031990A1011234").message == "身份证号码格式不正确"
+    assert rejected("resident_id", "3502031990A1011234").message == "身份证号码有误，应为18位数字，最后一位可能是X"
 
 
 def test_empty_resident_id_asks_for_a_number():
@@ -100,7 +100,7 @@ def test_empty_resident_id_asks_for_a_number():
 
 def test_resident_id_with_wrong_check_digit_is_refused():
     number = wrong_check(gb11643("35020319900101123"))
-    assert rejected("resident_id", number).message == "身份证号码校验位错误"
+    assert rejected("resident_id", number).message == "身份证号码有误，请核对最后一位"
 
 
 @pytest.mark.parametrize("birth", [
@@ -111,7 +111,7 @@ def test_resident_id_with_wrong_check_digit_is_refused():
 ])
 def test_resident_id_with_impossible_birth_date_is_refused(birth):
     number = gb11643(f"350203{birth}123")
-    assert rejected("resident_id", number).message == "身份证号码中的出生日期无效"
+    assert rejected("resident_id", number).message == "身份证号码中的出生日期不对，请核对第7到14位"
 
 
 def test_resident_id_born_today_is_accepted():
@@ -122,7 +122,7 @@ def test_resident_id_born_today_is_accepted():
 @pytest.mark.parametrize("region", ["999999", "350299", "000000", "710000"])
 def test_resident_id_with_unknown_region_is_refused(region):
     number = gb11643(f"{region}19900101123")
-    assert rejected("resident_id", number).message == "身份证号码中的地区代码无效"
+    assert rejected("resident_id", number).message == "身份证号码前6位（地区）不对，请核对"
 
 
 def test_resident_id_born_before_the_region_code_existed_is_accepted():
@@ -155,15 +155,15 @@ def test_fifteen_digit_resident_id_is_upgraded_to_eighteen_digits():
 
 
 def test_fifteen_digit_resident_id_with_bad_date_is_refused():
-    assert rejected("resident_id", "350203900230123").message == "身份证号码中的出生日期无效"
+    assert rejected("resident_id", "350203900230123").message == "身份证号码中的出生日期不对，请核对第7到14位"
 
 
 def test_fifteen_digit_resident_id_with_letters_is_refused_as_malformed():
-    assert rejected("resident_id", "35020390010112X").message == "身份证号码格式不正确"
+    assert rejected("resident_id", "35020390010112X").message == "身份证号码有误，应为18位数字，最后一位可能是X"
 
 
 def test_fifteen_digit_resident_id_with_unknown_region_is_refused():
-    assert rejected("resident_id", "999999900101123").message == "身份证号码中的地区代码无效"
+    assert rejected("resident_id", "999999900101123").message == "身份证号码前6位（地区）不对，请核对"
 
 
 # -- HMT residence permit (港澳台居民居住证) -----------------------------------------------------------
@@ -184,20 +184,20 @@ def test_hmt_permit_with_mainland_region_is_refused():
 
 def test_hmt_permit_with_wrong_check_digit_is_refused():
     error = rejected("hmt_permit", wrong_check(gb11643("81000019850615002")))
-    assert error.message == "港澳台居民居住证号码校验位错误"
+    assert error.message == "港澳台居民居住证号码有误，请核对最后一位"
 
 
 def test_hmt_permit_of_wrong_length_is_refused():
-    assert rejected("hmt_permit", "8100001985061500").message == "港澳台居民居住证号码应为18位"
+    assert rejected("hmt_permit", "8100001985061500").message == "港澳台居民居住证号码位数不对，应为18位"
 
 
 def test_hmt_permit_with_letters_is_refused_as_malformed():
-    assert rejected("hmt_permit", "81000019850615A021").message == "港澳台居民居住证号码格式不正确"
+    assert rejected("hmt_permit", "81000019850615A021").message == "港澳台居民居住证号码有误，应为18位数字，最后一位可能是X"
 
 
 def test_hmt_permit_with_bad_birth_date_is_refused():
     error = rejected("hmt_permit", gb11643("81000019850230002"))
-    assert error.message == "港澳台居民居住证号码中的出生日期无效"
+    assert error.message == "港澳台居民居住证号码中的出生日期不对，请核对"
 
 
 # -- foreign permanent residence card (外国人永久居留身份证) ---------------------------------------------
@@ -224,24 +224,24 @@ def test_2023_foreign_pr_not_starting_with_9_is_refused():
 
 def test_2023_foreign_pr_with_wrong_check_digit_is_refused():
     error = rejected("foreign_pr", wrong_check(gb11643("93584019800312004")))
-    assert error.message == "外国人永久居留身份证号码校验位错误"
+    assert error.message == "外国人永久居留身份证号码有误，请核对最后一位"
 
 
 def test_foreign_pr_with_unknown_acceptance_province_is_refused():
     assert rejected("foreign_pr", gb11643("90084019800312004")).message == \
-        "外国人永久居留身份证号码中的受理地代码无效"
-    assert rejected("foreign_pr", "USA998501010012").message == "外国人永久居留身份证号码中的受理地代码无效"
+        "外国人永久居留身份证号码中的地区代码不对，请核对"
+    assert rejected("foreign_pr", "USA998501010012").message == "外国人永久居留身份证号码中的地区代码不对，请核对"
 
 
 def test_foreign_pr_with_bad_birth_date_is_refused():
     assert rejected("foreign_pr", gb11643("93584019800230004")).message == \
-        "外国人永久居留身份证号码中的出生日期无效"
-    assert rejected("foreign_pr", "USA358513010012").message == "外国人永久居留身份证号码中的出生日期无效"
+        "外国人永久居留身份证号码中的出生日期不对，请核对"
+    assert rejected("foreign_pr", "USA358513010012").message == "外国人永久居留身份证号码中的出生日期不对，请核对"
 
 
 @pytest.mark.parametrize("number", ["US1358501010012", "USA35850101001X", "9358401980031200AB"])
 def test_malformed_foreign_pr_is_refused(number):
-    assert rejected("foreign_pr", number).message == "外国人永久居留身份证号码格式不正确"
+    assert rejected("foreign_pr", number).message == "外国人永久居留身份证号码有误，请逐位核对"
 
 
 def test_foreign_pr_of_wrong_length_is_refused():
@@ -257,7 +257,7 @@ def test_chinese_passport_formats_are_accepted_for_chinese_nationals(number):
 
 @pytest.mark.parametrize("number", ["K1234567", "EI1234567", "E1234567", "123456789"])
 def test_non_chinese_format_is_refused_for_chinese_nationals(number):
-    assert rejected("passport", number, nationality="CHN").message == "中国护照号码格式不正确"
+    assert rejected("passport", number, nationality="CHN").message == "中国护照号码有误，请核对（如E12345678）"
 
 
 def test_foreign_passport_is_canonicalised_and_has_no_birth_data():
@@ -267,7 +267,7 @@ def test_foreign_passport_is_canonicalised_and_has_no_birth_data():
 
 @pytest.mark.parametrize("number", ["E123", "A" * 18, "AB12#4567", "护照1234567"])
 def test_malformed_passport_is_refused(number):
-    assert rejected("passport", number).message == "护照号码格式不正确"
+    assert rejected("passport", number).message == "护照号码有误，应为5到17位字母或数字"
 
 
 # -- other (其他) ------------------------------------------------------------------------------------
@@ -301,19 +301,19 @@ def test_uscc_with_letter_authority_code_is_accepted():
 
 
 def test_uscc_of_wrong_length_is_refused():
-    with pytest.raises(IdentityError, match="^统一社会信用代码应为18位$") as info:
+    with pytest.raises(IdentityError, match="^统一社会信用代码位数不对，应为18位$") as info:
         check_uscc("91110000600037341")
     assert info.value.field == "uscc"
 
 
 @pytest.mark.parametrize("code", ["91110000600037341I", "9111000060003734OL", "91A10000600037341L"])
 def test_uscc_with_invalid_characters_is_refused(code):
-    with pytest.raises(IdentityError, match="^统一社会信用代码含有无效字符$"):
+    with pytest.raises(IdentityError, match="^统一社会信用代码有误，只能是数字和大写字母，请逐位核对$"):
         check_uscc(code)
 
 
 def test_uscc_with_wrong_check_character_is_refused():
-    with pytest.raises(IdentityError, match="^统一社会信用代码校验位错误$"):
+    with pytest.raises(IdentityError, match="^统一社会信用代码有误，请核对最后一位$"):
         check_uscc("91110000600037341M")
 
 
@@ -340,7 +340,7 @@ def test_mobile_is_returned_as_eleven_digits(typed):
 def test_invalid_mobile_is_refused(typed):
     with pytest.raises(IdentityError) as info:
         check_mobile(typed)
-    assert (info.value.field, info.value.message) == ("phone", "手机号码格式不正确")
+    assert (info.value.field, info.value.message) == ("phone", "手机号码有误，应为11位数字，以1开头")
 
 
 # -- foreigners and ages -----------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_bad_checksum_is_refused_with_a_chinese_reason_and_nothing_is_stored(db)
     wrong = number[:-1] + ("0" if number[-1] != "0" else "1")
     with pytest.raises(IdentityError) as err:
         upsert_person(document_type="resident_id", document_number=wrong, name="张三")
-    assert "校验" in err.value.message
+    assert "核对最后一位" in err.value.message
     assert db.session.execute(select(func.count()).select_from(Person)).scalar_one() == 0
 
 

@@ -13,7 +13,7 @@ from app.console import bp
 from app.console.auth import client_ip, current_officer, roles_required
 from app.console.forms import AddressForm, ImportForm, PlateForm
 from app.extensions import db
-from app.models import Address, Community, House
+from app.models import Address, Branch, Community, House
 from app.services import audit, plates, scoping
 from app.services.search import addresses_by_text
 
@@ -113,9 +113,17 @@ def plates_pdf():
     chosen = db.session.execute(scoping.scope_addresses(stmt, officer)
                                 .order_by(Address.full_text, Address.id)
                                 .limit(plates.MAX_PLATES + 1)).scalars().all()
+    qr_target = None
+    if current_app.config.get("PLATE_QR_MODE") == "wechat":
+        from wechat.qr import parametric_qr_url
+
+        qr_target = lambda a: parametric_qr_url(a.qr_token)  # noqa: E731
+    branch = db.session.get(Branch, officer.branch_id) if officer.branch_id else None
     try:
         pdf, pages = plates.render_plates_pdf(chosen, form.size.data,
-                                              current_app.config["PUBLIC_BASE_URL"])
+                                              current_app.config["PUBLIC_BASE_URL"],
+                                              qr_target=qr_target,
+                                              authority=branch.name if branch else None)
     except plates.PlateError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("console.addresses"))

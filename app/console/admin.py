@@ -16,6 +16,7 @@ from app.extensions import db
 from app.models import AuditLog, Officer, PoliceArea, Station, utcnow
 from app.services import audit, scoping
 from app.services.officers import create_officer, hash_password
+from app.wording import AUDIT_ACTION_LABELS, AUDIT_OBJECT_LABELS
 
 AUDIT_PER_PAGE = 100
 BEIJING_OFFSET = timedelta(hours=8)
@@ -180,4 +181,6 @@ def audit_log():
     actors = db.session.execute(actors_stmt.order_by(Officer.name)).all()
     return render_template("console/audit.html", rows=rows[:AUDIT_PER_PAGE],
                            has_next=len(rows) > AUDIT_PER_PAGE, page=page, args=args,
-                           actors=actors)
+                           actors=actors, action_choices=list(AUDIT_ACTION_LABELS.items()),
+                           object_choices=list(AUDIT_OBJECT_LABELS.items()),
+                           object_labels=AUDIT_OBJECT_LABELS)

@@ -130,6 +130,10 @@ def authenticate(username: str, password: str) -> tuple[Officer | None, str | No
     if officer is None or not verify_password(officer.password_hash, password) \
             or not officer.is_active:
         wait = officers.record_signin_failure(redis, username, ip) if redis is not None else 0
+        if officer is not None:
+            # Every failed sign-in to a real account is in the audit log (unknown usernames
+            # are not: a typed password must never be stored as a "username").
+            audit.record(officer, "officer.login_failed", "officer", officer.id, ip=ip)
         if not wait:
             return None, FAILED_MESSAGE
         if officer is not None:

@@ -80,7 +80,9 @@ def _render_search(q: str = "", kind: str = "auto", form=None, expired: bool = F
     return render_template("console/search.html", q=q, kind=kind, result=result,
                            kinds=search_service.SEARCH_KINDS, expired=expired,
                            search_form=form or SearchForm(formdata=None),
-                           export_form=ExportForm(formdata=None, q=q, kind=result.kind)), status
+                           export_form=ExportForm(formdata=None, q=q, kind=result.kind),
+                           places=search_service.current_places(result.persons,
+                                                                current_officer())), status
 
 
 @bp.get("/search")

@@ -5,39 +5,33 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from app import crypto
 from app.console import bp
 from app.console.auth import client_ip, current_officer
+from app.console.facts import build_facts
 from app.console.forms import (
     BulkApproveForm, ChooseAddressForm, DecisionForm, LogoutForm, RevealForm, SearchForm,
 )
 from app.extensions import db
-from app.models import Address, Community, Declaration, Officer, Person, utcnow
+from app.models import Address, Community, Declaration, House, Officer, Person, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.officer import ROLE_LABELS
 from app.services import audit, review, scoping
+from app.wording import CHANNEL_LABELS, reason_sentence
+from app.wording import ROLE_LABELS as SUBMITTER_ROLES
 
 PER_PAGE = 50
 PENDING = ("needs_review", "verified")
+# The queue's "待处理" view: what needs the officer (review, field check) before what only
+# awaits a bulk approval.
+QUEUE_PENDING = ("needs_review", "flagged", "verified")
+SORT_CHOICES = {"urgent": "需要处理的在前", "newest": "最新提交", "oldest": "最早提交",
+                "late": "逾期最久"}
 AGE_CHOICES = {"1": "超过 1 天", "3": "超过 3 天", "7": "超过 7 天", "30": "超过 30 天"}
 SENSITIVE_KEYS = {"document_number": "document", "id_number": "document", "phone": "phone",
                   "mobile": "phone", "contact_phone": "phone"}
-PAYLOAD_LABELS = {
-    "document_number": "证件号码", "document_type": "证件类型", "name": "姓名", "phone": "手机号码",
-    "start_date": "入住日期", "end_date": "离开日期", "room": "房间", "address_text": "地址",
-    "house_id": "房屋编号", "person_id": "人员编号", "tenants": "租客", "nationality": "国籍",
-    "relation_to_landlord": "与房东关系", "rental_type": "出租类型", "rooms": "房间数",
-    "employer_id": "单位编号", "job": "岗位", "qr_token": "门牌码",
-    "document_masked": "证件号码", "phone_masked": "手机号码", "address": "地址",
-    "address_id": "地址编号", "residence_id": "居住记录编号", "employment_id": "用工记录编号",
-    "owner": "房主", "agent": "托管人", "workers": "员工", "employer": "单位",
-    "uscc": "统一社会信用代码",
-    "contact_name": "联系人", "contact_phone_masked": "联系电话", "corrects": "更正的回执号",
-    "before": "更正前", "after": "更正后", "relation": "与房东关系", "confirmed_by": "已确认方",
-    "is_rental": "是否出租", "area_m2": "面积（平方米）", "monthly_rent": "月租金",
-}
 
 
 @bp.context_processor
@@ -48,7 +42,8 @@ def console_globals():
             "mask_name": crypto.mask_name, "ADMIN_ROLES": scoping.ADMIN_ROLES,
             # Menu entries for console pages other issues add appear once their views exist.
             "url_map_endpoints": current_app.view_functions,
-            "BEIJING_OFFSET": timedelta(hours=8)}
+            "BEIJING_OFFSET": timedelta(hours=8),
+            "CHANNEL_LABELS": CHANNEL_LABELS, "ROLE_NAMES": SUBMITTER_ROLES}
 
 
 @bp.get("/")
@@ -72,6 +67,7 @@ def _queue_filters(args) -> dict:
         "community_id": args.get("community_id", ""),
         "age": args.get("age", ""),
         "late": args.get("late", ""),
+        "sort": args.get("sort") if args.get("sort") in SORT_CHOICES else "urgent",
     }
 
 
@@ -80,7 +76,7 @@ def _queue_query(filters: dict, officer):
             .outerjoin(Address, Address.id == Declaration.address_id))
     status = filters["status"]
     if status == "pending":
-        stmt = stmt.where(Declaration.status.in_(PENDING))
+        stmt = stmt.where(Declaration.status.in_(QUEUE_PENDING))
     elif status in STATUS_LABELS:
         stmt = stmt.where(Declaration.status == status)
     if filters["kind"] in KIND_LABELS:
@@ -91,8 +87,19 @@ def _queue_query(filters: dict, officer):
         stmt = stmt.where(Declaration.created_at < utcnow() - timedelta(days=int(filters["age"])))
     if filters["late"] == "1":
         stmt = stmt.where(Declaration.is_late.is_(True))
-    return scoping.scope_declarations(stmt, officer).order_by(Declaration.created_at,
-                                                              Declaration.id)
+    return scoping.scope_declarations(stmt, officer)
+
+
+def _ordered(stmt, sort: str):
+    needs_officer = case((Declaration.status.in_(("needs_review", "flagged")), 0), else_=1)
+    if sort == "newest":
+        return stmt.order_by(Declaration.created_at.desc(), Declaration.id.desc())
+    if sort == "oldest":
+        return stmt.order_by(Declaration.created_at, Declaration.id)
+    if sort == "late":
+        return stmt.order_by(func.coalesce(Declaration.late_hours, -1).desc(),
+                             Declaration.created_at, Declaration.id)
+    return stmt.order_by(needs_officer, Declaration.created_at, Declaration.id)
 
 
 @bp.get("/declarations")
@@ -103,16 +110,22 @@ def declarations():
     filters = _queue_filters(request.args)
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
-    rows = db.session.execute(
-        _queue_query(filters, officer).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
+    query = _queue_query(filters, officer)
+    rows = db.session.execute(_ordered(query, filters["sort"]).limit(PER_PAGE + 1)
+                              .offset((page - 1) * PER_PAGE)).all()
     has_next = len(rows) > PER_PAGE
+    matching = query.subquery()
+    totals = dict(db.session.execute(
+        select(matching.c.status, func.count()).group_by(matching.c.status)).all())
     communities = db.session.execute(scoping.scope_communities(
         select(Community).order_by(Community.name), officer)).scalars().all()
     return render_template("console/declarations.html", rows=rows[:PER_PAGE], filters=filters,
                            page=page, has_next=has_next, communities=communities,
                            any_verified=any(review.bulk_approvable(d) for d, _ in rows[:PER_PAGE]),
                            bulk_approvable=review.bulk_approvable,
-                           age_choices=AGE_CHOICES, bulk_form=BulkApproveForm())
+                           age_choices=AGE_CHOICES, bulk_form=BulkApproveForm(),
+                           sort_choices=SORT_CHOICES, totals=totals,
+                           total=sum(totals.values()))
 
 
 def flatten_payload(value, prefix: str = "") -> list[tuple[str, str, object]]:
@@ -155,28 +168,6 @@ def _masked(key: str, value) -> str:
     return text
 
 
-def _path_label(path: str) -> str:
-    """"tenants.0.name" → "租客1 · 姓名"."""
-    out: list[str] = []
-    for part in path.split("."):
-        if part.isdigit() and out:
-            out[-1] = f"{out[-1]}{int(part) + 1}"
-        else:
-            out.append(PAYLOAD_LABELS.get(part, part))
-    return " · ".join(out)
-
-
-def _payload_rows(declaration: Declaration, revealed: dict | None = None) -> list[dict]:
-    rows = []
-    for path, key, value in flatten_payload(declaration.payload or {}):
-        sensitive = key in SENSITIVE_KEYS
-        shown = revealed[path] if revealed and path in revealed else _masked(key, value)
-        rows.append({"path": path, "label": _path_label(path), "value": shown,
-                     "revealable": sensitive and not (revealed and path in revealed),
-                     "key": key, "raw": value})
-    return rows
-
-
 ACTOR_LABELS = {"landlord": "房东", "tenant": "租客", "employer": "用工单位", "worker": "系统核验",
                 "system": "系统", "officer": "民警", "import": "批量导入"}
 
@@ -211,9 +202,20 @@ def _render_detail(declaration: Declaration, revealed: dict | None = None, statu
                   if k == "person_id" and isinstance(v, int)]
     persons = {p.id: p for p in db.session.execute(scoping.scope_persons(
         select(Person).where(Person.id.in_(person_ids)), officer)).scalars()} if person_ids else {}
+    dorm_ids = [v for _, k, v in flatten_payload(declaration.payload or {})
+                if k == "dormitory_house_id" and isinstance(v, int)]
+    dormitories = dict(db.session.execute(
+        select(House.id, Address.full_text).join(Address, Address.id == House.address_id)
+        .where(House.id.in_(dorm_ids))).all()) if dorm_ids else {}
+    employer = declaration.employer
+    workplace = employer.address.full_text if employer is not None and employer.address else None
+    sections = build_facts(declaration, masked=_masked, sensitive=set(SENSITIVE_KEYS),
+                           revealed=revealed, dormitories=dormitories, workplace=workplace)
     return render_template(
         "console/declaration.html", d=declaration, address=address, candidates=candidates,
-        payload_rows=_payload_rows(declaration, revealed), persons=persons,
+        sections=sections, persons=persons, employer=employer,
+        reasons=[reason_sentence(r.get("field"), r.get("message", "")) for r in
+                 (declaration.reasons or []) if isinstance(r, dict)],
         decision_form=decision_form or DecisionForm(), choose_form=ChooseAddressForm(),
         reveal_form=reveal_form or RevealForm(), error=error,
         actor_labels=_actor_labels(declaration),

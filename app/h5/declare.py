@@ -6,15 +6,15 @@ commits once, and on refusal shows the form again with everything typed and the 
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
 
 from flask import current_app, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.extensions import db
+from app.formatting import local_datetime, local_today
 from app.h5 import bp, code_guess_limit
-from app.h5.forms import check_csrf, errors_of, generate_csrf, nest
+from app.h5.forms import check_csrf, errors_of, generate_csrf, load_all, nest
 from app.h5.identity import user_required
 from app.identity import IdentityError
 from app.models import Declaration, Employment, House, OwnershipClaim, Residence
@@ -33,13 +33,13 @@ from app.services import linking, ownership
 from app.services.errors import RuleError
 from app.services.pledge import current_pledge
 from app.services.validation import public_reasons
+from app.wording import NEXT_STEPS
 
 REFUSED = (ValidationError, RuleError, IdentityError)
 DOC_OPTIONS = [(t, DOCUMENT_TYPE_LABELS[t]) for t in DOCUMENT_TYPES]
 RENTAL_OPTIONS = [(t, RENTAL_TYPE_LABELS[t]) for t in RENTAL_TYPES]
 MAX_ROWS = 10
 H5_COMMUNITIES = 200  # a phone's select; more are found with the name filter
-BEIJING_OFFSET = timedelta(hours=8)  # stored UTC, shown in Asia/Shanghai (no daylight saving)
 
 
 @bp.context_processor
@@ -47,7 +47,7 @@ def _helpers():
     return {"csrf_token": generate_csrf, "new_key": lambda: secrets.token_urlsafe(16),
             "doc_options": DOC_OPTIONS,
             "rental_options": RENTAL_OPTIONS, "kind_labels": KIND_LABELS,
-            "status_labels": STATUS_LABELS}
+            "status_labels": STATUS_LABELS, "next_steps": NEXT_STEPS}
 
 
 def _submitter(user, role: str) -> svc.Submitter:
@@ -95,7 +95,7 @@ def register_house(user, token: str):
         form["is_rental"] = request.form.get("is_rental", "1") == "1"
         if not (form.get("agent") or {}).get("name"):
             form.pop("agent", None)
-        data = HouseInSchema().load(form)
+        data = load_all(HouseInSchema(), form)
         result = svc.register_house(
             _submitter(user, "landlord"), address, owner=data["owner"],
             agent=data.get("agent"), rental_type=data["rental_type"], rooms=data["rooms"],
@@ -117,7 +117,7 @@ def claim(user, claim_id: int):
     address = None
     if mine.subject_type == "house" and mine.status == "approved":
         address = db.session.get(House, mine.subject_id).address
-    submitted_at = (mine.created_at + BEIJING_OFFSET).strftime("%Y-%m-%d %H:%M")
+    submitted_at = local_datetime(mine.created_at)
     return render_template("h5/claim.html", claim=mine, address=address,
                            message=claims.receipt_message(mine), submitted_at=submitted_at,
                            new=request.args.get("new") == "1")
@@ -148,7 +148,7 @@ def agent(user, house_id: int):
         if request.form.get("action") == "remove":
             svc.remove_agent(submitter, house)
         else:
-            data = AgentInSchema().load(nest(request.form))
+            data = load_all(AgentInSchema(), nest(request.form))
             svc.set_agent(submitter, house, data["agent"])
         db.session.commit()
     except REFUSED as exc:
@@ -253,7 +253,7 @@ def move_in(user, house_id: int):
     """Declare tenants moving in: several people in one submission."""
     house = ownership.my_house(user, house_id)
     rows = _rows()
-    context = {"house": house, "rows": rows, "today": date.today().isoformat()}
+    context = {"house": house, "rows": rows, "today": local_today().isoformat()}
     if request.method == "GET" or request.form.get("add_row"):
         values = request.form.to_dict() if request.method == "POST" else {}
         if request.form.get("add_row"):
@@ -264,7 +264,7 @@ def move_in(user, house_id: int):
         return render_template("h5/move_in.html", values=values, errors={}, **context)
     check_csrf()
     try:
-        data = MoveInSchema().load(nest(request.form))
+        data = load_all(MoveInSchema(), nest(request.form))
         declaration = svc.declare_move_in(_submitter(user, "landlord"), house, data["tenants"],
                                           idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()
@@ -279,7 +279,7 @@ def move_out(user, house_id: int):
     """Declare tenants moving out."""
     house = ownership.my_house(user, house_id)
     context = {"house": house, "tenants": ownership.live_residences(house),
-               "today": date.today().isoformat()}
+               "today": local_today().isoformat()}
     if request.method == "GET":
         return render_template("h5/move_out.html", values={"end_date": context["today"]},
                                errors={}, chosen=set(), **context)
@@ -349,7 +349,7 @@ def declaration(user, declaration_id: int):
         return render_template("h5/declaration.html", values={}, errors={}, **context)
     check_csrf()
     try:
-        data = CorrectionSchema().load(nest(request.form))
+        data = load_all(CorrectionSchema(), nest(request.form))
         token = data.pop("dormitory_qr_token", None)
         if token:
             data["dormitory_address_id"] = ownership.address_by_token(
@@ -370,7 +370,7 @@ def declaration(user, declaration_id: int):
 def self_declare(user, token: str):
     """A tenant declares themself at the scanned address; the landlord confirms."""
     address = ownership.address_by_token(token)
-    context = {"address": address, "today": date.today().isoformat()}
+    context = {"address": address, "today": local_today().isoformat()}
     if request.method == "GET":
         values = {"me-document_type": "resident_id", "me-start_date": context["today"]}
         return render_template("h5/self.html", values=values, errors={}, **context)
@@ -378,7 +378,7 @@ def self_declare(user, token: str):
     try:
         form = nest(request.form)
         form["qr_token"] = token
-        data = SelfDeclarationSchema().load(form)
+        data = load_all(SelfDeclarationSchema(), form)
         house = ownership.house_at_token(token, field="_schema")
         declaration = svc.declare_self(_submitter(user, "tenant"), house, data["me"],
                                        idempotency_key=request.form.get("idempotency_key"))
@@ -394,10 +394,10 @@ def self_declare_typed(user):
     """A tenant without a door plate to scan: choose the community, type the address, pick one
     of the candidates offered, or send it as typed to the community's officer."""
     values = request.form.to_dict() if request.method == "POST" else {
-        "me-document_type": "resident_id", "me-start_date": date.today().isoformat()}
+        "me-document_type": "resident_id", "me-start_date": local_today().isoformat()}
     context = {"communities": typed_address.communities(values.get("community_q"),
                                                         limit=H5_COMMUNITIES),
-               "today": date.today().isoformat(), "candidates": None}
+               "today": local_today().isoformat(), "candidates": None}
     if request.method == "GET":
         return render_template("h5/self_typed.html", values=values, errors={}, **context)
     check_csrf()
@@ -429,8 +429,13 @@ def confirm(user, code: str):
     declaration = svc.find_by_receipt_code(code)
     if declaration is None:
         raise ownership.NotYours()
+    from app.h5.receipt import _masked_address, _masked_people
+
+    payload = declaration.payload or {}
     context = {"declaration": declaration, "code": code, "linked": bool(user.person_id),
-               "real_name_url": url_for("h5.real_name", next=url_for("h5.confirm", code=code))}
+               "real_name_url": url_for("h5.real_name", next=url_for("h5.confirm", code=code)),
+               "address": _masked_address(payload.get("address")),
+               "people": _masked_people(payload)}
     if request.method == "GET":
         return render_template("h5/confirm_declaration.html", values={}, errors={}, done=False,
                                **context)
@@ -457,7 +462,7 @@ def me(user):
               "permit_from": svc.residence_permit_date(r.start_date)} for r in rows]
     link_code = None if user.person_id else linking.link_code_for(user)
     db.session.commit()
-    return render_template("h5/me.html", items=items, today=date.today(), user=user,
+    return render_template("h5/me.html", items=items, today=local_today(), user=user,
                            link_code=link_code)
 
 
@@ -536,7 +541,7 @@ def register_employer(user, token: str):
     try:
         form = nest(request.form)
         form["qr_token"] = token
-        data = EmployerInSchema().load(form)
+        data = load_all(EmployerInSchema(), form)
         result = svc.register_employer(
             _submitter(user, "employer"), name=data["name"], uscc=data["uscc"], address=address,
             contact_name=data["contact_name"], contact_phone=data["contact_phone"],
@@ -559,7 +564,7 @@ def employer(user, employer_id: int):
         .order_by(Employment.id)).scalars().all()
     rows = _rows()
     context = {"employer": employer, "workers": workers, "rows": rows,
-               "today": date.today().isoformat(),
+               "today": local_today().isoformat(),
                "communities": typed_address.communities(limit=H5_COMMUNITIES)}
     values = {f"workers-{i}-document_type": "resident_id" for i in range(rows)}
     values.update({f"workers-{i}-start_date": context["today"] for i in range(rows)})
@@ -573,7 +578,7 @@ def employer(user, employer_id: int):
             declaration = svc.declare_leave(_submitter(user, "employer"), employer,
                                             data["employment_ids"], data["end_date"])
         else:
-            data = HireSchema().load(nest(request.form))
+            data = load_all(HireSchema(), nest(request.form))
             for i, worker in enumerate(data["workers"]):
                 token = worker.pop("dormitory_qr_token", None)
                 if token:

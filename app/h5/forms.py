@@ -9,6 +9,7 @@ from flask import abort, request
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from marshmallow import ValidationError
 
+from app import identity
 from app.errors import flatten_messages
 from app.field_errors import FieldError
 
@@ -67,6 +68,52 @@ def errors_of(exc: Exception) -> dict[str, str]:
     return {input_name(k): v for k, v in flat.items()}
 
 
+def _identity_errors(value, prefix: str = "") -> dict[str, str]:
+    """Every document number, mobile and USCC in a nested form checked at once, by dotted name."""
+    errors: dict[str, str] = {}
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            errors.update(_identity_errors(item, f"{prefix}{i}."))
+        return errors
+    if not isinstance(value, dict):
+        return errors
+    checks = []
+    if value.get("document_number"):
+        checks.append(("document_number", lambda: identity.check_document(
+            value.get("document_type") or "resident_id", value["document_number"],
+            nationality=value.get("nationality") or None)))
+    for key in ("phone", "contact_phone"):
+        if value.get(key):
+            checks.append((key, lambda key=key: identity.check_mobile(value[key], field=key)))
+    if value.get("uscc"):
+        checks.append(("uscc", lambda: identity.check_uscc(value["uscc"])))
+    for key, check in checks:
+        try:
+            check()
+        except identity.IdentityError as exc:
+            errors[prefix + (exc.field or key)] = exc.message
+    for key, item in value.items():
+        if isinstance(item, (dict, list)):
+            errors.update(_identity_errors(item, f"{prefix}{key}."))
+    return errors
+
+
+def load_all(schema, form: dict) -> dict:
+    """Load a nested form with its schema and check every identity value too, so that one
+    refusal names every wrong field at once (services stop at their first RuleError)."""
+    errors: dict[str, str] = {}
+    data = None
+    try:
+        data = schema.load(form)
+    except ValidationError as exc:
+        errors.update(flatten_messages(exc.messages))
+    for name, message in _identity_errors(form).items():
+        errors.setdefault(name, message)
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
 def check_csrf() -> None:
     """Every H5 POST carries the session's CSRF token (Flask-WTF); a missing one is a 400 page."""
     from flask import current_app
@@ -79,4 +126,4 @@ def check_csrf() -> None:
         abort(400, description="页面已过期，请返回刷新后重新提交")
 
 
-__all__ = ["nest", "errors_of", "check_csrf", "generate_csrf", "input_name"]
+__all__ = ["nest", "errors_of", "load_all", "check_csrf", "generate_csrf", "input_name"]

@@ -11,6 +11,7 @@ from app.crypto import mask_document, mask_name
 from app.h5 import bp, code_guess_limit
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.services.declarations import RECEIPT_ALPHABET, find_by_receipt_code
+from app.wording import NEXT_STEPS, ROLE_LABELS
 
 
 def receipt_url(code: str) -> str:
@@ -33,8 +34,15 @@ def _masked_people(payload: dict) -> list[dict]:
                            # Masked again: a snapshot from before 15-character numbers
                            # hid their birth digits; masking a masked value is a no-op.
                            "document": mask_document(item.get("document_masked") or ""),
-                           "start_date": item.get("start_date")})
+                           "start_date": item.get("start_date"),
+                           "end_date": item.get("end_date") or payload.get("end_date")})
     return people
+
+
+# What changed for the people on the receipt, by kind of declaration.
+PEOPLE_HEADINGS = {"move_in": "登记入住的租客", "move_out": "登记退租的租客",
+                   "hire": "登记入职的员工", "leave": "登记离职的员工",
+                   "self": "申报居住的本人", "correction": "更正的租客"}
 
 
 def _masked_address(text: str | None) -> str:
@@ -60,4 +68,7 @@ def receipt(code: str):
         kind_label=KIND_LABELS.get(declaration.kind, declaration.kind),
         status_label=STATUS_LABELS.get(declaration.status, declaration.status),
         address=_masked_address(payload.get("address")), people=_masked_people(payload),
+        submitter_label=ROLE_LABELS.get(declaration.submitter_role, "申报人"),
+        next_step=NEXT_STEPS.get(declaration.status, ""),
+        people_heading=PEOPLE_HEADINGS.get(declaration.kind, "登记人员"),
         qr=qr_data_uri(receipt_url(code)), print_view=request.args.get("print") == "1")

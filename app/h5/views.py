@@ -1,5 +1,5 @@
 """H5 views: the landing page and the door-plate page a scan opens."""
-from flask import abort, render_template, url_for
+from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
@@ -8,6 +8,32 @@ from app.h5 import bp
 from app.h5.identity import user_required
 from app.models import Address, House
 from app.services.ownership import owns
+from app.urls import same_site_path
+
+
+@bp.app_context_processor
+def _navigation():
+    return {"back_url": back_url}
+
+
+def back_url() -> str:
+    """Where 返回 leads: the page this one was opened from on this site, else the landing page."""
+    previous = same_site_path(_referrer_path())
+    if previous and previous != request.full_path.rstrip("?"):
+        return previous
+    return url_for("h5.index")
+
+
+def _referrer_path() -> str | None:
+    from urllib.parse import urlsplit
+
+    ref = request.referrer
+    if not ref:
+        return None
+    parts = urlsplit(ref)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 @bp.get("/")
@@ -36,7 +62,10 @@ def address(user, qr_token: str):
     house = db.session.execute(select(House).where(House.address_id == found.id)).scalar()
     # Only the owner or agent is taken to the house; anyone else may only file a claim.
     mine = house is not None and owns(user, house)
+    taken = house is not None and not mine
     actions = [
+        ("申请变更房主", "这套房屋已由他人登记；如您是房主，可提出申请，由民警核实",
+         _link("h5.register_house", token=qr_token)) if taken else
         ("登记房屋", "我是房东，登记这套房屋并签署治安责任保证书",
          _link("h5.house", house_id=house.id) if mine
          else _link("h5.register_house", token=qr_token)),
@@ -48,3 +77,12 @@ def address(user, qr_token: str):
     ]
     return render_template("h5/address.html", address=found, house=house, actions=actions,
                            user=user)
+
+
+@bp.get("/h5/employers")
+@user_required
+def employers(user):
+    """单位申报 from the landing page: the user's unit, or how to register one."""
+    if user.employer_id:
+        return redirect(url_for("h5.employer", employer_id=user.employer_id))
+    return render_template("h5/employers.html", user=user)

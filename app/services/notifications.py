@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.crypto import mask_name
 from app.extensions import db
+from app.formatting import local_datetime
 from app.models import Declaration, House, WeChatUser, utcnow
 from app.models.declaration import KIND_LABELS
 
@@ -59,14 +60,19 @@ def notify_declaration_status(declaration_id: int, status: str,
             and declaration.landlord_confirmation != "confirmed"):
         message = "您的申报已核验，正在等待房东确认。"
     lines = [("申报事项", KIND_LABELS.get(declaration.kind, declaration.kind)),
-             ("回执码", declaration.receipt_code), ("办理结果", message)]
-    if status == "rejected" and declaration.decision_reason:
-        lines.append(("退回原因", declaration.decision_reason))
+             ("回执码", declaration.receipt_code),
+             ("提交时间", local_datetime(declaration.created_at)), ("办理结果", message)]
+    if status == "rejected":
+        lines.append(("退回原因", declaration.decision_reason or "信息有误"))
+        lines.append(("办理方式", "请点击查看详情，按退回原因更正后重新申报"))
+    elif status == "flagged" and declaration.decision_reason:
+        lines.append(("民警意见", declaration.decision_reason))
     now = now or utcnow()
     s = settings()
     quiet = in_quiet_hours(now, s) and jobs.runs_later()
+    # The link opens the submitter's own declaration page (the public receipt is one tap on).
     return send_push(declaration.submitter_wechat_user_id, title="申报办理进度", lines=lines,
-                     link=f"/r/{declaration.receipt_code}",
+                     link=f"/h5/declarations/{declaration.id}",
                      dedupe_key=f"declaration:{declaration.id}:{status}",
                      not_before=next_send_time(now, s) if quiet else None, now=now)
 

@@ -23,6 +23,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
+from app.formatting import local_date
 from app.models import (
     Address, Alert, Declaration, House, Reminder, Residence, WeChatUser,
 )
@@ -703,7 +704,7 @@ def _message(reminder: Reminder, s: Settings) -> tuple[str, list[tuple[str, str]
     if reminder.rule == "residence_permit":
         return title, [("居住地址", where),
                        ("提醒事项", f"您已登记居住满{rule.months}个月，可以申请办理居住证")]
-    anniversary = reminder.period_key[1:]
+    anniversary = local_date(reminder.period_key[1:])  # "y2026-12-01" → 2026年12月1日
     return title, [("居住地址", where),
                    ("提醒事项", f"您的居住证将于{anniversary}满一年，请在此前办理签注")]
 

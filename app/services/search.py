@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Person, Residence
 from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.services import scoping
+from app.identity import IdentityError, check_document
 from app.services.people import document_blind_index
 
 SEARCH_KINDS = {
@@ -64,10 +65,18 @@ def _like(text: str) -> str:
 def persons_by_document(number: str, officer: Officer) -> list[Person]:
     """People in the area holding this document number, matched by blind index of every type."""
     clauses = [and_(Person.document_type == t,
-                    Person.document_blind_index == document_blind_index(t, number))
+                    Person.document_blind_index == document_blind_index(t, _canonical(t, number)))
                for t in DOCUMENT_TYPES]
     stmt = scoping.scope_persons(select(Person).where(or_(*clauses)), officer)
     return list(db.session.execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
+
+
+def _canonical(document_type: str, number: str) -> str:
+    # The stored form: a 15-digit first-generation ID is kept upgraded to its 18 digits.
+    try:
+        return check_document(document_type, number).number
+    except IdentityError:
+        return number
 
 
 def persons_by_phone(phone: str, officer: Officer) -> list[Person]:
@@ -141,6 +150,27 @@ def house_timeline(house: House) -> list[Residence]:
             .options(selectinload(Residence.person))
             .order_by(Residence.start_date, Residence.id))
     return list(db.session.execute(stmt).scalars())
+
+
+RESIDENCE_STATUS_ORDER = {"active": 0, "pending": 1, "ended": 2}
+
+
+def current_places(persons: list[Person], officer: Officer) -> dict[int, Residence]:
+    """Each person's latest stay in the officer's area (an active one first), for result lists."""
+    ids = [p.id for p in persons]
+    if not ids:
+        return {}
+    stmt = scoping.scope_residences(
+        select(Residence).where(Residence.person_id.in_(ids))
+        .options(selectinload(Residence.house).selectinload(House.address)), officer)
+    places: dict[int, Residence] = {}
+    for r in db.session.execute(stmt.order_by(Residence.start_date.desc(),
+                                              Residence.id.desc())).scalars():
+        best = places.get(r.person_id)
+        if best is None or (RESIDENCE_STATUS_ORDER.get(r.status, 9)
+                            < RESIDENCE_STATUS_ORDER.get(best.status, 9)):
+            places[r.person_id] = r
+    return places
 
 
 def person_timeline(person: Person, officer: Officer) -> list[Residence]:

@@ -108,7 +108,7 @@ def test_invalid_id_number_gets_400_naming_the_field_and_nothing_is_stored(landl
         dict(person(document_number=bad), start_date=date.today().isoformat())]})
     assert resp.status_code == 400
     body = resp.get_json()
-    assert body["code"] == 400 and "校验" in body["fields"]["tenants.1.document_number"]
+    assert body["code"] == 400 and "核对最后一位" in body["fields"]["tenants.1.document_number"]
     assert db.session.execute(select(func.count()).select_from(Residence)).scalar_one() == 0
 
 

@@ -58,7 +58,7 @@ def test_landlord_scans_registers_signs_declares_two_tenants_and_tenant_confirms
     fill_person(page, "tenants-1-", "租客二", tenant_two)
     page.get_by_role("button", name="提交申报").click()
     # The wrong ID is refused next to its field, and nothing typed is lost.
-    expect(page.locator("#e-tenants-0-document_number")).to_contain_text("校验位错误")
+    expect(page.locator("#e-tenants-0-document_number")).to_contain_text("请核对最后一位")
     expect(page.locator("#f-tenants-0-name")).to_have_value("租客一")
     expect(page.locator("#f-tenants-1-document_number")).to_have_value(tenant_two)
     page.locator("#f-tenants-0-document_number").fill(good)

@@ -83,10 +83,11 @@ def test_audit_viewer_filters_by_action_officer_object_and_date(client, world):
     def get(**q):
         return client.get("/console/audit", query_string=q).get_data(as_text=True)
 
-    assert "person.reveal_document" in get(action="person.")
-    assert "declaration.approve" not in get(action="person.")
-    assert "declaration.approve" in get(actor=str(b.id))
-    assert "person.reveal_document" not in get(object_type="declaration")
-    assert "person.reveal_document" in get(object_id="11")
-    assert "person.reveal_document" not in get(since="2999-01-01")
+    reveal, approve = 'data-action="person.reveal_document"', 'data-action="declaration.approve"'
+    assert reveal in get(action="person.") and "查看完整证件号码" in get(action="person.")
+    assert approve not in get(action="person.")
+    assert approve in get(actor=str(b.id))
+    assert reveal not in get(object_type="declaration")
+    assert reveal in get(object_id="11")
+    assert reveal not in get(since="2999-01-01")
     assert client.get("/console/audit?since=notadate&page=-1").status_code == 200

@@ -201,6 +201,6 @@ def test_payload_of_a_move_in_names_each_tenant_and_links_to_the_person(as_offic
                      "document_masked": person.document_masked, "start_date": "2026-11-01"}]})
     db.session.commit()
     html = as_officer.get(f"/console/declarations/{d.id}").get_data(as_text=True)
-    assert "租客1 · 姓名" in html and "租客1 · 证件号码" in html
+    assert "第1位租客" in html and "证件号码" in html and "租客1" not in html
     assert f"/console/persons/{person.id}" in html
     assert person.name not in html

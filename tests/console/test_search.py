@@ -74,8 +74,8 @@ def test_house_timeline_lists_who_lived_there_and_when(as_officer, world):
     timeline = search.house_timeline(world.a.house)
     assert [r.start_date for r in timeline] == [date(2024, 1, 1), date(2026, 3, 1)]
     html = as_officer.get(f"/console/houses/{world.a.house.id}").get_data(as_text=True)
-    assert "2024-01-01" in html and "2025-01-01" in html and "租客本人" in html
-    assert "2026-02-28" in html
+    assert "2024年1月1日" in html and "2025年1月1日" in html and "租客本人" in html
+    assert "2026年2月28日" in html
     assert "110105********002X" in html
 
 

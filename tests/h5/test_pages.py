@@ -100,7 +100,7 @@ def test_invalid_id_shows_the_message_next_to_the_field_and_keeps_what_was_typed
                        data=house_form(plate[0], **{"owner-document_number": bad}))
     html = resp.get_data(as_text=True)
     assert resp.status_code == 400
-    assert "身份证号码校验位错误" in html and f'value="{bad}"' in html
+    assert "身份证号码有误，请核对最后一位" in html and f'value="{bad}"' in html
     assert 'value="房东甲"' in html and 'id="e-owner-document_number"' in html
     assert db.session.execute(select(func.count()).select_from(House)).scalar_one() == 0
 

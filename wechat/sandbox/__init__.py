@@ -31,9 +31,12 @@ def _csrf_token() -> str:
 
 
 def _local_time(timestamp: float) -> str:
-    import time
+    # The simulator shows Beijing time like every other page, whatever the host's zone.
+    from datetime import datetime, timezone
 
-    return time.strftime("%m-%d %H:%M:%S", time.localtime(timestamp))
+    from app.formatting import local_datetime
+
+    return local_datetime(datetime.fromtimestamp(timestamp, timezone.utc))
 
 
 def _web_url(url: str | None) -> str | None:
