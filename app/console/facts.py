@@ -95,8 +95,8 @@ def build_facts(declaration, *, masked: Callable[[str, object], str], sensitive:
                 shown = revealed.get(path) or masked(key, raw)
                 out.append(Fact(_label(key, kind), shown, path, key,
                                 revealable=path not in revealed))
-            elif key == "name":
-                out.append(Fact("姓名", masked(key, raw), path, key))
+            elif key in ("name", "document_masked"):  # snapshots are masked again for display
+                out.append(Fact(_label(key, kind), masked(key, raw), path, key))
             else:
                 out.append(Fact(_label(key, kind), _value(key, raw, kind), path, key))
         return out

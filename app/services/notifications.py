@@ -60,8 +60,8 @@ def notify_declaration_status(declaration_id: int, status: str,
             and declaration.landlord_confirmation != "confirmed"):
         message = "您的申报已核验，正在等待房东确认。"
     lines = [("申报事项", KIND_LABELS.get(declaration.kind, declaration.kind)),
-             ("回执码", declaration.receipt_code),
-             ("提交时间", local_datetime(declaration.created_at)), ("办理结果", message)]
+             ("回执码", declaration.receipt_code), ("办理结果", message),
+             ("提交时间", local_datetime(declaration.created_at))]
     if status == "rejected":
         lines.append(("退回原因", declaration.decision_reason or "信息有误"))
         lines.append(("办理方式", "请点击查看详情，按退回原因更正后重新申报"))

@@ -7,7 +7,7 @@ from datetime import date
 
 from app.extensions import db
 from app.models import Residence
-from tests.console.helpers import make_declaration
+from tests.console.helpers import make_declaration, search
 from tests.factories import make_person
 
 # A first-generation card: 15 digits, stored upgraded to 18 (born 1988-01-01).
@@ -19,7 +19,7 @@ def test_a_15_digit_id_finds_the_person_stored_under_18(as_officer, world):
     db.session.add(Residence(person_id=person.id, house_id=world.a.house.id, room="101",
                              start_date=date(2026, 5, 1), declared_by="landlord", status="active"))
     db.session.commit()
-    html = as_officer.get("/console/search", query_string={"q": OLD_ID}).get_data(as_text=True)
+    html = search(as_officer, OLD_ID).get_data(as_text=True)
     assert f"/console/persons/{person.id}" in html
     assert world.a.address.full_text in html  # the address column
     assert "在住" in html and "2026年5月1日起" in html  # the status column
