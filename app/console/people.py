@@ -9,6 +9,7 @@ from app import crypto
 from app.console import bp
 from app.console.auth import client_ip, current_officer
 from app.console.forms import ExportForm, RevealForm
+from app.db_read import read_session
 from app.extensions import db
 from app.models import Declaration, House, Person
 from app.models.house import RENTAL_TYPE_LABELS
@@ -35,10 +36,11 @@ def search():
     """Search the area by document number, name, phone, address text or receipt code."""
     q = request.args.get("q", "")
     kind = request.args.get("kind", "auto")
-    result = search_service.search(q, current_officer(), kind)
-    export_form = ExportForm(q=q, kind=result.kind)
-    return render_template("console/search.html", q=q, kind=kind, result=result,
-                           kinds=search_service.SEARCH_KINDS, export_form=export_form)
+    with read_session() as reader:  # heavy read: the replica when there is one
+        result = search_service.search(q, current_officer(), kind, session=reader)
+        export_form = ExportForm(q=q, kind=result.kind)
+        return render_template("console/search.html", q=q, kind=kind, result=result,
+                               kinds=search_service.SEARCH_KINDS, export_form=export_form)
 
 
 @bp.post("/search/export")
@@ -49,16 +51,18 @@ def export():
     form = ExportForm()
     if not form.validate_on_submit():
         abort(400)
-    result = search_service.search(form.q.data or "", officer, form.kind.data or "auto")
     full = bool(form.full.data) and officer.role in scoping.ADMIN_ROLES
     reason = (form.reason.data or "").strip()
     if full and len(reason) < 4:
         abort(400)
+    with read_session() as reader:  # the rows from the replica; the audit row on the primary
+        result = search_service.search(form.q.data or "", officer, form.kind.data or "auto",
+                                       session=reader)
+        body = search_service.export_persons_csv(result.persons, full=full)
     audit.record(officer, "search.export_full" if full else "search.export", "person", None,
                  reason=reason or None, ip=client_ip(),
                  detail={"kind": result.kind, "count": len(result.persons)})
     db.session.commit()
-    body = search_service.export_persons_csv(result.persons, full=full)
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=persons.csv",
                              "Cache-Control": "no-store"})

@@ -13,6 +13,7 @@ from app.console.auth import client_ip, current_officer
 from app.console.forms import (
     BulkApproveForm, ChooseAddressForm, DecisionForm, LogoutForm, RevealForm,
 )
+from app.db_read import mark_written, read_session
 from app.extensions import db
 from app.models import Address, Community, Declaration, Officer, Person, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
@@ -20,6 +21,7 @@ from app.models.officer import ROLE_LABELS
 from app.services import audit, review, scoping
 
 PER_PAGE = 50
+SIGN_IN_OUT = ("console.login", "console.logout")  # not writes that the next page shows
 PENDING = ("needs_review", "verified")
 AGE_CHOICES = {"1": "超过 1 天", "3": "超过 3 天", "7": "超过 7 天", "30": "超过 30 天"}
 SENSITIVE_KEYS = {"document_number": "document", "id_number": "document", "phone": "phone",
@@ -49,6 +51,15 @@ def console_globals():
             # Menu entries for console pages other issues add appear once their views exist.
             "url_map_endpoints": current_app.view_functions,
             "BEIJING_OFFSET": timedelta(hours=8)}
+
+
+@bp.after_request
+def _read_own_writes(response):
+    """After a console write, this officer's next pages read from the primary (replica lag)."""
+    if (request.method == "POST" and response.status_code < 400
+            and request.endpoint not in SIGN_IN_OUT):
+        mark_written()
+    return response
 
 
 @bp.get("/")
@@ -102,15 +113,17 @@ def declarations():
     filters = _queue_filters(request.args)
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
-    rows = db.session.execute(
-        _queue_query(filters, officer).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
-    has_next = len(rows) > PER_PAGE
-    communities = db.session.execute(scoping.scope_communities(
-        select(Community).order_by(Community.name), officer)).scalars().all()
-    return render_template("console/declarations.html", rows=rows[:PER_PAGE], filters=filters,
-                           page=page, has_next=has_next, communities=communities,
-                           any_verified=any(d.status == "verified" for d, _ in rows[:PER_PAGE]),
-                           age_choices=AGE_CHOICES, bulk_form=BulkApproveForm())
+    with read_session() as reader:  # heavy read: the replica, unless this officer just decided
+        rows = reader.execute(
+            _queue_query(filters, officer).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
+        has_next = len(rows) > PER_PAGE
+        communities = reader.execute(scoping.scope_communities(
+            select(Community).order_by(Community.name), officer)).scalars().all()
+        return render_template("console/declarations.html", rows=rows[:PER_PAGE],
+                               filters=filters, page=page, has_next=has_next,
+                               communities=communities,
+                               any_verified=any(d.status == "verified" for d, _ in rows[:PER_PAGE]),
+                               age_choices=AGE_CHOICES, bulk_form=BulkApproveForm())
 
 
 def flatten_payload(value, prefix: str = "") -> list[tuple[str, str, object]]:
