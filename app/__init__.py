@@ -20,6 +20,10 @@ def create_app(config: dict | None = None) -> Flask:
     from app.keys import ensure_secrets
 
     ensure_secrets(app.config, app.instance_path)
+    from app.services.retention import retention_problems
+
+    if retention_problems(app.config):
+        raise RuntimeError("refusing to start:\n" + "\n".join(retention_problems(app.config)))
     if app.config["APP_ENV"] == "production":
         from app.config import production_problems
 
@@ -29,7 +33,11 @@ def create_app(config: dict | None = None) -> Flask:
         if problems:
             raise RuntimeError("refusing to start half-configured:\n" + "\n".join(problems))
 
+    from app.logs import configure_logging, init_request_logging
+
+    configure_logging(app.config)
     trust_proxies(app)
+    init_request_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -104,8 +112,10 @@ def register_blueprints(app: Flask) -> None:
     from app.console import bp as console_bp
     from app.h5 import bp as h5_bp
     from app.health import bp as health_bp
+    from app.metrics import bp as metrics_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(console_bp, url_prefix="/console")

@@ -67,6 +67,18 @@ def load_config(instance_path: str) -> dict:
         "REMINDER_QUIET_END": env_str("REMINDER_QUIET_END", "08:00"),
         "REMINDER_RULES": env_str("REMINDER_RULES"),
         "WECHAT_TEMPLATE_DAILY_QUOTA": env_int("WECHAT_TEMPLATE_DAILY_QUOTA", 100000),
+        # Retention (app/services/retention.py): audit rows are purged after AUDIT_RETENTION_DAYS
+        # (at least 183: 网络安全法 第二十一条); people whose stays all ended more than
+        # ENDED_RESIDENCE_RETENTION_DAYS ago are anonymised.
+        "AUDIT_RETENTION_DAYS": env_int("AUDIT_RETENTION_DAYS", 400),
+        "ENDED_RESIDENCE_RETENTION_DAYS": env_int("ENDED_RESIDENCE_RETENTION_DAYS", 730),
+        # Logs: json | text (default json in production, text elsewhere); level name.
+        "LOG_FORMAT": env_str("LOG_FORMAT"),
+        "LOG_LEVEL": env_str("LOG_LEVEL", "INFO"),
+        # /metrics: client networks allowed to scrape (comma-separated CIDRs, default loopback)
+        # and, when set, the bearer token a scrape must carry as well.
+        "METRICS_ALLOW": env_str("METRICS_ALLOW", "127.0.0.1/32,::1/128"),
+        "METRICS_TOKEN": env_str("METRICS_TOKEN"),
         **wechat_config(sandbox),
     }
 

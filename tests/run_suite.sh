@@ -22,6 +22,14 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "!! /usr/bin/chromium is missing: browser tests will be SKIPPED (they fail under CI=true)"
 fi
+# tests/test_deploy.py checks deploy/nginx.conf with `nginx -t`: Debian's nginx (not started).
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "== installing Debian nginx for the deploy tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx) >/dev/null \
+      || echo "!! could not install nginx"
+  fi
+fi
 
 status=0
 echo "== pass 1/2: SQLite + in-process Redis fake"

@@ -1,15 +1,27 @@
-"""The app starts, answers /healthz, and refuses unsafe production settings."""
+"""The app starts, answers /healthz and /readyz, and refuses unsafe production settings."""
 import pytest
 
 from app import create_app
 
 
-def test_healthz_reports_database_redis_and_revision(client):
+def test_healthz_is_liveness_and_answers_without_the_database(client, app, monkeypatch):
+    from app.extensions import db
+
+    def no_database(*args, **kwargs):
+        raise AssertionError("/healthz touched the database")
+
+    monkeypatch.setattr(db.session, "execute", no_database)
     resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok"}
+
+
+def test_readyz_reports_database_at_the_code_head_and_redis(client):
+    resp = client.get("/readyz")
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["status"] == "ok"
-    assert body["database"]["ok"] and body["database"]["revision"]
+    assert body["database"]["ok"] and body["database"]["revision"] == body["database"]["code_head"]
     assert body["redis"]["ok"]
 
 

@@ -21,6 +21,7 @@ from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import create_reply
 
 from app.extensions import db
+from app.metrics import count_callback
 from app.redis_conn import get_redis
 from wechat.users import forget_seen, remember_seen
 
@@ -150,17 +151,20 @@ def handle_once(fields: dict, xml_text: str) -> str:
     redis = get_redis()
     key = dedupe_key(fields)
     if not redis.set(key, PROCESSING, nx=True, ex=PROCESSING_TTL):
+        count_callback("duplicate")
         return _earlier_reply(redis, key)
     try:
         reply = _handle(xml_text)
         db.session.commit()
     except BaseException:
+        count_callback("error")
         db.session.rollback()
         forget_seen()
         redis.delete(key)  # let WeChat's retry handle it afresh
         raise
     remember_seen()
     redis.set(key, DONE + reply.encode("utf-8"), ex=DONE_TTL)
+    count_callback("handled")
     return reply
 
 
@@ -200,6 +204,8 @@ def callback():
             return _text(request.args.get("echostr", ""))
         return _answer(token)
     except Refused as refused:
+        if request.method == "POST":
+            count_callback("refused")
         current_app.logger.info("wechat callback refused (%s): %s", refused.status, refused.reason)
         return _text(refused.reason, refused.status)
 

@@ -131,7 +131,20 @@ def _finish(record: PushMessage, status: str, errcode: int | None = None,
 
 def send(channel: str, user: WeChatUser, template_id: str, payload: dict,
          dedupe_key: str) -> PushResult:
-    """Record (committed), claim, send and record the outcome of one push."""
+    """Record (committed), claim, send and record the outcome of one push; counted in /metrics."""
+    from app.metrics import count_push
+
+    try:
+        result = _send(channel, user, template_id, payload, dedupe_key)
+    except BaseException:
+        count_push(channel, "error")  # e.g. a connect timeout handed back for RQ to retry
+        raise
+    count_push(channel, result.status)
+    return result
+
+
+def _send(channel: str, user: WeChatUser, template_id: str, payload: dict,
+          dedupe_key: str) -> PushResult:
     record = _record(channel, user, template_id, payload, dedupe_key)
     if record.status == "sent":
         return PushResult("duplicate", f"msgid {record.msgid}")

@@ -34,9 +34,12 @@ class AppWorkerMixin:
         return super().main_work_horse(job, queue)
 
     def perform_job(self, job, queue):
-        with self.app.app_context():
+        from app.logs import job_context
+
+        with self.app.app_context(), job_context(job) as logged:
             try:
-                return super().perform_job(job, queue)
+                logged.ok = super().perform_job(job, queue)
+                return logged.ok
             finally:
                 db.session.remove()
 
@@ -65,9 +68,15 @@ def main(argv: list[str]) -> int:
                         help="run the periodic schedule instead of a worker (one per deployment)")
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
     parser.add_argument("--simple", action="store_true", help="no fork per job")
+    parser.add_argument("--check", nargs="?", const="workers", choices=("workers", "scheduler"),
+                        help="health check (exit 1 if unhealthy): workers (default) or scheduler")
     args = parser.parse_args(argv)
     app = create_app()
     with app.app_context():
+        if args.check:
+            from workers.health import check
+
+            return check(args.check)
         if not app.config.get("REDIS_URL"):
             print("REDIS_URL is not set: jobs run inline in the web process; no worker needed.")
             return 0

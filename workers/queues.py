@@ -56,6 +56,11 @@ def get_queue(name: str = "default", connection=None) -> Queue:
 
 def enqueue_now(func, *args, queue: str = "default", **overrides):
     """Enqueue immediately with the job's options; use only outside a database transaction."""
+    from app.logs import current_request_id
+
+    request_id = current_request_id()
+    if request_id:  # the job's log lines carry the id of the request that caused it
+        overrides["meta"] = {**(overrides.get("meta") or {}), "request_id": request_id}
     return get_queue(queue).enqueue(func, *args, **job_options(func, **overrides))
 
 

@@ -6,6 +6,7 @@ a reminder goes out at most once (and the push's dedupe key covers a worker dyin
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from app.extensions import db
@@ -28,12 +29,16 @@ def sweep_reminders(now_iso: str | None = None) -> dict:
     """
     from app.services import reminders
 
+    from app.metrics import observe_reminder_sweep
+
     now = _now(now_iso)
     s = reminders.settings()
     stats = reminders.SweepStats()
+    started = time.perf_counter()
     for stats in reminders.sweep(now, s):
         db.session.commit()  # one short transaction per chunk
     db.session.commit()
+    observe_reminder_sweep(time.perf_counter() - started)
     result = stats.as_dict()
     result["queued"] = dispatch_due(now, s, now_iso=now_iso)
     return result

@@ -13,10 +13,13 @@ import time
 
 from workers.jobs import sweep_stale_declarations
 from workers.reminder_jobs import sweep_reminders
+from workers.retention_jobs import anonymise_ended_stays, purge_audit_logs
 
 PERIODIC_JOBS = [
     (sweep_stale_declarations, 60, "low", {}),
     (sweep_reminders, 3600, "low", {"job_timeout": 3000}),  # hourly: 08:00 ends quiet hours
+    (purge_audit_logs, 86400, "low", {"job_timeout": 3600}),  # daily (docs/DEPLOY.md 数据保留)
+    (anonymise_ended_stays, 86400, "low", {"job_timeout": 3600}),
 ]
 
 _LOCK_KEY = "anju:schedule:{name}:{period}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import re
 
-from flask import abort, current_app, request
+from flask import abort, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
@@ -47,6 +47,7 @@ def api_user() -> WeChatUser:
     user = db.session.get(WeChatUser, uid) if uid else None
     if user is None:
         abort(401)
+    g.api_user_id = user.id  # for the request's log line (app/logs.py)
     return user
 
 

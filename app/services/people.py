@@ -54,6 +54,9 @@ def upsert_person(*, document_type: str, document_number: str, name: str,
                         collected_by_type=collected_by_type, collected_by_id=collected_by_id,
                         collected_channel=channel, collected_lat=lat, collected_lng=lng)
         db.session.add(person)
+    elif not person.document_number_enc:  # anonymised by retention (services/retention.py): back
+        person.document_number_enc, _, person.document_masked = crypto.protect_document(
+            document_type, info.number)
     person.name = name.strip()
     person.birth_date = info.birth_date or person.birth_date
     person.sex = info.sex or person.sex
