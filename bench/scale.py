@@ -4,8 +4,9 @@
 
 1. Declarations accepted per second through the API (`POST /api/v1/houses`, a door plate each,
    with an Idempotency-Key, the owner's identity encrypted and blind-indexed, the declaration,
-   its history row and the after-commit enqueue to Redis) under gunicorn (gthread, 4 threads)
-   with 1, 2 and 4 worker processes, driven by 16 keep-alive client threads for S seconds each.
+   its history row and the after-commit enqueue to Redis) under gunicorn with the production
+   settings (deploy/gunicorn.conf.py: gthread, 8 threads) and 1, 2 and 4 worker processes,
+   driven by 16 keep-alive client threads for S seconds each.
 2. Declarations validated per second (`validate_declaration` on RQ's forking worker, plus the
    submitter's push job it queues) with 1, 2 and 4 `python -m workers` processes, on the
    declarations accepted in part 1, counted over S seconds once every worker is busy.
@@ -302,9 +303,11 @@ def main() -> int:
               "load_average_before": round(os.getloadavg()[0], 1), "api": {}, "workers": {}}
     for i, count in enumerate(PROCESS_COUNTS):
         port = free_port()
-        proc = start([GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", str(count),
-                      "--worker-class", "gthread", "--threads", "4", "--keep-alive", "30",
-                      "--log-level", "warning", "wsgi:app"], env, logdir / f"gunicorn-{count}.log")
+        # The production settings (deploy/gunicorn.conf.py: gthread, 8 threads), N processes.
+        web_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(count),
+                   "GUNICORN_KEEPALIVE": "30", "GUNICORN_LOG_LEVEL": "warning"}
+        proc = start([GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"],
+                     web_env, logdir / f"gunicorn-{count}.log")
         try:
             wait_healthy(port, proc)
             users = bearer[i * USERS_PER_PHASE:(i + 1) * USERS_PER_PHASE]

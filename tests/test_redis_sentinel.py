@@ -68,10 +68,13 @@ def sentinel_setup(tmp_path):
 
     master, replica, sentinel = _free_port(), _free_port(), _free_port()
     common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
-    procs = [subprocess.Popen(["redis-server", "--port", str(master), *common],
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()  # the replica writes the master's snapshot into its --dir
+    procs = [subprocess.Popen(["redis-server", "--port", str(master), *common, "--dir",
+                               str(tmp_path / "m")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-             subprocess.Popen(["redis-server", "--port", str(replica), *common, "--replicaof",
-                               "127.0.0.1", str(master)],
+             subprocess.Popen(["redis-server", "--port", str(replica), *common, "--dir",
+                               str(tmp_path / "r"), "--replicaof", "127.0.0.1", str(master)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     conf = tmp_path / "sentinel.conf"
     conf.write_text(f"port {sentinel}\nbind 127.0.0.1\nprotected-mode no\ndir {tmp_path}\n"

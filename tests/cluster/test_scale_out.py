@@ -149,9 +149,10 @@ def test_cluster_survives_losing_a_web_host_a_worker_host_and_the_redis_master(c
     pushes_log = workdir / "pushes.jsonl"
     cluster.start("wx", "fake-wechat", [PYTHON, "-m", "tests.cluster.fake_wechat", hosts["wx"],
                                         "8080", str(pushes_log)], env=env)
+    web_env = {**env, "GUNICORN_BIND": "0.0.0.0:8000", "GUNICORN_WORKERS": "2",
+               "GUNICORN_THREADS": "4", "GUNICORN_GRACEFUL_TIMEOUT": "5"}
     webs = {name: cluster.start(name, f"gunicorn-{name}", [
-        GUNICORN, "--workers", "2", "--threads", "4", "--bind", "0.0.0.0:8000",
-        "--timeout", "30", "--graceful-timeout", "5", "wsgi:app"], env=env)
+        GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "wsgi:app"], env=web_env)
         for name in ("web1", "web2")}
     # A worker host runs one worker process per core (two here).
     workers = {(name, n): cluster.start(name, f"worker-{name}-{n}", [PYTHON, "-m", "workers"],
