@@ -85,6 +85,16 @@ def test_review_queue_lists_what_the_replica_holds(as_officer, world, replica):
     assert "副本里的测试路1号" in html
 
 
+def test_console_home_counts_come_from_the_replica(as_officer, world, replica):
+    with replica.begin() as conn:
+        conn.execute(update(Declaration).where(Declaration.station_id == world.a.address.station_id)
+                     .values(status="flagged"))
+    html = as_officer.get("/console/").get_data(as_text=True)
+    assert 'data-count="flagged">2<' in html and 'data-count="needs_review">0<' in html
+    assert db.session.execute(select(Declaration.status).where(
+        Declaration.id == world.a.declarations["review"].id)).scalar() == "needs_review"
+
+
 def test_csv_export_reads_the_replica_and_audits_on_the_primary(as_officer, world, replica):
     from app.models import AuditLog
 
