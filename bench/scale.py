@@ -49,13 +49,13 @@ FINAL = ("verified", "needs_review")
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 s per phase, under 60 s")
+    parser.add_argument("--quick", action="store_true", help="2 s per phase, under 60 s")
     parser.add_argument("--seconds", type=float, default=None, help="length of each phase")
     parser.add_argument("--database-url",
                         default=os.environ.get("BENCH_SCALE_DATABASE_URL") or DEFAULT_URL)
     args = parser.parse_args()
     if args.seconds is None:
-        args.seconds = 3.0 if args.quick else 20.0
+        args.seconds = 2.0 if args.quick else 20.0
     return args
 
 
@@ -259,27 +259,36 @@ def requeue_received(env: dict, redis_url: str) -> int:
     return len(ids)
 
 
-def worker_phase(env: dict, redis_url: str, processes: int, seconds: float, logdir: Path) -> dict:
+def worker_phases(env: dict, redis_url: str, seconds: float, logdir: Path) -> dict:
+    """Validation rate with 1, then 2, then 4 worker processes on one queue: processes are added
+    between phases (as a host adds workers), each phase counted once the new ones are busy."""
     from sqlalchemy import create_engine
 
     queued = requeue_received(env, redis_url)
     engine = create_engine(env["DATABASE_URL"])
-    before = count_final(engine)
-    procs = [start([sys.executable, "-m", "workers"], env, logdir / f"worker-{processes}-{n}.log")
-             for n in range(processes)]
+    procs: list[subprocess.Popen] = []
+    figures = {}
     try:
-        deadline = time.monotonic() + 40
-        while count_final(engine) < before + processes and time.monotonic() < deadline:
-            time.sleep(0.1)  # every worker started and finished a first job
-        t0, c0 = time.monotonic(), count_final(engine)
-        time.sleep(seconds)
-        t1, c1 = time.monotonic(), count_final(engine)
+        for count in PROCESS_COUNTS:
+            before = count_final(engine)
+            while len(procs) < count:
+                procs.append(start([sys.executable, "-m", "workers"], env,
+                                   logdir / f"worker-{len(procs)}.log"))
+            deadline = time.monotonic() + 40
+            # Started and busy: the new processes have finished a job each (start-up not counted).
+            while count_final(engine) < before + count and time.monotonic() < deadline:
+                time.sleep(0.1)
+            t0, c0 = time.monotonic(), count_final(engine)
+            time.sleep(seconds)
+            t1, c1 = time.monotonic(), count_final(engine)
+            figures[str(count)] = {"queued": queued, "validated": c1 - c0,
+                                   "seconds": round(t1 - t0, 2),
+                                   "per_second": round((c1 - c0) / (t1 - t0), 1)}
     finally:
-        for proc in procs:  # a job cut short stays "validating"; the next phase queues it again
+        for proc in procs:
             stop(proc, grace=0.5)
         engine.dispose()
-    return {"queued": queued, "validated": c1 - c0, "seconds": round(t1 - t0, 2),
-            "per_second": round((c1 - c0) / (t1 - t0), 1)}
+    return figures
 
 
 def main() -> int:
@@ -316,12 +325,12 @@ def main() -> int:
         finally:
             stop(proc)
         result["api"][str(count)] = figures
-        print(f"API, {count} gunicorn worker(s): {figures['per_second']} declarations/s accepted "
+        print(f"[{time.monotonic() - began:.0f} s] "
+              f"API, {count} gunicorn worker(s): {figures['per_second']} declarations/s accepted "
               f"(p95 {figures['p95_ms']} ms, {figures['other']} refused, "
               f"{figures['errors']} errors)")
-    for count in PROCESS_COUNTS:
-        figures = worker_phase(env, redis_url, count, args.seconds, logdir)
-        result["workers"][str(count)] = figures
+    result["workers"] = worker_phases(env, redis_url, args.seconds, logdir)
+    for count, figures in result["workers"].items():
         print(f"validation, {count} worker process(es): {figures['per_second']} declarations/s "
               f"({figures['validated']} in {figures['seconds']} s)")
     os.environ.update({"DATABASE_URL": args.database_url})
