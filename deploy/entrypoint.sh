@@ -16,6 +16,11 @@ cd "$ANJU_HOME"
 
 role="${1:-web}"
 [ "$#" -gt 0 ] && shift
+# Only gunicorn's processes share a metrics directory; other roles count nothing there (their
+# job-side counters go to Redis, app/metrics.py).
+if [ "$role" != web ]; then
+    unset PROMETHEUS_MULTIPROC_DIR
+fi
 
 # The address the health checks call: gunicorn's bind, with 0.0.0.0 reached on loopback.
 health_url() {

@@ -4,8 +4,11 @@ Every value can be overridden from the environment (GUNICORN_*), so one file ser
 the systemd unit and the tests. Run it behind the buffering nginx (deploy/nginx.conf): nginx
 holds slow clients, gunicorn only ever talks to nginx.
 """
+import json
+import logging
 import multiprocessing
 import os
+from datetime import datetime, timezone
 
 
 def _int(name, default):
@@ -47,6 +50,41 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 capture_output = False
+
+
+class _JsonLines(logging.Formatter):
+    """gunicorn's own lines (boot, worker exits, timeouts) in the app's JSON shape."""
+
+    def format(self, record):
+        return json.dumps({
+            "ts": datetime.fromtimestamp(record.created, timezone.utc)
+            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(), "logger": record.name,
+            "msg": record.getMessage()}, ensure_ascii=False)
+
+
+def _json_logs():
+    chosen = os.environ.get("LOG_FORMAT", "").strip().lower()
+    return chosen == "json" or (chosen != "text" and os.environ.get("APP_ENV") == "production")
+
+
+if _json_logs():  # LOG_FORMAT / APP_ENV as in app/logs.py: one log shape on stderr
+    # gunicorn merges this over its defaults key by key: every handler, logger and the root
+    # it names are given here.
+    _stderr = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": _JsonLines}},
+        "handlers": {"console": dict(_stderr), "error_console": dict(_stderr)},
+        "root": {"level": "INFO", "handlers": []},  # the app installs its own (app/logs.py)
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"],
+                               "propagate": False, "qualname": "gunicorn.error"},
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False,
+                                "qualname": "gunicorn.access"},
+        },
+    }
 
 # Trust X-Forwarded-* only through the app's ProxyFix (TRUSTED_PROXIES), not gunicorn's.
 forwarded_allow_ips = "127.0.0.1"

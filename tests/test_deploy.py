@@ -64,7 +64,7 @@ def test_compose_healthchecks_use_the_entrypoint_checks_and_restart_policies_are
             assert "healthcheck" not in service and service["restart"].startswith("on-failure")
             continue
         test = service["healthcheck"]["test"]
-        assert test[0] == "CMD"
+        assert test[0] == ("CMD-SHELL" if name == "nginx" else "CMD"), name
         if name in APP_SERVICES:
             assert test[1] == "/app/deploy/entrypoint.sh" and test[2] in entrypoint_roles()
     assert services["web"]["healthcheck"]["test"][2] == "ready"
@@ -284,30 +284,48 @@ def get(url: str, headers: dict | None = None):
         return refused.code, refused.read().decode(), dict(refused.headers)
 
 
+class running_web:
+    """`entrypoint.sh web` on a free loopback port until the block ends (then SIGTERM)."""
+
+    def __init__(self, env, tmp_path):
+        self.port = free_port()
+        self.env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_WORKERS": "2",
+                    "GUNICORN_THREADS": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+        self.env.pop("REDIS_URL", None)  # web on the in-process fake: nothing else needed
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.output = ""
+
+    def __enter__(self):
+        self.process = subprocess.Popen(["sh", str(ENTRYPOINT), "web"], env=self.env, cwd=ROOT,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if get(self.base + "/healthz")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise AssertionError("gunicorn did not start:\n" + self.output)
+            time.sleep(0.3)
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        self.output = self.process.communicate(timeout=60)[0]
+        return False
+
+
 def test_migrate_then_web_roles_serve_health_and_multiprocess_metrics(role_env, tmp_path):
     done = run_role(role_env, "migrate")
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(tmp_path / "roles.sqlite3") as conn:
         assert {r[0] for r in conn.execute("SELECT version_num FROM alembic_version")} == code_head()
 
-    port = free_port()
-    env = {**role_env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2",
-           "GUNICORN_THREADS": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
-    env.pop("REDIS_URL", None)  # web on the in-process fake: nothing else needed
-    web = subprocess.Popen(["sh", str(ENTRYPOINT), "web"], env=env, cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if get(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert web.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.3)
+    with running_web(role_env, tmp_path) as web:
+        base, env = web.base, web.env
         assert run_role(env, "check-web").returncode == 0
         assert run_role(env, "ready").returncode == 0
         status, body, headers = get(base + "/readyz", {"X-Request-ID": "role-test-000001"})
@@ -320,11 +338,82 @@ def test_migrate_then_web_roles_serve_health_and_multiprocess_metrics(role_env, 
                             r'status="200"\} (\S+)', body)
         assert healthz and float(healthz.group(1)) >= 11  # summed over the processes
         assert len(list((tmp_path / "prom").glob("*.db"))) >= 2
-    finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        output = web.communicate(timeout=60)[0]
-    assert web.returncode == 0, output
+    output = web.output
+    assert web.process.returncode == 0, output
     assert '"logger": "anju.request"' in output and '"endpoint": "health.readyz"' in output
+    import json
+
+    booted = [json.loads(line) for line in output.splitlines() if '"gunicorn.error"' in line]
+    assert any(line["msg"].startswith("Listening at") for line in booted), output  # JSON too
+
+
+def test_nginx_in_front_of_gunicorn_sets_the_request_id_hides_metrics_and_limits_bodies(
+        role_env, tmp_path):
+    import ssl
+
+    assert run_role(role_env, "migrate").returncode == 0
+    with running_web(role_env, tmp_path) as web:
+        (tmp_path / "nginx").mkdir()
+        prefix = nginx_prefix(tmp_path / "nginx")
+        http_port, https_port = free_port(), free_port()
+        site = (prefix / "site.conf").read_text()
+        site = re.sub(r"^\s*listen \[::\]:.*$", "", site, flags=re.M)
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+        site = site.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
+        (prefix / "site.conf").write_text(site)
+        upstream = (prefix / "upstream.conf").read_text().replace("127.0.0.1:8000",
+                                                                  f"127.0.0.1:{web.port}")
+        (prefix / "upstream.conf").write_text(upstream)
+        nginx = subprocess.Popen([nginx_binary(), "-p", str(prefix), "-c",
+                                  str(prefix / "nginx.conf"), "-g", "daemon off;"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 start_new_session=True)
+        try:
+            tls = ssl.create_default_context()
+            tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+            https = f"https://127.0.0.1:{https_port}"
+
+            def fetch(url, data=None, headers=None):
+                request = urllib.request.Request(url, data=data, headers=headers or {})
+                try:
+                    with urllib.request.urlopen(request, timeout=10, context=tls) as answer:
+                        return answer.status, dict(answer.headers)
+                except urllib.error.HTTPError as refused:
+                    return refused.code, dict(refused.headers)
+
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    status, headers = fetch(https + "/healthz",
+                                            headers={"X-Request-ID": "chosen-by-client-01"})
+                    break
+                except OSError:
+                    assert nginx.poll() is None and time.monotonic() < deadline, "nginx down"
+                    time.sleep(0.2)
+            assert status == 200
+            # nginx's own id replaces the client's, and the app hands it back
+            assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"]), headers
+            assert fetch(https + "/metrics")[0] == 404
+            assert fetch(https + "/readyz")[0] == 404
+            assert fetch(https + "/console/login")[0] == 200
+            too_big = b"x" * (16 * 1024 * 1024 + 1)
+            assert fetch(https + "/api/v1/houses", data=too_big,
+                         headers={"Content-Type": "application/json"})[0] == 413
+            plain = f"http://127.0.0.1:{http_port}"
+            assert fetch(plain + "/healthz")[0] == 200  # the load balancer's plain check
+
+            class NoRedirect(urllib.request.HTTPRedirectHandler):
+                def redirect_request(self, *args, **kwargs):
+                    return None
+
+            try:
+                urllib.request.build_opener(NoRedirect).open(plain + "/console/", timeout=5)
+                raise AssertionError("plain HTTP served a page")
+            except urllib.error.HTTPError as moved:
+                assert moved.code == 301 and moved.headers["Location"].startswith("https://")
+        finally:
+            os.killpg(nginx.pid, signal.SIGTERM)
+            nginx.communicate(timeout=30)
 
 
 def test_worker_and_scheduler_roles_run_bounded(role_env, tmp_path):
