@@ -72,7 +72,14 @@ def register_extensions(app: Flask) -> None:
                      render_as_batch=True, compare_type=True)
     # Console: Bootstrap from the package (police networks have no CDN), login, rate limits.
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config))
+    if app.config.get("REDIS_SENTINELS"):  # the Sentinels' master, its db and password
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {
+            "db": int(app.config.get("REDIS_DB") or 0),
+            **({"password": app.config["REDIS_PASSWORD"]} if app.config.get("REDIS_PASSWORD") else {}),
+            "sentinel_kwargs": {"socket_connect_timeout": 2, "socket_timeout": 2,
+                                **({"password": app.config["REDIS_SENTINEL_PASSWORD"]}
+                                   if app.config.get("REDIS_SENTINEL_PASSWORD") else {})}})
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # Redis down must not lock officers out
     bootstrap.init_app(app)
     limiter.init_app(app)
@@ -101,6 +108,14 @@ def register_ports(app: Flask) -> None:
         from wechat.realname import WeChatRealNameNotOpened
 
         app.extensions["anju_real_name_check"] = WeChatRealNameNotOpened()
+
+
+def limiter_storage_uri(config) -> str:
+    """Where rate limits are counted: the same Redis (or Sentinels) as everything else."""
+    if config.get("REDIS_SENTINELS"):
+        master = config.get("REDIS_SENTINEL_MASTER") or "anju"
+        return f"redis+sentinel://{config['REDIS_SENTINELS']}/{master}"
+    return config.get("REDIS_URL") or "memory://"
 
 
 def add_security_headers(response):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -36,7 +36,15 @@ def load_config(instance_path: str) -> dict:
         "SECRET_KEY": env_str("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": env_str("DATABASE_URL", default_db),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 3600},
-        "REDIS_URL": env_str("REDIS_URL"),
+        # Heavy reads (search, review queue, exports, dashboards) go here when set (app/db_read.py).
+        "DATABASE_REPLICA_URL": env_str("DATABASE_REPLICA_URL"),
+        "REDIS_URL": env_str("REDIS_URL") or sentinel_url(),
+        # Redis through Sentinel (app/redis_conn.py): "host:port,host:port", the master's name.
+        "REDIS_SENTINELS": env_str("REDIS_SENTINELS"),
+        "REDIS_SENTINEL_MASTER": env_str("REDIS_SENTINEL_MASTER", "anju"),
+        "REDIS_PASSWORD": env_str("REDIS_PASSWORD"),
+        "REDIS_SENTINEL_PASSWORD": env_str("REDIS_SENTINEL_PASSWORD"),
+        "REDIS_DB": env_int("REDIS_DB", 0),
         # Field encryption: "kid:base64key[,kid:base64key...]"; the active id encrypts new writes.
         "FIELD_ENCRYPTION_KEYS": env_str("FIELD_ENCRYPTION_KEYS"),
         "FIELD_ENCRYPTION_ACTIVE_KEY_ID": env_str("FIELD_ENCRYPTION_ACTIVE_KEY_ID"),
@@ -84,6 +92,17 @@ def load_config(instance_path: str) -> dict:
         "METRICS_TOKEN": env_str("METRICS_TOKEN"),
         **wechat_config(sandbox),
     }
+
+
+def sentinel_url() -> str | None:
+    """REDIS_SENTINELS as a redis+sentinel:// URL (Flask-Limiter reads it; "jobs on" everywhere)."""
+    sentinels = env_str("REDIS_SENTINELS")
+    if not sentinels:
+        return None
+    master = env_str("REDIS_SENTINEL_MASTER", "anju")
+    password = env_str("REDIS_PASSWORD")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis+sentinel://{auth}{sentinels}/{master}"
 
 
 # What production needs beyond the secrets (app/keys.py): each missing one is named on its own line.

@@ -39,6 +39,15 @@ if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   fi
 fi
 
+# tests/cluster builds a load balancer with Debian's haproxy (not started as a service).
+if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "== installing Debian haproxy for the scale-out test"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy) >/dev/null \
+      || echo "!! could not install haproxy"
+  fi
+fi
+
 status=0
 echo "== pass 1/2: SQLite + in-process Redis fake"
 $PY -m pytest -q -p no:cacheprovider tests "$@" || status=1

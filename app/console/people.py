@@ -13,6 +13,7 @@ from app import crypto
 from app.console import bp
 from app.console.auth import client_ip, current_officer
 from app.console.forms import ExportForm, LinkWeChatForm, RevealForm, SearchForm
+from app.db_read import read_session
 from app.extensions import db
 from app.models import Declaration, House, Person
 from app.models.house import RENTAL_TYPE_LABELS
@@ -76,13 +77,14 @@ def birth_year(born) -> str:
 
 def _render_search(q: str = "", kind: str = "auto", form=None, expired: bool = False,
                    status: int = 200):
-    result = search_service.search(q, current_officer(), kind)
-    return render_template("console/search.html", q=q, kind=kind, result=result,
-                           kinds=search_service.SEARCH_KINDS, expired=expired,
-                           search_form=form or SearchForm(formdata=None),
-                           export_form=ExportForm(formdata=None, q=q, kind=result.kind),
-                           places=search_service.current_places(result.persons,
-                                                                current_officer())), status
+    with read_session() as reader:  # heavy read: the replica when there is one
+        result = search_service.search(q, current_officer(), kind, session=reader)
+        return render_template("console/search.html", q=q, kind=kind, result=result,
+                               kinds=search_service.SEARCH_KINDS, expired=expired,
+                               search_form=form or SearchForm(formdata=None),
+                               export_form=ExportForm(formdata=None, q=q, kind=result.kind),
+                               places=search_service.current_places(
+                                   result.persons, current_officer(), session=reader)), status
 
 
 @bp.get("/search")
@@ -118,16 +120,18 @@ def export():
     form = ExportForm()
     if not form.validate_on_submit():
         abort(400)
-    result = search_service.search(form.q.data or "", officer, form.kind.data or "auto")
     full = bool(form.full.data) and officer.role in scoping.ADMIN_ROLES
     reason = (form.reason.data or "").strip()
     if full and len(reason) < 4:
         abort(400)
+    with read_session() as reader:  # the rows from the replica; the audit row on the primary
+        result = search_service.search(form.q.data or "", officer, form.kind.data or "auto",
+                                       session=reader)
+        body = search_service.export_persons_csv(result.persons, full=full)
     audit.record(officer, "search.export_full" if full else "search.export", "person", None,
                  reason=reason or None, ip=client_ip(),
                  detail={"kind": result.kind, "count": len(result.persons)})
     db.session.commit()
-    body = search_service.export_persons_csv(result.persons, full=full)
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=persons.csv"})
 

@@ -14,6 +14,7 @@ from app.console.facts import build_facts
 from app.console.forms import (
     BulkApproveForm, ChooseAddressForm, DecisionForm, LogoutForm, RevealForm, SearchForm,
 )
+from app.db_read import mark_written, read_session
 from app.extensions import db
 from app.models import Address, Community, Declaration, House, Officer, Person, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
@@ -23,6 +24,7 @@ from app.wording import CHANNEL_LABELS, reason_sentence
 from app.wording import ROLE_LABELS as SUBMITTER_ROLES
 
 PER_PAGE = 50
+SIGN_IN_OUT = ("console.login", "console.logout")  # not writes that the next page shows
 PENDING = ("needs_review", "verified")
 # The queue's "待处理" view: what needs the officer (review, field check) before what only
 # awaits a bulk approval.
@@ -46,16 +48,27 @@ def console_globals():
             "CHANNEL_LABELS": CHANNEL_LABELS, "ROLE_NAMES": SUBMITTER_ROLES}
 
 
+@bp.after_request
+def _read_own_writes(response):
+    """After a console write, this officer's next pages read from the primary (replica lag)."""
+    if (request.method == "POST" and response.status_code < 400
+            and request.endpoint not in SIGN_IN_OUT):
+        mark_written()
+    return response
+
+
 @bp.get("/")
 @login_required
 def index():
     """Home: how many declarations wait in each status in the officer's area."""
     officer = current_officer()
-    counts = dict(db.session.execute(scoping.scope_declarations(
-        select(Declaration.status, func.count()).group_by(Declaration.status), officer)).all())
-    late = db.session.execute(scoping.scope_declarations(
-        select(func.count()).select_from(Declaration).where(
-            Declaration.is_late.is_(True), Declaration.status.in_(PENDING)), officer)).scalar()
+    with read_session() as reader:  # a dashboard: counts over the area, from the replica
+        counts = dict(reader.execute(scoping.scope_declarations(
+            select(Declaration.status, func.count()).group_by(Declaration.status),
+            officer)).all())
+        late = reader.execute(scoping.scope_declarations(
+            select(func.count()).select_from(Declaration).where(
+                Declaration.is_late.is_(True), Declaration.status.in_(PENDING)), officer)).scalar()
     return render_template("console/index.html", counts=counts, late=late,
                            search_form=SearchForm(formdata=None))
 
@@ -111,21 +124,24 @@ def declarations():
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
     query = _queue_query(filters, officer)
-    rows = db.session.execute(_ordered(query, filters["sort"]).limit(PER_PAGE + 1)
+    with read_session() as reader:  # heavy read: the replica, unless this officer just decided
+        rows = reader.execute(_ordered(query, filters["sort"]).limit(PER_PAGE + 1)
                               .offset((page - 1) * PER_PAGE)).all()
-    has_next = len(rows) > PER_PAGE
-    matching = query.subquery()
-    totals = dict(db.session.execute(
-        select(matching.c.status, func.count()).group_by(matching.c.status)).all())
-    communities = db.session.execute(scoping.scope_communities(
-        select(Community).order_by(Community.name), officer)).scalars().all()
-    return render_template("console/declarations.html", rows=rows[:PER_PAGE], filters=filters,
-                           page=page, has_next=has_next, communities=communities,
-                           any_verified=any(review.bulk_approvable(d) for d, _ in rows[:PER_PAGE]),
-                           bulk_approvable=review.bulk_approvable,
-                           age_choices=AGE_CHOICES, bulk_form=BulkApproveForm(),
-                           sort_choices=SORT_CHOICES, totals=totals,
-                           total=sum(totals.values()))
+        has_next = len(rows) > PER_PAGE
+        matching = query.subquery()
+        totals = dict(reader.execute(
+            select(matching.c.status, func.count()).group_by(matching.c.status)).all())
+        communities = reader.execute(scoping.scope_communities(
+            select(Community).order_by(Community.name), officer)).scalars().all()
+        return render_template("console/declarations.html", rows=rows[:PER_PAGE],
+                               filters=filters, page=page, has_next=has_next,
+                               communities=communities,
+                               any_verified=any(review.bulk_approvable(d)
+                                                for d, _ in rows[:PER_PAGE]),
+                               bulk_approvable=review.bulk_approvable,
+                               age_choices=AGE_CHOICES, bulk_form=BulkApproveForm(),
+                               sort_choices=SORT_CHOICES, totals=totals,
+                               total=sum(totals.values()))
 
 
 def flatten_payload(value, prefix: str = "") -> list[tuple[str, str, object]]:

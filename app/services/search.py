@@ -62,13 +62,13 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def persons_by_document(number: str, officer: Officer) -> list[Person]:
+def persons_by_document(number: str, officer: Officer, session=None) -> list[Person]:
     """People in the area holding this document number, matched by blind index of every type."""
     clauses = [and_(Person.document_type == t,
                     Person.document_blind_index == document_blind_index(t, _canonical(t, number)))
                for t in DOCUMENT_TYPES]
     stmt = scoping.scope_persons(select(Person).where(or_(*clauses)), officer)
-    return list(db.session.execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
+    return list((session or db.session).execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
 
 
 def _canonical(document_type: str, number: str) -> str:
@@ -79,23 +79,24 @@ def _canonical(document_type: str, number: str) -> str:
         return number
 
 
-def persons_by_phone(phone: str, officer: Officer) -> list[Person]:
+def persons_by_phone(phone: str, officer: Officer, session=None) -> list[Person]:
     """People in the area with this phone number, matched by blind index."""
     stmt = scoping.scope_persons(
         select(Person).where(Person.phone_blind_index == crypto.blind_index("phone", phone)),
         officer)
-    return list(db.session.execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
+    return list((session or db.session).execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
 
 
-def persons_by_name(name: str, officer: Officer) -> list[Person]:
+def persons_by_name(name: str, officer: Officer, session=None) -> list[Person]:
     """People in the area whose name starts with the text (uses the name index)."""
     stmt = scoping.scope_persons(
         select(Person).where(Person.name.like(_like(name.strip()) + "%", escape="\\")), officer)
-    return list(db.session.execute(stmt.order_by(Person.name, Person.id).limit(LIMIT)).scalars())
+    return list((session or db.session).execute(
+        stmt.order_by(Person.name, Person.id).limit(LIMIT)).scalars())
 
 
 def addresses_by_text(text: str, officer: Officer, community_id: int | None = None,
-                      limit: int = LIMIT) -> list[Address]:
+                      limit: int = LIMIT, session=None) -> list[Address]:
     """Addresses in the area whose full text or code contains the text."""
     text = text.strip()
     stmt = select(Address)
@@ -106,19 +107,22 @@ def addresses_by_text(text: str, officer: Officer, community_id: int | None = No
     if community_id:
         stmt = stmt.where(Address.community_id == community_id)
     stmt = scoping.scope_addresses(stmt, officer)
-    return list(db.session.execute(stmt.order_by(Address.full_text, Address.id)
-                                   .limit(limit)).scalars())
+    return list((session or db.session).execute(stmt.order_by(Address.full_text, Address.id)
+                                                .limit(limit)).scalars())
 
 
-def declarations_by_receipt(code: str, officer: Officer) -> list[Declaration]:
+def declarations_by_receipt(code: str, officer: Officer, session=None) -> list[Declaration]:
     """The declaration in the area with this receipt code."""
     stmt = scoping.scope_declarations(
         select(Declaration).where(Declaration.receipt_code == crypto.normalise(code)), officer)
-    return list(db.session.execute(stmt).scalars())
+    return list((session or db.session).execute(stmt).scalars())
 
 
-def search(query: str, officer: Officer, kind: str = "auto") -> SearchResult:
-    """Run one console search of the given kind (or the detected one), limited to the area."""
+def search(query: str, officer: Officer, kind: str = "auto", session=None) -> SearchResult:
+    """Run one console search of the given kind (or the detected one), limited to the area.
+
+    `session` is where to read (the read replica for the console); the primary by default.
+    """
     query = (query or "").strip()[:100]
     if kind not in SEARCH_KINDS:
         kind = "auto"
@@ -129,18 +133,18 @@ def search(query: str, officer: Officer, kind: str = "auto") -> SearchResult:
     if not query:
         return result
     if kind == "document":
-        result.persons = persons_by_document(query, officer)
+        result.persons = persons_by_document(query, officer, session)
         if auto and _RECEIPT.fullmatch(crypto.normalise(query)):
             # "AB234567" is both a passport-like number and a receipt code: look for both.
-            result.declarations = declarations_by_receipt(query, officer)
+            result.declarations = declarations_by_receipt(query, officer, session)
     elif kind == "phone":
-        result.persons = persons_by_phone(query, officer)
+        result.persons = persons_by_phone(query, officer, session)
     elif kind == "name":
-        result.persons = persons_by_name(query, officer)
+        result.persons = persons_by_name(query, officer, session)
     elif kind == "address":
-        result.addresses = addresses_by_text(query, officer)
+        result.addresses = addresses_by_text(query, officer, session=session)
     elif kind == "receipt":
-        result.declarations = declarations_by_receipt(query, officer)
+        result.declarations = declarations_by_receipt(query, officer, session)
     return result
 
 
@@ -155,7 +159,8 @@ def house_timeline(house: House) -> list[Residence]:
 RESIDENCE_STATUS_ORDER = {"active": 0, "pending": 1, "ended": 2}
 
 
-def current_places(persons: list[Person], officer: Officer) -> dict[int, Residence]:
+def current_places(persons: list[Person], officer: Officer,
+                   session=None) -> dict[int, Residence]:
     """Each person's latest stay in the officer's area (an active one first), for result lists."""
     ids = [p.id for p in persons]
     if not ids:
@@ -164,7 +169,7 @@ def current_places(persons: list[Person], officer: Officer) -> dict[int, Residen
         select(Residence).where(Residence.person_id.in_(ids))
         .options(selectinload(Residence.house).selectinload(House.address)), officer)
     places: dict[int, Residence] = {}
-    for r in db.session.execute(stmt.order_by(Residence.start_date.desc(),
+    for r in (session or db.session).execute(stmt.order_by(Residence.start_date.desc(),
                                               Residence.id.desc())).scalars():
         best = places.get(r.person_id)
         if best is None or (RESIDENCE_STATUS_ORDER.get(r.status, 9)
