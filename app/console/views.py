@@ -24,7 +24,9 @@ from app.wording import CHANNEL_LABELS, reason_sentence
 from app.wording import ROLE_LABELS as SUBMITTER_ROLES
 
 PER_PAGE = 50
-SIGN_IN_OUT = ("console.login", "console.logout")  # not writes that the next page shows
+# POSTs that write nothing an officer then expects to see: sign-in/out, and searches (POSTed
+# only to keep the query out of the URL).
+READS_BY_POST = ("console.login", "console.logout", "console.run_search", "console.export")
 PENDING = ("needs_review", "verified")
 # The queue's "待处理" view: what needs the officer (review, field check) before what only
 # awaits a bulk approval.
@@ -52,7 +54,7 @@ def console_globals():
 def _read_own_writes(response):
     """After a console write, this officer's next pages read from the primary (replica lag)."""
     if (request.method == "POST" and response.status_code < 400
-            and request.endpoint not in SIGN_IN_OUT):
+            and request.endpoint not in READS_BY_POST):
         mark_written()
     return response
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from app.extensions import db
 from app.models import Address, Declaration, Person
+from tests.console.helpers import search
 
 BAD_REPLICA = "mysql+pymysql://root@127.0.0.1:1/anju_replica_down?charset=utf8mb4"
 
@@ -71,8 +72,7 @@ def test_console_search_reads_from_the_replica(as_officer, world, replica):
         conn.execute(update(Person).where(Person.id == world.a.person.id)
                      .values(name="A租客副本"))
     # A name only the replica knows is found; the primary still has the old one.
-    html = as_officer.get("/console/search", query_string={"q": "A租客副", "kind": "name"}
-                          ).get_data(as_text=True)
+    html = search(as_officer, "A租客副", "name").get_data(as_text=True)
     assert f"/console/persons/{world.a.person.id}" in html
     assert db.session.get(Person, world.a.person.id).name == "A租客甲"
 
@@ -128,8 +128,7 @@ def test_replica_down_falls_back_to_the_primary_and_logs_once(app, as_officer, w
     try:
         with caplog.at_level(logging.WARNING):
             for _ in range(2):
-                resp = as_officer.get("/console/search",
-                                      query_string={"q": "A租客", "kind": "name"})
+                resp = search(as_officer, "A租客", "name")
                 assert resp.status_code == 200
                 assert f"/console/persons/{world.a.person.id}" in resp.get_data(as_text=True)
             assert as_officer.get("/console/declarations").status_code == 200
