@@ -64,6 +64,13 @@ OFFICER_OPERATIONS = [
      False, False),
     ("post", "/officer/sign-out", "api.officer_sign_out", None, o.SignOutSchema, False, False),
     ("get", "/officer/me", "api.officer_me", None, o.OfficerOutSchema, False, False),
+    ("get", "/officer/tasks", "api.officer_tasks", None, o.TaskOutSchema, True, False),
+    ("get", "/officer/tasks/{task_id}", "api.officer_task", None, o.TaskOutSchema, False, False),
+    ("post", "/officer/tasks/{task_id}/items/{key}", "api.officer_complete_item",
+     o.TaskItemInSchema, o.TaskOutSchema, False, True),
+    ("get", "/officer/alerts", "api.officer_alerts", None, o.AlertOutSchema, True, False),
+    ("post", "/officer/alerts/{alert_id}/close", "api.officer_close_alert", o.AlertCloseInSchema,
+     o.AlertOutSchema, False, True),
 ]
 OFFICER_ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录、登录已过期或已退出",
                   "404": "未找到，或不在您的辖区", "409": "该对象的状态已变化（如任务已关闭）",

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 
 from app.extensions import db
 from app.models import Alert, House, Officer, utcnow
-from app.services.errors import RuleError
+from app.services.errors import RuleError, StateConflict
 
 ALERT_DUE_DAYS = 3
 KIND_LABELS = {
@@ -108,11 +108,8 @@ def close_alert(alert: Alert, officer: Officer, outcome: str, note: str | None,
     return alert
 
 
-class AlertClosed(RuleError):
-    """The alert was already closed (the API answers 409)."""
-
-    def __init__(self, message: str):
-        super().__init__("status", message)
+class AlertClosed(StateConflict):
+    """The alert was already closed."""
 
 
 @dataclass

@@ -15,7 +15,7 @@ from app.models import (
     Watch, utcnow,
 )
 from app.services.checklist import active_templates
-from app.services.errors import RuleError
+from app.services.errors import RuleError, StateConflict
 from app.services.police.alerts import raise_alert
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -24,11 +24,8 @@ LIVE = ("pending", "active")  # a residence or employment not ended
 STATUS_LABELS = {"open": "进行中", "done": "已完成", "moved_away": "已迁出", "cancelled": "已撤销"}
 
 
-class TaskConflict(RuleError):
-    """The task or item is no longer open for this action (the API answers 409)."""
-
-    def __init__(self, message: str):
-        super().__init__("status", message)
+class TaskConflict(StateConflict):
+    """The task or item is no longer open for this action."""
 
 
 def _parse(value: str | None) -> datetime | None:
