@@ -12,11 +12,13 @@ import socket
 import time
 
 from workers.jobs import sweep_stale_declarations
+from workers.police_jobs import sweep_control_tasks
 from workers.reminder_jobs import sweep_reminders
 
 PERIODIC_JOBS = [
     (sweep_stale_declarations, 60, "low", {}),
     (sweep_reminders, 3600, "low", {"job_timeout": 3000}),  # hourly: 08:00 ends quiet hours
+    (sweep_control_tasks, 3600, "low", {}),  # hourly: overdue 五见/四知 items → alerts
 ]
 
 _LOCK_KEY = "anju:schedule:{name}:{period}"
