@@ -144,13 +144,14 @@ def test_nothing_is_overdue_before_the_deadline(world):
     assert tasks.sweep_overdue(NOW + timedelta(days=6)) == 0
 
 
-def test_leaving_the_district_closes_open_tasks_as_moved_away(world):
+def test_leaving_the_district_closes_open_tasks_as_moved_away(world, run_jobs):
     _, created = listed(world)
     db.session.commit()
     decl = decl_svc.declare_move_out(decl_svc.Submitter(role="landlord"), world.a.house,
                                      [world.a.residence.id], date(2026, 11, 26),
                                      today=date(2026, 11, 27))
     db.session.commit()
+    run_jobs()
     for task in created:
         db.session.refresh(task)
         assert task.status == "moved_away" and "已迁出辖区" in task.closed_reason
@@ -224,3 +225,15 @@ def test_handling_rate_is_closed_over_raised_and_no_data_when_none(world):
     rate = alerts.handling_rate(start, end, police_area_id=area)
     assert (rate.raised, rate.closed, rate.rate) == (2, 1, 0.5)
     assert utcnow()
+
+
+def test_the_periodic_sweep_job_is_scheduled_and_raises_once(world):
+    from workers.police_jobs import sweep_control_tasks
+    from workers.schedule import PERIODIC_JOBS
+
+    assert sweep_control_tasks in [job for job, *_ in PERIODIC_JOBS]
+    listed(world)
+    db.session.commit()
+    late = (NOW + timedelta(days=8)).isoformat()
+    assert sweep_control_tasks(late) == 2
+    assert sweep_control_tasks(late) == 0
