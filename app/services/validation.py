@@ -186,8 +186,8 @@ def check_watch_list(declaration: Declaration, outcome: Outcome) -> None:
         if watch is None:
             continue
         outcome.add(prefix, "关注人员，需民警核查", silent=True)
-        if declaration.kind in ("move_out", "leave"):
-            continue
+        if declaration.kind in ("move_out", "leave") or prefix in ("owner", "agent"):
+            continue  # tasks are for people living or working here, not owners or leavers
         open_tasks(watch, person, station_id=declaration.station_id,
                    police_area_id=declaration.police_area_id, house_id=declaration.house_id,
                    employer_id=declaration.employer_id, declaration_id=declaration.id)

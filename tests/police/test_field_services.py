@@ -237,3 +237,19 @@ def test_the_periodic_sweep_job_is_scheduled_and_raises_once(world):
     late = (NOW + timedelta(days=8)).isoformat()
     assert sweep_control_tasks(late) == 2
     assert sweep_control_tasks(late) == 0
+
+
+def test_a_listed_owner_registering_a_house_gets_review_but_no_task(world, run_jobs):
+    from tests.factories import make_address
+
+    listed(world, document_number=NEW_NUMBER, name="房主乙")
+    db.session.commit()
+    address = make_address(world.b.jurisdiction["community"])
+    decl = decl_svc.register_house(
+        decl_svc.Submitter(role="landlord"), address, rental_type="whole", rooms=2,
+        owner={"name": "房主乙", "document_type": "resident_id", "document_number": NEW_NUMBER})
+    db.session.commit()
+    run_jobs()
+    db.session.refresh(decl)
+    assert decl.status == "needs_review" and public_reasons(decl) == []
+    assert db.session.query(ControlTask).count() == 0
