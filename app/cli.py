@@ -29,6 +29,38 @@ def register(app: Flask) -> None:
             f"rejected {len(report.errors)} of {report.total} rows"
         )
 
+    @app.cli.group("watch")
+    def watch_group():
+        """Watch list (关注人员)."""
+
+    @watch_group.command("import")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def import_watch(path: str):
+        """Import the watch list from a CSV or XLSX file (see docs/IMPORTS.md)."""
+        import os
+
+        from app.extensions import db
+        from app.services import audit
+        from app.services.errors import RuleError
+        from app.services.police.watch import import_rows, read_table
+
+        with open(path, "rb") as fh:
+            data = fh.read()
+        try:
+            rows = read_table(os.path.basename(path), data)
+        except RuleError as exc:
+            raise click.ClickException(exc.message) from None
+        report = import_rows(rows)
+        audit.record("cli", "watch.import", "watch", None,
+                     detail={"imported": report.imported, "delisted": report.delisted,
+                             "unchanged": report.unchanged, "errors": len(report.errors)})
+        db.session.commit()
+        for line, reason in report.errors:
+            click.echo(f"第 {line} 行: {reason}", err=True)
+        click.echo(f"imported {report.imported} new, delisted {report.delisted}, "
+                   f"unchanged {report.unchanged}, rejected {len(report.errors)}; "
+                   f"{report.tasks} control tasks opened")
+
     @app.cli.command("demo-data")
     @click.option("--seed", type=int, default=None, help="Seed (default DEMO_SEED).")
     @click.option("--scale", type=float, default=1.0, show_default=True,

@@ -64,6 +64,15 @@ def register(app: Flask) -> None:
             return jsonify(error_body(400, exc.message, fields)), 400
         return render_template("error.html", code=400, message=exc.message), 400
 
+    from app.services.errors import StateConflict
+
+    @app.errorhandler(StateConflict)
+    def state_conflict(exc):
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(error_body(409, exc.message, {exc.field: exc.message})), 409
+        return render_template("error.html", code=409, message=exc.message), 409
+
     @app.errorhandler(NotYours)
     def not_yours(exc):
         if _wants_json():

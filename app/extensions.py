@@ -37,6 +37,9 @@ CODE_GUESS_LIMIT = "10/minute;100/day"
 # WeChat OAuth: starting an attempt, and the callback (which spends a WeChat API call).
 OAUTH_ENTRY_LIMIT = "60/minute;1000/day"
 OAUTH_CALLBACK_LIMIT = "30/minute;500/day"
+# Officer sign-in, one budget per client address shared by the console and the officer API.
+SIGNIN_LIMIT = "20/minute;100/hour"
+SIGNIN_SCOPE = "officer-signin"
 bootstrap = Bootstrap5()
 
 

@@ -100,3 +100,21 @@ def test_demo_submissions_are_validated_through_the_batch_path(app, db, run_jobs
     assert validated  # the demo's fresh submissions went through the checks...
     if not app.config.get("REDIS_URL"):  # ...in batch jobs (a real worker imports its own copy)
         assert validated == {i for batch in batches for i in batch}
+
+
+def test_demo_has_a_watch_list_with_hits_open_and_overdue_tasks_and_open_alerts(db):
+    from app.models import Alert, ControlTask, Watch, utcnow
+    from app.services.police.tasks import overdue_items
+
+    load_demo_data(seed=7, scale=0.1)
+    db.session.commit()
+    officer = db.session.execute(select(Officer).where(Officer.role == "officer")).scalar_one()
+    assert db.session.execute(select(func.count()).select_from(Watch)).scalar_one() >= 6
+    tasks = db.session.execute(select(ControlTask)).scalars().all()
+    mine = [t for t in tasks if t.police_area_id == officer.police_area_id]
+    assert mine and all(t.status == "open" for t in tasks)
+    assert any(overdue_items(t, utcnow()) for t in mine)
+    assert any(not overdue_items(t, utcnow()) for t in mine)
+    assert any(i.get("done_at") and i.get("lat") for t in mine for i in t.checklist)
+    kinds = set(db.session.execute(select(Alert.kind).where(Alert.status == "open")).scalars())
+    assert {"watch_hit", "control_overdue"} <= kinds

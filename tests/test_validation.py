@@ -78,8 +78,10 @@ def test_watch_listed_tenant_creates_control_task_silently(db, place, run_jobs):
     db.session.refresh(decl)
     assert decl.status == "needs_review"
     assert public_reasons(decl) == []  # the landlord never learns why
-    task = db.session.execute(select(ControlTask)).scalar_one()
-    assert task.declaration_id == decl.id and len(task.checklist) >= 5
+    tasks = db.session.execute(select(ControlTask).order_by(ControlTask.id)).scalars().all()
+    assert [t.template.name for t in tasks] == ["五见", "四知"]  # one task per template
+    assert {t.declaration_id for t in tasks} == {decl.id}
+    assert [len(t.checklist) for t in tasks] == [5, 4]
     assert db.session.execute(select(Alert.kind)).scalar_one() == "watch_hit"
     assert db.session.execute(select(Residence.status)).scalar_one() == "pending"
 

@@ -180,7 +180,8 @@ def test_batches_run_through_a_real_queue_and_worker(app, db, held_jobs, monkeyp
     db.session.expire_all()
     statuses = db.session.execute(select(Declaration.status).order_by(Declaration.id)).scalars()
     assert set(statuses) == {"verified", "needs_review"}
-    assert db.session.execute(select(ControlTask)).scalar_one().status == "open"
+    # one task per checklist template (五见, 四知)
+    assert [t.status for t in db.session.execute(select(ControlTask)).scalars()] == ["open"] * 2
 
 
 def test_validation_and_notification_jobs_retry_with_backoff_and_time_out(app, db):
@@ -221,7 +222,7 @@ def test_two_schedulers_enqueue_each_period_once(app, db):
     t = 1_800_000_000.0  # a fixed instant: the period number is the same for both schedulers
     assert enqueue_due_jobs(redis, now=t, owner="a") == [
         "relay_outbox", "retry_pushes", "sweep_reminders", "escalate_unconfirmed_self_declarations",
-        "purge_audit_logs", "anonymise_ended_stays"]
+        "purge_audit_logs", "anonymise_ended_stays", "sweep_control_tasks"]
     assert enqueue_due_jobs(redis, now=t + 1, owner="b") == []
     assert enqueue_due_jobs(redis, now=t + 61, owner="b") == ["relay_outbox", "retry_pushes"]
 

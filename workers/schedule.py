@@ -14,6 +14,7 @@ import time
 from wechat.jobs import retry_pushes
 from workers.jobs import escalate_unconfirmed_self_declarations
 from workers.outbox import relay_outbox
+from workers.police_jobs import sweep_control_tasks
 from workers.reminder_jobs import sweep_reminders
 from workers.retention_jobs import anonymise_ended_stays, purge_audit_logs
 
@@ -28,6 +29,7 @@ PERIODIC_JOBS = [
     (escalate_unconfirmed_self_declarations, 3600, "low", {}),
     (purge_audit_logs, 86400, "low", {"job_timeout": 3600}),  # daily (docs/DEPLOY.md 数据保留)
     (anonymise_ended_stays, 86400, "low", {"job_timeout": 3600}),
+    (sweep_control_tasks, 3600, "low", {}),  # hourly: overdue 五见/四知 items → alerts
 ]
 
 _LOCK_KEY = "anju:schedule:{name}:{period}"

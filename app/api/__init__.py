@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__)
 
 from app.api import views  # noqa: E402,F401
+from app.api import officer  # noqa: E402,F401  (officer API, 警务通)

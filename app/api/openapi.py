@@ -9,6 +9,7 @@ from flask import current_app
 
 from app.schemas import claims as c
 from app.schemas import declarations as s
+from app.schemas import officer as o
 
 # (method, path, view endpoint, request schema, response schema, response is a list)
 OPERATIONS = [
@@ -65,6 +66,25 @@ QUERY_PARAMS = {
 }
 ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录或登录已过期",
           "404": "未找到，或您无权查看", "429": "操作过于频繁"}
+
+# The officer API (警务通), tag "officer": (method, path, endpoint, request, response, list,
+# write). Every write takes an Idempotency-Key; sign-in and sign-out are session operations.
+OFFICER_OPERATIONS = [
+    ("post", "/officer/sign-in", "api.officer_sign_in", o.SignInSchema, o.SignInOutSchema,
+     False, False),
+    ("post", "/officer/sign-out", "api.officer_sign_out", None, o.SignOutSchema, False, False),
+    ("get", "/officer/me", "api.officer_me", None, o.OfficerOutSchema, False, False),
+    ("get", "/officer/tasks", "api.officer_tasks", None, o.TaskOutSchema, True, False),
+    ("get", "/officer/tasks/{task_id}", "api.officer_task", None, o.TaskOutSchema, False, False),
+    ("post", "/officer/tasks/{task_id}/items/{key}", "api.officer_complete_item",
+     o.TaskItemInSchema, o.TaskOutSchema, False, True),
+    ("get", "/officer/alerts", "api.officer_alerts", None, o.AlertOutSchema, True, False),
+    ("post", "/officer/alerts/{alert_id}/close", "api.officer_close_alert", o.AlertCloseInSchema,
+     o.AlertOutSchema, False, True),
+]
+OFFICER_ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录、登录已过期或已退出",
+                  "404": "未找到，或不在您的辖区", "409": "该对象的状态已变化（如任务已关闭）",
+                  "429": "操作过于频繁"}
 
 
 def _numeric_bounds(self, field, ret, **kwargs) -> dict:
@@ -146,7 +166,46 @@ def build_spec() -> dict:
                 "schema": {"type": "object", "properties": {
                     "token": {"type": "string"}, "expires_in": {"type": "integer"}}}}}},
                 **{code: {"description": text, **error_ref} for code, text in ERRORS.items()}}}}
+    _officer_paths(spec, paths, error_ref)
     for path, item in paths.items():
         for method, operation in item.items():
             spec.path(path=path, operations={method: operation})
     return spec.to_dict()
+
+
+def _officer_paths(spec: APISpec, paths: dict, error_ref: dict) -> None:
+    """The officer API's operations: own tag, own bearer scheme (tokens from /officer/sign-in)."""
+    spec.tag({"name": "officer", "description": "警务通：民警登录、管控任务、预警处置。登录 POST "
+                                                "/officer/sign-in 换取 12 小时有效的 token；"
+                                                "退出登录、修改密码后 token 立即失效。"})
+    spec.components.security_scheme("officerToken", {"type": "http", "scheme": "bearer"})
+    for op in OFFICER_OPERATIONS:
+        for schema in (op[3], op[4]):
+            if schema is not None and _schema_name(schema) not in spec.components.schemas:
+                spec.components.schema(_schema_name(schema), schema=schema)
+    for method, path, endpoint, body, out, many, write in OFFICER_OPERATIONS:
+        view = current_app.view_functions.get(endpoint)
+        doc = (view.__doc__ or "").strip().splitlines()[0] if view and view.__doc__ else ""
+        ref = {"$ref": f"#/components/schemas/{_schema_name(out)}"}
+        errors = dict(OFFICER_ERRORS)
+        if not write:
+            errors.pop("409")
+        operation = {
+            "operationId": endpoint.split(".", 1)[1], "summary": doc, "tags": ["officer"],
+            "security": [] if endpoint == "api.officer_sign_in" else [{"officerToken": []}],
+            "parameters": [{"name": part[1:-1], "in": "path", "required": True,
+                            "schema": {"type": "integer" if part.endswith("_id}") else "string"}}
+                           for part in path.split("/") if part.startswith("{")],
+            "responses": {"200": {"description": "成功", "content": {"application/json": {
+                "schema": {"type": "array", "items": ref} if many else ref}}},
+                **{code: {"description": text, **error_ref} for code, text in errors.items()}},
+        }
+        if write:
+            operation["parameters"].append({
+                "name": "Idempotency-Key", "in": "header", "required": True,
+                "description": "必填；同一民警同一键的重复提交返回第一次的结果",
+                "schema": {"type": "string", "maxLength": 64}})
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{_schema_name(body)}"}}}}
+        paths.setdefault(path, {})[method] = operation

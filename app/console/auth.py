@@ -2,20 +2,16 @@
 change that end sessions server-side, and the current officer."""
 from __future__ import annotations
 
-import hashlib
 import hmac
-import math
 import time
-from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from app.console import bp
 from app.console.forms import LoginForm, LogoutForm, PasswordChangeForm
-from app.extensions import db, limiter, login_manager
+from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter, login_manager
 from app.models import Officer, utcnow
 from app.redis_conn import get_redis
 from app.services import audit, officers
@@ -23,10 +19,8 @@ from app.services.officers import hash_password, verify_password
 from app.urls import same_site_path
 
 IDLE_TIMEOUT_MINUTES = 8 * 60
-FAILED_MESSAGE = "用户名或密码错误；连续输错 5 次后须等待一段时间才能再试"
-LOCKED_MESSAGE = "登录失败次数过多，已临时锁定，请 {minutes} 分钟后再试"
-# Verified for unknown usernames so a miss costs as long as a wrong password (no enumeration).
-_DUMMY_HASH = hash_password("anju-timing-equaliser-not-a-password")
+FAILED_MESSAGE = officers.FAILED_MESSAGE
+LOCKED_MESSAGE = officers.LOCKED_MESSAGE
 
 
 class ConsoleUser(UserMixin):
@@ -38,8 +32,7 @@ class ConsoleUser(UserMixin):
         self.officer = officer
 
     def get_id(self) -> str:
-        stamp = hashlib.sha256(self.officer.password_hash.encode()).hexdigest()[:16]
-        return f"{self.officer.id}.{self.officer.session_version or 0}.{stamp}"
+        return officers.session_stamp(self.officer)
 
     @property
     def is_active(self) -> bool:
@@ -103,50 +96,15 @@ def enforce_idle_timeout():
     return None
 
 
-def _locked(wait_seconds: int) -> str:
-    return LOCKED_MESSAGE.format(minutes=max(1, math.ceil(wait_seconds / 60)))
-
-
 def authenticate(username: str, password: str) -> tuple[Officer | None, str | None]:
-    """Check the credentials under the back-off rule; (officer, None) or (None, Chinese message).
-
-    Failures are counted per username and client address (app/services/officers.py), for
-    unknown usernames too, so the answers never tell whether an account exists and nobody can
-    lock an officer out from another address.
-    """
-    ip = client_ip()
+    """Check the credentials under the shared back-off rule (app/services/officers.py)."""
     try:
         redis = get_redis()
-        wait = officers.signin_wait(redis, username, ip)
+        redis.ping()
     except Exception:  # noqa: BLE001 - Redis down: sign-in still works, only without back-off
         current_app.logger.warning("sign-in back-off unavailable (Redis)")
-        redis, wait = None, 0
-    if wait:
-        return None, _locked(wait)
-    officer = db.session.execute(
-        select(Officer).where(Officer.username == username)).scalar_one_or_none()
-    if officer is None:
-        verify_password(_DUMMY_HASH, password)
-    if officer is None or not verify_password(officer.password_hash, password) \
-            or not officer.is_active:
-        wait = officers.record_signin_failure(redis, username, ip) if redis is not None else 0
-        if officer is not None:
-            # Every failed sign-in to a real account is in the audit log (unknown usernames
-            # are not: a typed password must never be stored as a "username").
-            audit.record(officer, "officer.login_failed", "officer", officer.id, ip=ip)
-        if not wait:
-            return None, FAILED_MESSAGE
-        if officer is not None:
-            # Shown to administrators (曾锁定); sign-in itself never consults it.
-            officer.locked_until = utcnow() + timedelta(seconds=wait)
-            audit.record(officer, "officer.locked", "officer", officer.id, ip=ip,
-                         detail={"wait_seconds": wait})
-        return None, _locked(wait)
-    if redis is not None:
-        officers.clear_signin_failures(redis, username, ip)
-    officer.failed_logins = 0
-    officer.last_login_at = utcnow()
-    return officer, None
+        redis = None
+    return officers.authenticate(redis, username, password, client_ip())
 
 
 def _safe_next(target: str | None) -> str:
@@ -158,7 +116,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("20/minute;100/hour", methods=["POST"])
+@limiter.shared_limit(SIGNIN_LIMIT, scope=SIGNIN_SCOPE, methods=["POST"])
 def login():
     """Sign-in page: username and password, waits that grow after 5 failures."""
     if current_user.is_authenticated:

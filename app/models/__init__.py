@@ -8,6 +8,7 @@ from app.models.claim import OwnershipClaim
 from app.models.declaration import Declaration, DeclarationEvent
 from app.models.employer import Employer, Employment
 from app.models.house import House, PledgeVersion
+from app.models.idempotency import IdempotentRequest
 from app.models.jurisdiction import Branch, Community, PoliceArea, Station
 from app.models.officer import Officer
 from app.models.outbox import OutboxJob
@@ -22,6 +23,7 @@ from app.models.wechat_user import WeChatUser
 __all__ = [
     "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
     "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House",
+    "IdempotentRequest",
     "MissedRegistration", "Officer", "OutboxJob", "OwnershipClaim", "Penalty", "Person",
     "PersonChange", "PledgeVersion", "PoliceArea", "PushMessage", "Reminder", "Residence",
     "SpotCheck", "SpotCheckPerson", "Station", "Watch", "WeChatUser", "utcnow",

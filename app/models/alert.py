@@ -15,6 +15,7 @@ ALERT_KINDS = (
     "unreachable_landlord",
     "reminder_unanswered",
     "move_out_unconfirmed",
+    "control_overdue",
 )
 
 
@@ -36,3 +37,6 @@ class Alert(TimestampMixin, db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), index=True)
     outcome: Mapped[str | None] = mapped_column(Text)
+    owner_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    close_note: Mapped[str | None] = mapped_column(Text)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -22,13 +22,20 @@ class Watch(TimestampMixin, db.Model):
     source: Mapped[str] = mapped_column(String(64))
     listed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     delisted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    name: Mapped[str | None] = mapped_column(String(64))
+    list_reason: Mapped[str | None] = mapped_column(Text)
+    delist_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ChecklistTemplate(TimestampMixin, db.Model):
-    """The branch-editable 五见/四知 items: [{"key", "label", "deadline_days"}]."""
+    """The branch-editable 五见/四知 items: [{"key", "label", "deadline_days"}]. Editing adds a
+    new version of the same name; tasks keep the version they were made with."""
+
+    __table_args__ = (UniqueConstraint("name", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     items: Mapped[list] = mapped_column(JSONText)
     default_deadline_days: Mapped[int] = mapped_column(Integer, default=7)
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -48,10 +55,14 @@ class ControlTask(TimestampMixin, db.Model):
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"))
     police_area_id: Mapped[int | None] = mapped_column(ForeignKey("police_area.id"), index=True)
     # Snapshot of the template items with per-item completion:
-    # [{"key", "label", "deadline", "done_at", "officer_id", "lat", "lng", "note"}]
+    # [{"key", "label", "deadline_days", "deadline", "done_at", "officer_id", "lat", "lng",
+    #   "no_gps_reason", "note", "photo"}]
     checklist: Mapped[list] = mapped_column(JSONText)
     deadline: Mapped[datetime] = mapped_column(DateTime, index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open / done / cancelled
+    # open / done / moved_away / cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employer.id"), index=True)
+    closed_reason: Mapped[str | None] = mapped_column(Text)  # moved away: where to, if known
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_by_officer_id: Mapped[int | None] = mapped_column(
         ForeignKey("officer.id"), index=True
@@ -62,3 +73,4 @@ class ControlTask(TimestampMixin, db.Model):
 
     watch: Mapped[Watch] = relationship()
     person: Mapped["Person"] = relationship()  # noqa: F821
+    template: Mapped["ChecklistTemplate | None"] = relationship()

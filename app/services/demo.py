@@ -20,8 +20,10 @@ from app.extensions import db
 from app.fakedata import FakeData
 from app.models import (
     Address,
+    Alert,
     Branch,
     Community,
+    ControlTask,
     Declaration,
     DeclarationEvent,
     Employer,
@@ -33,11 +35,12 @@ from app.models import (
     Reminder,
     Residence,
     Station,
+    Watch,
     WeChatUser,
     utcnow,
 )
 from app.models.address import new_qr_token
-from app.services.checklist import active_template
+from app.services.checklist import active_templates
 from app.services.officers import create_officer
 from app.services.pledge import current_pledge
 
@@ -87,7 +90,8 @@ def _counts() -> dict:
               "communities": Community, "addresses": Address, "houses": House,
               "persons": Person, "residences": Residence, "declarations": Declaration,
               "employers": Employer, "employments": Employment, "officers": Officer,
-              "wechat_users": WeChatUser}
+              "wechat_users": WeChatUser, "watch_list": Watch, "control_tasks": ControlTask,
+              "alerts": Alert}
     return {name: db.session.execute(select(func.count()).select_from(m)).scalar_one()
             for name, m in models.items()}
 
@@ -436,7 +440,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
     _bulk(Employment, employment_rows)
 
     # One officer per role, with random passwords shown once.
-    active_template()
+    active_templates()
     for i, (role, username, name, _label) in enumerate(ROLE_ACCOUNTS, 1):
         password = secrets.token_urlsafe(9)
         create_officer(username=username, password=password, name=name,
@@ -446,5 +450,54 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
         result.passwords[role] = (username, password)
 
     db.session.flush()
+    _demo_field_work(rng, areas[0].id, now)
     result.counts = _counts()
     return result
+
+
+WATCH_CATEGORIES = ["重点人员", "涉毒人员", "前科人员", "在逃人员"]
+
+
+def _demo_field_work(rng: random.Random, area_id: int, now: datetime) -> None:
+    """A watch list with hits (mostly in the demo officer's area), control tasks open and
+    overdue, a few items done with GPS, and the alerts they raise."""
+    from app.services.police import tasks as task_service
+
+    live = db.session.execute(
+        select(Person).join(Residence, Residence.person_id == Person.id)
+        .join(House, House.id == Residence.house_id)
+        .where(Residence.status == "active", House.police_area_id == area_id)
+        .order_by(Person.id).limit(60)).scalars().all()
+    elsewhere = db.session.execute(
+        select(Person).join(Residence, Residence.person_id == Person.id)
+        .join(House, House.id == Residence.house_id)
+        .where(Residence.status == "active", House.police_area_id != area_id)
+        .order_by(Person.id).limit(60)).scalars().all()
+    chosen = rng.sample(live, min(6, len(live))) + rng.sample(elsewhere, min(3, len(elsewhere)))
+    officer = db.session.execute(select(Officer).where(Officer.role == "officer")).scalar()
+    for n, person in enumerate(chosen):
+        # Listed 2, 5 or 10 days ago: the last are overdue (items are due in 7 days).
+        listed = now - timedelta(days=(2, 5, 10)[n % 3], hours=rng.randint(0, 20))
+        watch = Watch(document_type=person.document_type,
+                      document_blind_index=person.document_blind_index, name=person.name,
+                      category=rng.choice(WATCH_CATEGORIES), source="市局下发（演示）",
+                      listed_at=listed, list_reason="演示数据")
+        db.session.add(watch)
+        db.session.flush()
+        created = task_service.match_watch(watch, now=listed)
+        if n % 3 == 1 and created and officer is not None \
+                and created[0].police_area_id == officer.police_area_id:
+            for item in created[0].checklist[:2]:
+                task_service.complete_item(
+                    created[0], item["key"], officer, lat=24.48 + rng.random() / 100,
+                    lng=118.09 + rng.random() / 100, note="演示：已上门", channel="field",
+                    now=listed + timedelta(days=1))
+    for _ in range(3):  # listed persons not (yet) living or working in the district
+        db.session.add(Watch(document_type="resident_id",
+                             document_blind_index=crypto.blind_index(
+                                 "doc:resident_id", FakeData(rng.randint(1, 10**6)).resident_id()),
+                             name=FakeData(rng.randint(1, 10**6)).name(),
+                             category=rng.choice(WATCH_CATEGORIES), source="市局下发（演示）",
+                             listed_at=now - timedelta(days=20)))
+    db.session.flush()
+    task_service.sweep_overdue(now)

@@ -432,27 +432,11 @@ def _object_of(target_type: str, target_id: int) -> tuple[str, int]:
 def _raise_alert(kind: str, object_type: str, object_id: int, station_id: int | None,
                  police_area_id: int | None, summary: str, now: datetime,
                  since: datetime | None = None) -> Alert | None:
-    """Raise an alert unless one of this kind and object is open, or was raised since `since`
-    (an officer who closed it is not handed the same thing again within the same episode)."""
-    if station_id is None:
-        return None
-    seen = Alert.status == "open"
-    if since is not None:
-        seen = or_(seen, Alert.raised_at >= since)
-    exists = db.session.execute(select(Alert.id).where(
-        Alert.kind == kind, Alert.object_type == object_type, Alert.object_id == object_id,
-        seen)).first()
-    if exists:
-        return None
-    if police_area_id is None and object_type == "house":
-        police_area_id = db.session.execute(
-            select(House.police_area_id).where(House.id == object_id)).scalar()
-    alert = Alert(kind=kind, station_id=station_id, police_area_id=police_area_id,
-                  object_type=object_type, object_id=object_id, summary=summary[:255],
-                  raised_at=now)
-    db.session.add(alert)
-    db.session.flush()
-    return alert
+    """Escalations go through the one alert service (app/services/police/alerts.py)."""
+    from app.services.police.alerts import raise_alert
+
+    return raise_alert(kind, object_type, object_id, station_id=station_id,
+                       police_area_id=police_area_id, summary=summary, now=now, since=since)
 
 
 def _escalate_unanswered(dues: list[Due], rules: dict[str, Rule], now: datetime) -> int:

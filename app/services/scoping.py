@@ -11,8 +11,8 @@ from werkzeug.exceptions import NotFound
 
 from app.extensions import db
 from app.models import (
-    Address, AuditLog, Community, Declaration, House, Officer, OwnershipClaim, Person, PoliceArea,
-    Residence, Station,
+    Address, Alert, AuditLog, Community, ControlTask, Declaration, House, Officer, OwnershipClaim,
+    Person, PoliceArea, Residence, Station, Watch,
 )
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
@@ -120,7 +120,29 @@ def scope_police_areas(stmt: Select, officer: Officer) -> Select:
     return stmt.where(PoliceArea.station_id.in_(branch_station_ids(officer)))
 
 
+def scope_control_tasks(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over ControlTask to tasks in the officer's area (an officer: own area)."""
+    return stmt.where(area_clause(officer, ControlTask.station_id, ControlTask.police_area_id))
+
+
+def scope_alerts(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Alert to alerts raised in the officer's area."""
+    return stmt.where(area_clause(officer, Alert.station_id, Alert.police_area_id))
+
+
+def scope_watches(stmt: Select, officer: Officer) -> Select:
+    """The watch list (关注人员) is seen whole by station admins and above; a plain officer sees
+    only the listed persons behind a control task in the officer's own area (docs/CONSOLE.md)."""
+    if officer.role in ADMIN_ROLES:
+        return stmt
+    own = scope_control_tasks(select(ControlTask.watch_id), officer)
+    return stmt.where(Watch.id.in_(own))
+
+
 _SCOPES = {
+    ControlTask: scope_control_tasks,
+    Alert: scope_alerts,
+    Watch: scope_watches,
     Declaration: scope_declarations,
     Address: scope_addresses,
     House: scope_houses,

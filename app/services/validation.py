@@ -7,7 +7,6 @@ reasons with "silent": true (a watch-list hit) are for officers only: the submit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -17,7 +16,6 @@ from app.identity import IdentityError, check_document
 from app.models import (
     Address,
     Alert,
-    ControlTask,
     Declaration,
     Employment,
     House,
@@ -33,7 +31,6 @@ from app.models import (
 from app.models.person import CHANGE_FIELD_LABELS
 from app.outbox import jobs
 from app.services.address_match import decisive, match_address
-from app.services.checklist import active_template
 from app.services.people import apply_proposals
 
 PERSONS_PER_ROOM = 2  # occupancy above rooms × this needs an officer's look
@@ -192,35 +189,32 @@ def check_occupancy(declaration: Declaration, outcome: Outcome) -> None:
 
 
 def check_watch_list(declaration: Declaration, outcome: Outcome) -> None:
-    """A listed person creates a control task silently; the declaration never auto-verifies."""
-    template = None
+    """A listed person creates control tasks silently; the declaration never auto-verifies."""
+    from app.services.police.tasks import open_tasks
+
     for prefix, person in _persons(declaration):
         watch = _lookups().watch_for(person)
         if watch is None:
             continue
         outcome.add(prefix, "关注人员，需民警核查", silent=True)
-        exists = db.session.execute(select(ControlTask.id).where(
-            ControlTask.watch_id == watch.id, ControlTask.declaration_id == declaration.id,
-            ControlTask.person_id == person.id)).first()
-        if exists:
-            continue
-        template = template or active_template()
-        now = utcnow()
-        checklist = [dict(item, deadline=(now + timedelta(
-            days=item.get("deadline_days", template.default_deadline_days))).isoformat(),
-            done_at=None) for item in template.items]
-        deadline = max(now + timedelta(days=i.get("deadline_days", 7)) for i in template.items)
-        task = ControlTask(watch_id=watch.id, person_id=person.id,
-                           house_id=declaration.house_id, declaration_id=declaration.id,
-                           template_id=template.id, station_id=declaration.station_id,
-                           police_area_id=declaration.police_area_id, checklist=checklist,
-                           deadline=deadline, status="open")
-        db.session.add(task)
-        db.session.flush()
-        db.session.add(Alert(kind="watch_hit", station_id=declaration.station_id,
-                             police_area_id=declaration.police_area_id,
-                             object_type="control_task", object_id=task.id,
-                             summary=f"关注人员{person.name}被申报入住"))
+        if declaration.kind in ("move_out", "leave") or prefix in ("owner", "agent"):
+            continue  # tasks are for people living or working here, not owners or leavers
+        open_tasks(watch, person, station_id=declaration.station_id,
+                   police_area_id=declaration.police_area_id, house_id=declaration.house_id,
+                   employer_id=declaration.employer_id, declaration_id=declaration.id)
+
+
+def close_tasks_of_leavers(declaration: Declaration) -> None:
+    """A move-out or leave that ends the person's last live stay in the district closes the
+    person's open control tasks as moved away."""
+    if declaration.kind not in ("move_out", "leave"):
+        return
+    from app.services.police.tasks import close_moved_away
+
+    payload = declaration.payload or {}
+    for item in (payload.get("tenants") or []) + (payload.get("workers") or []):
+        if item.get("person_id"):
+            close_moved_away(item["person_id"], moved_to=payload.get("moved_to"))
 
 
 def check_proposed_changes(declaration: Declaration, outcome: Outcome) -> None:
@@ -313,6 +307,7 @@ def validate(declaration: Declaration) -> bool:
     for check in CHECKS:
         check(declaration, outcome)
     resolve_missed_registrations(declaration)
+    close_tasks_of_leavers(declaration)
     declaration.reasons = outcome.reasons or None
     if outcome.candidates is not None:
         declaration.candidates = outcome.candidates

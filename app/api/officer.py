@@ -1,0 +1,161 @@
+"""Officer API (警务通) under /api/v1/officer: sign-in, control tasks, alerts. Scoped exactly
+like the console (app/services/scoping.py); every write is idempotent (officer_auth)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+
+from flask import current_app, jsonify, request
+
+from app.api import bp
+from app.api.officer_auth import (
+    api_officer, bearer_token, json_body, officer_required, officer_write,
+)
+from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter
+from app.models import Alert, ControlTask
+from app.redis_conn import get_redis
+from app.schemas.officer import (
+    AlertCloseInSchema, AlertOutSchema, OfficerOutSchema, SignInSchema, TaskItemInSchema,
+    TaskOutSchema,
+)
+from app.services import audit, officer_tokens, officers
+from app.services.errors import RuleError
+from app.services.police import alerts as police_alerts
+from app.services.police import tasks as police_tasks
+from app.services.scoping import scoped_get
+
+
+def _redis_or_none():
+    try:
+        redis = get_redis()
+        redis.ping()
+        return redis
+    except Exception:  # noqa: BLE001 - Redis down: sign-in works, only without back-off
+        current_app.logger.warning("sign-in back-off unavailable (Redis)")
+        return None
+
+
+@bp.post("/officer/sign-in")
+@limiter.shared_limit(SIGNIN_LIMIT, scope=SIGNIN_SCOPE, methods=["POST"])
+def officer_sign_in():
+    """Sign in with username and password: a bearer token valid for 12 hours."""
+    data = SignInSchema().load(json_body())
+    ip = (request.remote_addr or "")[:45] or None
+    redis = _redis_or_none()
+    officer, error = officers.authenticate(redis, data["username"].strip(), data["password"], ip)
+    if officer is None:
+        db.session.commit()  # keep the lock note even though sign-in failed
+        from app.errors import error_body
+
+        return jsonify(error_body(401, error)), 401
+    if redis is None:
+        from flask import abort
+
+        abort(503)
+    token = officer_tokens.issue_token(redis, officer)
+    audit.record(officer, "officer.login", "officer", officer.id, ip=ip, detail={"channel": "api"})
+    db.session.commit()
+    return jsonify({"token": token, "token_type": "Bearer",
+                    "expires_in": officer_tokens.TOKEN_TTL_SECONDS,
+                    "officer": OfficerOutSchema().dump(officer)})
+
+
+@bp.post("/officer/sign-out")
+def officer_sign_out():
+    """Sign out: this token is refused from now on (signing out twice changes nothing)."""
+    officer = api_officer()
+    officer_tokens.revoke_token(get_redis(), bearer_token())
+    audit.record(officer, "officer.logout", "officer", officer.id,
+                 ip=(request.remote_addr or "")[:45] or None, detail={"channel": "api"})
+    db.session.commit()
+    return jsonify({"signed_out": True})
+
+
+@bp.get("/officer/me")
+@officer_required
+def officer_me(officer):
+    """The signed-in officer: name, role and area."""
+    return jsonify(OfficerOutSchema().dump(officer))
+
+
+
+# -- control tasks and alerts (管控任务, 预警处置) --------------------------------------------------
+
+def _status_arg(default: str, allowed) -> str:
+    status = request.args.get("status", default)
+    return status if status in allowed else default
+
+
+def _page_arg() -> int:
+    value = request.args.get("page", "1")
+    return max(int(value), 1) if value.isdigit() and len(value) < 7 else 1
+
+
+@bp.get("/officer/tasks")
+@officer_required
+def officer_tasks(officer):
+    """Control tasks in my area, nearest deadline first (?status=open|done|moved_away|all)."""
+    status = _status_arg("open", ("open", "done", "moved_away", "cancelled", "all"))
+    rows, _ = police_tasks.tasks_for(officer, status=status, page=_page_arg())
+    return jsonify(TaskOutSchema(many=True).dump(rows))
+
+
+@bp.get("/officer/tasks/<int:task_id>")
+@officer_required
+def officer_task(officer, task_id: int):
+    """One control task of my area with its checklist items."""
+    return jsonify(TaskOutSchema().dump(scoped_get(ControlTask, task_id, officer)))
+
+
+@bp.post("/officer/tasks/<int:task_id>/items/<key>")
+@officer_write
+def officer_complete_item(officer, task_id: int, key: str):
+    """Complete one checklist item: GPS (or why not), a note, an optional photo."""
+    task = scoped_get(ControlTask, task_id, officer, for_update=True)
+    data = TaskItemInSchema().load(json_body())
+    photo = None
+    if data.get("photo_base64"):
+        try:
+            raw = base64.b64decode(data["photo_base64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise RuleError("photo_base64", "照片编码不正确（应为 base64）") from None
+        photo = police_tasks.store_photo(evidence_dir(), raw)
+    item = police_tasks.complete_item(
+        task, key, officer, lat=data.get("lat"), lng=data.get("lng"),
+        no_gps_reason=data.get("no_gps_reason"), note=data.get("note"), photo=photo,
+        channel="field")
+    audit.record(officer, "control_task.item", "control_task", task.id, ip=_ip(),
+                 detail={"item": item["key"], "gps": item["lat"] is not None, "channel": "api"})
+    return TaskOutSchema().dump(task), 200
+
+
+@bp.get("/officer/alerts")
+@officer_required
+def officer_alerts(officer):
+    """Alerts to handle in my area, nearest deadline first (?status=open|closed|all)."""
+    status = _status_arg("open", ("open", "closed", "all"))
+    rows, _ = police_alerts.alerts_for(officer, status=status, page=_page_arg())
+    return jsonify(AlertOutSchema(many=True).dump(rows))
+
+
+@bp.post("/officer/alerts/<int:alert_id>/close")
+@officer_write
+def officer_close_alert(officer, alert_id: int):
+    """Close an alert with its outcome and what was done."""
+    alert = scoped_get(Alert, alert_id, officer, for_update=True)
+    data = AlertCloseInSchema().load(json_body())
+    police_alerts.close_alert(alert, officer, data["outcome"], data["note"])
+    audit.record(officer, "alert.close", "alert", alert.id, reason=data["note"][:200], ip=_ip(),
+                 detail={"kind": alert.kind, "outcome": data["outcome"], "channel": "api"})
+    return AlertOutSchema().dump(alert), 200
+
+
+def _ip() -> str | None:
+    return (request.remote_addr or "")[:45] or None
+
+
+def evidence_dir() -> str:
+    """Where evidence photos are kept: EVIDENCE_DIR, else instance/evidence (never the DB)."""
+    return current_app.config.get("EVIDENCE_DIR") or os.path.join(current_app.instance_path,
+                                                                  "evidence")

@@ -1,0 +1,1 @@
+"""Police field work: watch list, control tasks, spot checks, alerts."""
