@@ -61,7 +61,7 @@ def test_manual_listing_with_a_bad_number_says_why(client, world):
     resp = client.post("/console/watch", data={
         "document_type": "resident_id", "document_number": "110105194912310000", "name": "某",
         "category": "重点人员", "source": "派出所", "reason": "r"})
-    assert resp.status_code == 400 and "校验位" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "请核对最后一位" in resp.get_data(as_text=True)
 
 
 def test_delisting_needs_a_reason_and_is_audited(client, world):

@@ -55,7 +55,7 @@ def test_import_reports_bad_rows_by_line_and_imports_good_ones(app, world, name,
     assert (report.imported, report.delisted) == (2, 1)
     assert [line for line, _ in report.errors] == [3, 4, 6, 7]
     reasons = dict(report.errors)
-    assert "校验位" in reasons[3] and "证件类型应为" in reasons[4]
+    assert "请核对最后一位" in reasons[3] and "证件类型应为" in reasons[4]
     assert reasons[6] == "列管日期应为日期，如 2026-11-01" and reasons[7] == "缺少姓名"
     assert report.tasks == 2  # A租客甲 lives in station A: 五见 + 四知
     dump = raw_dump(app)
