@@ -428,29 +428,39 @@ def _object_of(target_type: str, target_id: int) -> tuple[str, int]:
     return ("house", house_id) if house_id else (target_type, target_id)
 
 
+def _alert_already_raised(kind: str, object_type: str, object_id: int,
+                          since: datetime | None) -> bool:
+    """Whether an alert of this kind and object is open, or was raised since `since`."""
+    seen = Alert.status == "open"
+    if since is not None:
+        seen = or_(seen, Alert.raised_at >= since)
+    return db.session.execute(select(Alert.id).where(
+        Alert.kind == kind, Alert.object_type == object_type, Alert.object_id == object_id,
+        seen)).first() is not None
+
+
 def _raise_alert(kind: str, object_type: str, object_id: int, station_id: int | None,
                  police_area_id: int | None, summary: str, now: datetime,
                  since: datetime | None = None) -> Alert | None:
     """Raise an alert unless one of this kind and object is open, or was raised since `since`
-    (an officer who closed it is not handed the same thing again within the same episode)."""
+    (an officer who closed it is not handed the same thing again within the same episode);
+    the database's unique open key keeps it to one open alert when two sweeps race."""
     if station_id is None:
         return None
-    seen = Alert.status == "open"
-    if since is not None:
-        seen = or_(seen, Alert.raised_at >= since)
-    exists = db.session.execute(select(Alert.id).where(
-        Alert.kind == kind, Alert.object_type == object_type, Alert.object_id == object_id,
-        seen)).first()
-    if exists:
+    if _alert_already_raised(kind, object_type, object_id, since):
         return None
     if police_area_id is None and object_type == "house":
         police_area_id = db.session.execute(
             select(House.police_area_id).where(House.id == object_id)).scalar()
     alert = Alert(kind=kind, station_id=station_id, police_area_id=police_area_id,
                   object_type=object_type, object_id=object_id, summary=summary[:255],
-                  raised_at=now)
-    db.session.add(alert)
-    db.session.flush()
+                  raised_at=now, open_key=Alert.open_key_for(kind, object_type, object_id))
+    try:
+        # The unique open_key decides between two sweeps that both found no open alert.
+        with db.session.begin_nested():
+            db.session.add(alert)
+    except IntegrityError:
+        return None
     return alert
 
 
