@@ -33,7 +33,6 @@ def load_config(instance_path: str) -> dict:
         "APP_ENV": app_env,
         "SECRET_KEY": env_str("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": env_str("DATABASE_URL", default_db),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 3600},
         "REDIS_URL": env_str("REDIS_URL"),
         # Field encryption: "kid:base64key[,kid:base64key...]"; the active id encrypts new writes.
         "FIELD_ENCRYPTION_KEYS": env_str("FIELD_ENCRYPTION_KEYS"),
@@ -56,6 +55,15 @@ def load_config(instance_path: str) -> dict:
         "WECHAT_TEMPLATE_DAILY_QUOTA": env_int("WECHAT_TEMPLATE_DAILY_QUOTA", 100000),
         **wechat_config(sandbox),
     }
+
+
+def engine_options(database_url: str) -> dict:
+    """Pool options for a server database: check each pooled connection before use (a restarted
+    MariaDB leaves only dead ones) and replace it before the server's idle timeout does; SQLite
+    keeps SQLAlchemy's defaults."""
+    if database_url.startswith("sqlite"):
+        return {}
+    return {"pool_pre_ping": True, "pool_recycle": env_int("DATABASE_POOL_RECYCLE", 1800)}
 
 
 # Development values for the sandbox account (the same as wechat/sandbox/account.py), used only
