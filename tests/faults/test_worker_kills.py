@@ -1,0 +1,81 @@
+"""Scenario (c): the worker is SIGKILLed again and again in the middle of jobs.
+
+Landlords submit through the API (gunicorn) while the only RQ worker is killed with its whole
+process group (worker, work-horse, RQ's scheduler) whenever it has a job started, and a new one
+is started at once, as a supervisor would. After the last kill every declaration must reach a
+final status and every status push must reach WeChat exactly once.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+from rq.registry import StartedJobRegistry
+
+from tests.faults import load
+
+SUBMISSIONS = 60
+RATE = 4.0
+KILLS = 6
+FINAL_WITHIN = 90.0  # seconds after the last kill
+
+
+def _job_started(connection) -> bool:
+    return any(StartedJobRegistry(name, connection=connection).get_job_ids()
+               for name in ("high", "default", "low"))
+
+
+def test_worker_killed_repeatedly_mid_job_every_declaration_final_and_pushed_once(
+        stack, wechat, figures):
+    items = load.submissions(load.seed_houses(SUBMISSIONS), seed=19)
+    stack.start_web()
+    worker = stack.start_worker()
+    stack.start_scheduler()
+    stack.wait_for_workers(1)
+    connection = redis.Redis.from_url(stack.config["REDIS_URL"])
+
+    tally = load.Tally()
+    clients = threading.Thread(target=load.submit_all, args=(stack.base_url, items, tally),
+                               kwargs={"rate": RATE, "give_up_after": 120})
+    clients.start()
+    kills = mid_job = 0
+    while kills < KILLS:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not _job_started(connection):
+            time.sleep(0.05)
+        mid_job += _job_started(connection)
+        worker.kill()
+        kills += 1
+        worker = stack.start_worker()
+        time.sleep(1.5)  # let the new one pick up work before the next kill
+    last_kill = time.monotonic()
+    clients.join(150)
+
+    accepted = [item for item in items if item.declaration_id]
+    ids = [item.declaration_id for item in accepted]
+    final_at = None
+    while time.monotonic() < last_kill + FINAL_WITHIN:
+        current = load.statuses(ids)
+        if (all(current.get(i) in load.FINAL for i in ids)
+                and load.push_counts(wechat, accepted).get(0, 0) == 0):
+            final_at = time.monotonic()
+            break
+        time.sleep(0.5)
+    time.sleep(3)  # a duplicate push would arrive now
+    current = load.statuses(ids)
+    pushed = load.push_counts(wechat, accepted)
+    not_final = sum(1 for i in ids if current.get(i) not in load.FINAL)
+    missing = pushed.get(0, 0)
+    duplicated = sum(n for count, n in pushed.items() if count > 1)
+    figures(submissions=SUBMISSIONS, accepted=len(accepted), kills=kills, kills_mid_job=mid_job,
+            http_500=tally.server_errors, not_final_after_90s=not_final, pushes_missing=missing,
+            pushes_duplicated=duplicated,
+            seconds_to_final=round(final_at - last_kill, 1) if final_at else None)
+
+    assert tally.server_errors == 0, tally.statuses
+    assert len(accepted) == SUBMISSIONS, tally.statuses
+    assert mid_job >= KILLS // 2, "most kills should land while a job runs"
+    assert not_final == 0, f"{not_final} declarations not final {FINAL_WITHIN:.0f} s after the kills"
+    assert missing == 0, f"{missing} declarations never had their status pushed"
+    assert duplicated == 0, f"{duplicated} declarations were pushed more than once"
