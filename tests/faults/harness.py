@@ -217,9 +217,10 @@ class FakeWeChat:
     """WeChat's API as far as pushes go: hands out a token and records every template and
     subscribe message it is sent, answering each with a new msgid."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         self.sent: list[dict] = []
         self.lock = threading.Lock()
+        self.delay = delay  # seconds before answering a send (it is recorded on arrival)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -248,6 +249,7 @@ class FakeWeChat:
                     with fake.lock:
                         fake.sent.append(body)
                         msgid = 3_000_000_000 + len(fake.sent)
+                    time.sleep(fake.delay)
                     return self._answer({"errcode": 0, "errmsg": "ok", "msgid": msgid})
                 if self.path.startswith("/cgi-bin/stable_token"):
                     return self._answer({"access_token": "fake-token-" + "x" * 20,

@@ -47,7 +47,7 @@ class Tally:
         return sum(n for status, n in self.statuses.items() if status >= 500 and status != 503)
 
 
-def seed_houses(count: int, per_landlord: int = 10, seed: int = 18) -> list[tuple[int, str]]:
+def seed_houses(count: int, per_landlord: int = 5, seed: int = 18) -> list[tuple[int, str]]:
     """`count` rental houses, `per_landlord` to each mini-program landlord: (house id, token)."""
     from app.api.auth import issue_app_token
     from app.extensions import db
