@@ -194,9 +194,25 @@ def tenant() -> dict:
             "document_number": fake.resident_id(), "start_date": TODAY}
 
 
-def test_declaration_submitted_while_redis_is_down_is_validated_after_it_returns(
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM a worker or scheduler, SIGKILL it and its children if it does not go."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        for pid in [proc.pid, *descendants(proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(10)
+
+
+def test_declaration_submitted_while_redis_is_down_is_final_seconds_after_it_returns(
         private_app, private_redis, app_config, tmp_path, caplog):
-    from workers.jobs import sweep_stale_declarations
+    from app.redis_conn import get_redis
 
     house, landlord = house_with_landlord(private_app)
     private_redis.stop()
@@ -204,20 +220,25 @@ def test_declaration_submitted_while_redis_is_down_is_validated_after_it_returns
     decl = svc.declare_move_in(landlord, house, [tenant()], today=TODAY, now=NOW)
     _db.session.commit()  # the submission succeeds although the job cannot be queued
     declaration_id = decl.id
-    assert "left for the sweeper" in caplog.text
+    assert "left for the relay" in caplog.text
     assert status_of(declaration_id) == "received"
 
     private_redis.start()  # an empty Redis: whatever was queued before is gone too
-    time.sleep(1.1)  # DATETIME has whole seconds: let the row be strictly older than "now"
-    assert sweep_stale_declarations(older_than_seconds=0) == 1
-    worker = start_worker(app_config, private_redis.url, tmp_path, "--burst")
-    assert worker.wait(120) == 0
-
-    assert status_of(declaration_id) == "verified"
+    back = time.monotonic()
+    scheduler = start_worker(app_config, private_redis.url, tmp_path, "--scheduler")
+    worker = start_worker(app_config, private_redis.url, tmp_path)
+    try:
+        # No staleness rule: the relay runs every 5 s (it took 331 s with the old sweeper).
+        wait_for(lambda: status_of(declaration_id) == "verified", 60, "the declaration to be final")
+        took = time.monotonic() - back
+        wait_for(lambda: notification_jobs(get_redis(), declaration_id, "verified"), 30,
+                 "the notification job")
+    finally:
+        stop(scheduler)
+        stop(worker)
+    assert took < 60
     assert _db.session.execute(select(Residence.status).where(
         Residence.declaration_id == declaration_id)).scalar_one() == "active"
-    from app.redis_conn import get_redis
-
     assert len(notification_jobs(get_redis(), declaration_id, "verified")) == 1
 
 
@@ -226,7 +247,6 @@ def test_worker_killed_mid_job_still_brings_the_declaration_to_one_final_status(
     from rq.registry import StartedJobRegistry
 
     from app.redis_conn import get_redis
-    from workers.jobs import sweep_stale_declarations
     from workers.queues import get_queue
 
     house, landlord = house_with_landlord(private_app)
@@ -262,34 +282,29 @@ def test_worker_killed_mid_job_still_brings_the_declaration_to_one_final_status(
 
     # Nothing committed: the killed job's transaction dies with its connection.
     wait_for(lambda: status_of(declaration_id) == "received", 30, "the killed job's rollback")
-    # Time passes (simulated): RQ finds the job abandoned and schedules its retry, the dead
-    # worker's scheduler lock lapses, and the sweeper re-queues the declaration.
-    started.cleanup(timestamp=time.time() + 3600)
-    assert job_id not in started.get_job_ids()
-    for key in redis_conn.scan_iter("rq:scheduler-lock:*"):
-        redis_conn.delete(key)
-    time.sleep(1.1)  # DATETIME has whole seconds
-    assert sweep_stale_declarations(older_than_seconds=0) == 1
+    killed = time.monotonic()
 
     from rq.job import Job, JobStatus
 
     from workers.queues import JOB_SERIALIZER
 
+    # No simulated clock: the job's heartbeat lapses (10 s + 20 s grace), the relay (every 5 s)
+    # hands it back to its queue, and a new worker runs it.
+    scheduler = start_worker(app_config, private_redis.url, tmp_path, "--scheduler")
     worker = start_worker(app_config, private_redis.url, tmp_path)
     try:
-        wait_for(lambda: status_of(declaration_id) == "verified", 60, "validation to finish")
-        # The abandoned job's own retry (after its 10 s back-off) runs too, and changes nothing.
+        wait_for(lambda: status_of(declaration_id) == "verified", 90, "validation to finish")
+        took = time.monotonic() - killed
         wait_for(lambda: Job.fetch(job_id, connection=redis_conn, serializer=JOB_SERIALIZER)
-                 .get_status() == JobStatus.FINISHED, 60, "the abandoned job's retry")
+                 .get_status() == JobStatus.FINISHED, 60, "the abandoned job to finish")
+        wait_for(lambda: notification_jobs(redis_conn, declaration_id, "verified"), 30,
+                 "the notification job")
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            for pid in [worker.pid, *descendants(worker.pid)]:
-                os.kill(pid, signal.SIGKILL)
-            worker.wait(10)
+        stop(scheduler)
+        stop(worker)
 
+    assert took < 75, f"a dead worker's job took {took:.0f} s to be retried"
+    assert job_id not in started.get_job_ids()
     assert status_of(declaration_id) == "verified"
     history = _db.session.execute(select(DeclarationEvent.to_status).where(
         DeclarationEvent.declaration_id == declaration_id).order_by(DeclarationEvent.id)

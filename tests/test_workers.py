@@ -24,12 +24,12 @@ NOW = datetime(2026, 11, 27, 10, 0)
 
 @pytest.fixture()
 def held_jobs(monkeypatch):
-    """Record every after-commit enqueue instead of running or queueing it."""
-    import workers.queues
+    """Record every job promised after commit (by its short name) instead of promising it."""
+    from app.outbox import jobs
 
     held: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(workers.queues, "enqueue_after_commit",
-                        lambda func, *args, **_: held.append((func.__name__, args)))
+    monkeypatch.setattr(jobs, "after_commit",
+                        lambda name, *args, **_: held.append((name.rsplit(".", 1)[-1], args)))
     return held
 
 
@@ -219,10 +219,10 @@ def test_two_schedulers_enqueue_each_period_once(app, db):
 
     redis = get_redis()
     t = 1_800_000_000.0  # a fixed instant: the period number is the same for both schedulers
-    assert enqueue_due_jobs(redis, now=t, owner="a") == ["sweep_stale_declarations",
+    assert enqueue_due_jobs(redis, now=t, owner="a") == ["relay_outbox", "retry_pushes",
                                                          "sweep_reminders"]
     assert enqueue_due_jobs(redis, now=t + 1, owner="b") == []
-    assert enqueue_due_jobs(redis, now=t + 61, owner="b") == ["sweep_stale_declarations"]
+    assert enqueue_due_jobs(redis, now=t + 61, owner="b") == ["relay_outbox", "retry_pushes"]
 
 
 def test_sweeper_does_not_queue_the_same_declaration_twice_while_it_waits(app, db):

@@ -22,3 +22,18 @@ def send_push(wechat_user_id: int, title: str, lines: list, link: str | None,
                   dedupe_key=dedupe_key)
     db.session.commit()
     return result.status
+
+
+def retry_pushes(now_iso: str | None = None) -> dict[str, int]:
+    """Periodic: end claims their worker abandoned, then send the pending pushes that are due
+    (quiet hours over, a new day's quota, a worker that died before sending)."""
+    from datetime import datetime
+
+    from app.models import utcnow
+    from wechat.push import reclaim_stale_sending, send_due_pushes
+
+    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+    counts = {"reclaimed": reclaim_stale_sending(now)}
+    counts.update(send_due_pushes(now))
+    db.session.commit()
+    return counts

@@ -5,15 +5,22 @@ dedupe key, committed before the request leaves; a row is claimed (pending → s
 one caller, and once it is "sending" nobody sends it again. A retried job therefore never sends
 twice; at worst a push whose answer was lost is reported as failed, never duplicated.
 
+A claim always ends: sent, failed (the request may have arrived), unreachable, or back to
+pending (it certainly did not leave: no connection, Redis failed before the request, WeChat's
+quota). A claim left by a worker that died is ended by `reclaim_stale_sending` (failed: it may
+have gone out). Pending pushes (quiet hours until `not_before`, today's quota spent, a worker
+that died before its claim) are sent by `send_due_pushes`, run by `wechat.jobs.retry_pushes`.
+
 Unlike services, this module commits: the record must be durable before WeChat sees the request.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import redis
 import requests
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from wechatpy.exceptions import WeChatClientException
 
@@ -28,6 +35,12 @@ UNREACHABLE_ERRCODES = (43004, 43101)
 QUOTA_ERRCODES = (45009, 45047)
 QUOTA_KEY = "anju:wechat:quota:{channel}:{day}"
 BEIJING = timezone(timedelta(hours=8))  # WeChat's day (and its quotas) turn over in Beijing time
+QUOTA_SPENT = "今日推送额度已用完"
+# Longer than any send can take (connect + read timeouts, a token refresh): a push "sending" for
+# longer was claimed by a worker that died.
+SEND_TIMEOUT = timedelta(minutes=5)
+# A pending push younger than this is probably being sent by the job that recorded it.
+RETRY_AFTER = timedelta(seconds=30)
 
 
 def _quota_key(channel: str, now: datetime) -> str:
@@ -80,14 +93,16 @@ def notice_payload(channel: str, title: str, lines: list[tuple[str, str]],
 
 
 def send_push(wechat_user_id: int | None, *, title: str, lines: list[tuple[str, str]],
-              link: str | None, dedupe_key: str) -> PushResult:
-    """Record then send a notice to a WeChat user by the channel they came from, at most once."""
+              link: str | None, dedupe_key: str, not_before: datetime | None = None,
+              now: datetime | None = None) -> PushResult:
+    """Record then send a notice to a WeChat user by the channel they came from, at most once;
+    with `not_before` later than now it is recorded pending and sent then by `send_due_pushes`."""
     user = db.session.get(WeChatUser, wechat_user_id) if wechat_user_id else None
     if user is None:
         return PushResult("no_recipient", "无微信账号")
     channel = "subscribe" if user.source == "miniapp" else "template"
     template_id, payload = notice_payload(channel, title, lines, link)
-    return send(channel, user, template_id, payload, dedupe_key)
+    return send(channel, user, template_id, payload, dedupe_key, not_before=not_before, now=now)
 
 
 def send_template(user: WeChatUser, template_id: str, data: dict, *, url: str | None = None,
@@ -103,14 +118,14 @@ def send_subscribe(user: WeChatUser, template_id: str, data: dict, *, page: str 
 
 
 def _record(channel: str, user: WeChatUser, template_id: str, payload: dict,
-            dedupe_key: str) -> PushMessage:
+            dedupe_key: str, not_before: datetime | None = None) -> PushMessage:
     existing = db.session.execute(
         select(PushMessage).where(PushMessage.dedupe_key == dedupe_key)).scalar()
     if existing is not None:
         return existing
     record = PushMessage(channel=channel, wechat_user_id=user.id, openid=user.openid,
                          template_id=template_id, payload=payload, dedupe_key=dedupe_key,
-                         status="pending", attempts=0)
+                         status="pending", attempts=0, not_before=not_before)
     try:
         with db.session.begin_nested():
             db.session.add(record)
@@ -130,9 +145,11 @@ def _finish(record: PushMessage, status: str, errcode: int | None = None,
 
 
 def send(channel: str, user: WeChatUser, template_id: str, payload: dict,
-         dedupe_key: str) -> PushResult:
+         dedupe_key: str, *, not_before: datetime | None = None,
+         now: datetime | None = None) -> PushResult:
     """Record (committed), claim, send and record the outcome of one push."""
-    record = _record(channel, user, template_id, payload, dedupe_key)
+    now = now or utcnow()
+    record = _record(channel, user, template_id, payload, dedupe_key, not_before)
     if record.status == "sent":
         return PushResult("duplicate", f"msgid {record.msgid}")
     if record.status in ("sending", "failed", "unreachable"):
@@ -143,18 +160,59 @@ def send(channel: str, user: WeChatUser, template_id: str, payload: dict,
         # Known not to follow the account: a send would only spend quota on a 43004.
         _finish(record, "unreachable", None, "用户已取消关注")
         return PushResult("unreachable", "用户已取消关注")
-    now = utcnow()
-    if not take_quota(channel, now):
-        return PushResult("deferred", "今日推送额度已用完")
+    if record.not_before is not None and record.not_before > now:
+        return PushResult("deferred", "免打扰时段，稍后发送")
+    _prepare_client(channel)  # the token (Redis, maybe WeChat) before the claim, not after
+    if not take_quota(channel, now):  # stays pending: `send_due_pushes` tries it tomorrow
+        return PushResult("deferred", QUOTA_SPENT)
     claimed = db.session.execute(
         update(PushMessage).where(PushMessage.id == record.id, PushMessage.status == "pending")
-        .values(status="sending", attempts=PushMessage.attempts + 1)).rowcount
+        .values(status="sending", attempts=PushMessage.attempts + 1, claimed_at=now)).rowcount
     db.session.commit()
     if claimed != 1:
         give_back_quota(channel, now)
         return PushResult("duplicate", "另一进程正在发送")
     db.session.refresh(record)
-    return _send_claimed(record, user, now)
+    try:
+        return _send_claimed(record, user, now)
+    except Exception as exc:
+        # Never leave the claim behind: whatever failed, the record ends pending or failed
+        # (a process that dies here leaves it to `reclaim_stale_sending`).
+        _end_claim_after_error(record, exc, now)
+        raise
+
+
+def _prepare_client(channel: str) -> None:
+    from wechat.client import get_client, get_miniapp_client
+
+    client = get_miniapp_client() if channel == "subscribe" else get_client()
+    client.access_token  # noqa: B018 - fetched (or read from Redis) now, before any claim
+
+
+def _end_claim_after_error(record: PushMessage, exc: Exception, now: datetime) -> None:
+    """An error after the claim that `_send_claimed` did not record: no connection, or a Redis
+    error (the token cache, before the request) hands it back; anything else may have reached
+    WeChat, so it is failed, never resent."""
+    not_sent = isinstance(exc, (redis.RedisError, requests.ConnectTimeout))
+    if not_sent:
+        values = {"status": "pending", "errmsg": f"{type(exc).__name__}: 未发出，稍后重试"[:255]}
+    else:
+        values = {"status": "failed", "errmsg": f"{type(exc).__name__}: 未确认是否送达"[:255]}
+    try:
+        db.session.rollback()
+        db.session.execute(update(PushMessage).where(PushMessage.id == record.id,
+                                                     PushMessage.status == "sending")
+                           .values(**values))
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the database is down too: reclaim_stale_sending ends it
+        db.session.rollback()
+        current_app.logger.exception("could not end the claim of push %s", record.id)
+        return
+    if not_sent:
+        try:
+            give_back_quota(record.channel, now)
+        except Exception:  # noqa: BLE001 - Redis is down: one unit of quota stays reserved
+            pass
 
 
 def _send_claimed(record: PushMessage, user: WeChatUser, now: datetime) -> PushResult:
@@ -170,11 +228,9 @@ def _send_claimed(record: PushMessage, user: WeChatUser, now: datetime) -> PushR
             answer = get_client().message.send_template(
                 record.openid, record.template_id, payload.get("data") or {},
                 url=payload.get("url"))
-    except requests.ConnectTimeout:
-        # The request never reached WeChat: hand the record back so a retry may send it.
-        record.status = "pending"
-        db.session.commit()
-        give_back_quota(record.channel, now)
+    except (requests.ConnectTimeout, redis.RedisError):
+        # The request never reached WeChat (no connection; the token cache failed before the
+        # request was built): hand the record back so a retry may send it.
         raise
     except (requests.RequestException, RuntimeError) as exc:
         # The request may have arrived: never resend; report it as failed.
@@ -216,3 +272,48 @@ def record_delivery(msgid: int, status: str, now: datetime | None = None) -> Pus
             user.unreachable_at = user.unreachable_at or now
     db.session.flush()
     return record
+
+
+def reclaim_stale_sending(now: datetime | None = None) -> int:
+    """End claims older than SEND_TIMEOUT (their worker died): failed, since the request may
+    have reached WeChat; returns how many."""
+    now = now or utcnow()
+    count = db.session.execute(
+        update(PushMessage).where(PushMessage.status == "sending",
+                                  or_(PushMessage.claimed_at.is_(None),
+                                      PushMessage.claimed_at < now - SEND_TIMEOUT))
+        .values(status="failed", errmsg="发送中断，未确认是否送达")).rowcount or 0
+    db.session.commit()
+    return count
+
+
+def send_due_pushes(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
+    """Send pending pushes that are due (not_before passed, recorded RETRY_AFTER ago), oldest
+    first, until today's quota is spent; never in quiet hours. Returns counts per result."""
+    from app.services.reminders import in_quiet_hours, settings
+
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    if in_quiet_hours(now, settings()):
+        return counts
+    ids = list(db.session.execute(
+        select(PushMessage.id).where(
+            PushMessage.status == "pending", PushMessage.created_at <= now - RETRY_AFTER,
+            or_(PushMessage.not_before.is_(None), PushMessage.not_before <= now))
+        .order_by(PushMessage.id).limit(limit)).scalars())
+    db.session.rollback()
+    for push_id in ids:
+        record = db.session.get(PushMessage, push_id)
+        if record is None or record.status != "pending":
+            continue
+        user = db.session.get(WeChatUser, record.wechat_user_id) if record.wechat_user_id else None
+        if user is None:
+            _finish(record, "unreachable", None, "无微信账号")
+            result = PushResult("unreachable")
+        else:
+            result = send(record.channel, user, record.template_id, record.payload or {},
+                          record.dedupe_key, now=now)
+        counts[result.status] = counts.get(result.status, 0) + 1
+        if result.detail == QUOTA_SPENT:
+            break  # the rest wait for tomorrow
+    return counts

@@ -59,8 +59,25 @@ class AppWorkerMixin:
                 db.session.remove()
 
 
+# How fast a job whose worker died is noticed. The forking worker heartbeats every
+# JOB_MONITORING_INTERVAL while its work-horse runs; RQ lets a job's entry in the started registry
+# live 60 s past the next heartbeat and cleans the registry every 10 minutes, so a killed worker's
+# job waited up to ~11 minutes. Here the entry lapses HEARTBEAT_GRACE after a missed heartbeat
+# and the relay (workers/outbox.py, every 5 s) runs the cleanup, which hands the job to its Retry:
+# a dead worker's job runs again within about a minute.
+JOB_MONITORING_INTERVAL = 10
+HEARTBEAT_GRACE = 20
+MAINTENANCE_INTERVAL = 60
+
+
 class AppWorker(AppWorkerMixin, Worker):
     """RQ's default forking worker: a crash or leak in one job cannot take the worker down."""
+
+    def get_heartbeat_ttl(self, job) -> int:
+        if job.timeout and job.timeout > 0:
+            remaining = job.timeout - self.current_job_working_time
+            return int(min(remaining, self.job_monitoring_interval)) + HEARTBEAT_GRACE
+        return self.job_monitoring_interval + HEARTBEAT_GRACE
 
 
 class AppSimpleWorker(AppWorkerMixin, SimpleWorker):
@@ -73,6 +90,9 @@ def make_worker(app, queue_names=QUEUE_NAMES, simple: bool = False,
     cls = AppSimpleWorker if simple else AppWorker
     worker_class = type(cls.__name__, (cls,), {"app": app, "outage": outage})
     connection = get_redis()
+    kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL)
+    if not simple:  # a simple worker cannot heartbeat during a job: keep RQ's long default
+        kwargs.setdefault("job_monitoring_interval", JOB_MONITORING_INTERVAL)
     return worker_class([get_queue(name, connection) for name in queue_names],
                         connection=connection, serializer=JOB_SERIALIZER, **kwargs)
 

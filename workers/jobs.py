@@ -16,7 +16,8 @@ SWEEP_LIMIT = 5000
 
 
 def _notify_after_commit(declaration: Declaration) -> None:
-    """Queue the submitter's push for the new status; declarations nobody can be told skip it."""
+    """Promise the submitter's push for the new status in the outbox, in the same transaction as
+    the status itself; declarations nobody can be told skip it."""
     from workers.queues import enqueue_after_commit
 
     # Officer and import submissions have no WeChat submitter: notify would do nothing, and a
@@ -114,8 +115,13 @@ def warm_up() -> None:
 
 
 def sweep_stale_declarations(older_than_seconds: int | None = None) -> int:
-    """Re-enqueue declarations left in received/validating (Redis was down, a worker died)."""
-    from workers.queues import enqueue_now
+    """Promise validation again for declarations left in received/validating whose outbox row
+    is missing or done (declarations from before the outbox); returns how many were promised.
+
+    Not periodic: the outbox relay (workers/outbox.py) delivers every promise made since.
+    """
+    from app.models import OutboxJob
+    from app.outbox import default_dedupe_key, jobs
 
     age = timedelta(seconds=older_than_seconds) if older_than_seconds is not None else STALE_AFTER
     ids = list(db.session.execute(
@@ -123,30 +129,23 @@ def sweep_stale_declarations(older_than_seconds: int | None = None) -> int:
                                      Declaration.updated_at < utcnow() - age)
         .order_by(Declaration.id).limit(SWEEP_LIMIT)
     ).scalars())
-    db.session.rollback()
-    ids = _not_recently_swept(ids, age)
-    # A handful goes one job each (fastest to finish); a backlog goes in shared-lookup batches.
-    if len(ids) <= 20:
-        for declaration_id in ids:
-            enqueue_now(validate_declaration, declaration_id)
-    else:
-        for start in range(0, len(ids), BATCH_SIZE):
-            enqueue_now(validate_declarations_batch, ids[start:start + BATCH_SIZE])
-    return len(ids)
-
-
-def _not_recently_swept(ids: list[int], age: timedelta) -> list[int]:
-    """Drop ids this sweeper queued within `age`: a long queue must not be filled twice."""
-    from app.redis_conn import get_redis
-
-    if not ids:
-        return ids
-    ttl = max(int(age.total_seconds()), 1)
-    with get_redis().pipeline(transaction=False) as pipe:
-        for declaration_id in ids:
-            pipe.set(f"anju:swept:declaration:{declaration_id}", 1, nx=True, ex=ttl)
-        fresh = pipe.execute()
-    return [i for i, new in zip(ids, fresh) if new]
+    name = "workers.jobs.validate_declaration"
+    keys = {default_dedupe_key(name, [i]): i for i in ids}
+    rows = {row.dedupe_key: row for start in range(0, len(ids), 1000) for row in
+            db.session.execute(select(OutboxJob).where(OutboxJob.dedupe_key.in_(
+                list(keys)[start:start + 1000]))).scalars()}
+    promised = 0
+    for key, declaration_id in keys.items():
+        row = rows.get(key)
+        if row is not None and row.done_at is None:
+            continue  # still promised: the relay delivers it
+        if row is not None:
+            db.session.delete(row)  # done without a verdict: promise it afresh
+            db.session.flush()
+        jobs.after_commit(name, declaration_id)
+        promised += 1
+    db.session.commit()
+    return promised
 
 
 def notify_declaration_status(declaration_id: int, status: str) -> None:

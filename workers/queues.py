@@ -1,4 +1,4 @@
-"""Queue names, per-job options and the one enqueue helper: jobs are enqueued only after commit."""
+"""Queue names, per-job options, and the after-commit hook that relays the outbox to RQ."""
 from __future__ import annotations
 
 import threading
@@ -16,7 +16,6 @@ QUEUE_NAMES = ("high", "default", "low")
 # Job arguments and results travel as JSON: jobs take ids and plain values, never objects, so a
 # job survives a deploy that changes a class and can be read (and requeued) by an administrator.
 JOB_SERIALIZER = JSONSerializer
-_PENDING = "anju_pending_jobs"
 
 # Timeouts and retries, in one place. Retries back off 10 s, 30 s, 60 s: long enough to ride out
 # a database failover or a lock wait, short enough that a submitter hears back within minutes.
@@ -30,17 +29,33 @@ JOB_OPTIONS: dict[str, dict] = {
     "notify_declaration_status": {"job_timeout": 60, "retry": _BACKOFF,
                                   "failure_ttl": FAILURE_TTL},
     "sweep_stale_declarations": {"job_timeout": 300, "failure_ttl": FAILURE_TTL},
+    "send_reminders": {"job_timeout": 600, "retry": _BACKOFF, "failure_ttl": FAILURE_TTL},
+    "record_template_delivery": {"job_timeout": 60, "retry": _BACKOFF, "failure_ttl": FAILURE_TTL},
+    "send_push": {"job_timeout": 60, "retry": _BACKOFF, "failure_ttl": FAILURE_TTL},
+    # Periodic: cheap, frequent, never worth keeping once the next period has come.
+    "relay_outbox": {"job_timeout": 120, "ttl": 30, "result_ttl": 60, "failure_ttl": 3600},
+    "retry_pushes": {"job_timeout": 300, "ttl": 120, "result_ttl": 300, "failure_ttl": 3600},
 }
 
 
-def job_options(func, **overrides) -> dict:
-    """The enqueue options of a job: its entry in JOB_OPTIONS, a fresh Retry, then overrides."""
-    options = dict(JOB_OPTIONS.get(func.__name__, {}))
+def options_for(name: str, **overrides) -> dict:
+    """The enqueue options of a job by name (dotted or bare): JOB_OPTIONS, a fresh Retry, overrides."""
+    options = dict(JOB_OPTIONS.get(name.rsplit(".", 1)[-1], {}))
     retry = options.pop("retry", None)
     if retry is not None:
         options["retry"] = Retry(max=retry["max"], interval=list(retry["interval"]))
     options.update(overrides)
     return options
+
+
+def job_options(func, **overrides) -> dict:
+    """The enqueue options of a job function: its entry in JOB_OPTIONS, a fresh Retry, overrides."""
+    return options_for(func.__name__, **overrides)
+
+
+def job_name(func) -> str:
+    """The dotted path RQ imports a job function by."""
+    return f"{func.__module__}.{func.__qualname__}"
 
 
 def is_inline() -> bool:
@@ -59,49 +74,51 @@ def enqueue_now(func, *args, queue: str = "default", **overrides):
     return get_queue(queue).enqueue(func, *args, **job_options(func, **overrides))
 
 
-def enqueue_after_commit(func, *args, queue: str = "default", **job_options) -> None:
-    """Enqueue once the current transaction commits, so the worker sees the rows; dropped on rollback.
+def enqueue_after_commit(func, *args, queue: str = "default") -> None:
+    """Promise `func(*args)` in the current transaction's outbox; enqueued once it commits.
 
-    If Redis is unreachable at that moment the job is simply not queued: the periodic sweeper
-    finds the rows still waiting and enqueues them again, so nothing accepted is lost.
+    A rollback promises nothing; if Redis is unreachable at commit, the periodic relay
+    (workers/outbox.py) enqueues it a few seconds later, so nothing committed is lost.
     """
-    session = db.session()
-    session.info.setdefault(_PENDING, []).append((func, args, queue, job_options))
+    from app.outbox import jobs
+
+    jobs.after_commit(job_name(func), *args, queue=queue)
 
 
-def _run_inline(app, func, args, queue, options) -> None:
-    # A committed Session cannot emit SQL inside its own after_commit hook, so an inline job runs
+def _run_inline(app, promised) -> None:
+    # A committed Session cannot emit SQL inside its own after_commit hook, so inline jobs run
     # in a fresh app context (hence a fresh scoped session) on a helper thread, joined at once.
+    from workers.outbox import run_promised_inline
+
     def target():
         with app.app_context():
             try:
-                enqueue_now(func, *args, queue=queue, **options)
-            except Exception:  # noqa: BLE001 - a failed job must not fail the request
-                app.logger.exception("inline job %s failed; the sweeper will retry", func.__name__)
+                run_promised_inline(promised)
             finally:
                 db.session.remove()
 
-    thread = threading.Thread(target=target, name=f"inline-{func.__name__}")
+    thread = threading.Thread(target=target, name="inline-jobs")
     thread.start()
     thread.join()
 
 
 @event.listens_for(Session, "after_commit")
 def _flush_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
+    from app.outbox import PROMISED
+
+    promised = session.info.pop(PROMISED, None)
+    if not promised:
         return
-    app = current_app._get_current_object()
-    for func, args, queue, options in pending:
-        if is_inline():
-            _run_inline(app, func, args, queue, options)
-            continue
-        try:
-            enqueue_now(func, *args, queue=queue, **options)
-        except Exception:  # noqa: BLE001 - Redis down: the sweeper re-enqueues from the database
-            app.logger.warning("enqueue of %s failed; left for the sweeper", func.__name__)
+    if is_inline():
+        _run_inline(current_app._get_current_object(), promised)
+        return
+    from workers.outbox import relay_promised
+
+    relay_promised(promised)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    from app.outbox import PROMISED
+
+    session.info.pop(PROMISED, None)

@@ -11,11 +11,16 @@ import os
 import socket
 import time
 
-from workers.jobs import sweep_stale_declarations
+from wechat.jobs import retry_pushes
+from workers.outbox import relay_outbox
 from workers.reminder_jobs import sweep_reminders
 
 PERIODIC_JOBS = [
-    (sweep_stale_declarations, 60, "low", {}),
+    # Every few seconds: whatever a commit promised and nobody enqueued (Redis was down, the
+    # process died) is on its queue moments after Redis is back; dead workers' jobs are retried.
+    (relay_outbox, 5, "high", {}),
+    # Pushes left pending (quiet hours, quota, a worker that died) or stuck in "sending".
+    (retry_pushes, 60, "default", {}),
     (sweep_reminders, 3600, "low", {"job_timeout": 3000}),  # hourly: 08:00 ends quiet hours
 ]
 
@@ -34,7 +39,7 @@ def enqueue_due_jobs(connection, now: float | None = None, owner: str | None = N
         key = _LOCK_KEY.format(name=func.__name__, period=period)
         # The key outlives its period so a late scheduler cannot take the same period again.
         if connection.set(key, owner, nx=True, ex=interval * 2):
-            enqueue_now(func, queue=queue, **kwargs)
+            enqueue_now(func, queue=queue, **kwargs)  # options from JOB_OPTIONS, then kwargs
             enqueued.append(func.__name__)
     return enqueued
 

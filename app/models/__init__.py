@@ -9,6 +9,7 @@ from app.models.employer import Employer, Employment
 from app.models.house import House, PledgeVersion
 from app.models.jurisdiction import Branch, Community, PoliceArea, Station
 from app.models.officer import Officer
+from app.models.outbox import OutboxJob
 from app.models.penalty import Penalty
 from app.models.person import Person, Residence
 from app.models.push import PushMessage
@@ -20,7 +21,7 @@ from app.models.wechat_user import WeChatUser
 __all__ = [
     "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
     "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House",
-    "MissedRegistration", "Officer", "Penalty", "Person", "PledgeVersion", "PoliceArea",
+    "MissedRegistration", "Officer", "OutboxJob", "Penalty", "Person", "PledgeVersion", "PoliceArea",
     "PushMessage", "Reminder", "Residence", "SpotCheck", "SpotCheckPerson", "Station", "Watch",
     "WeChatUser", "utcnow",
 ]

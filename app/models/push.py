@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models.base import JSONText, utcnow
 
 PUSH_CHANNELS = ("template", "subscribe")
-# pending: recorded, not (yet) sent — new, deferred by the daily quota, or the connection failed;
+# pending: recorded, not (yet) sent — new, deferred (quiet hours, daily quota), or not sent after all;
 # sending: claimed by one worker, the request may be on the wire; sent / failed / unreachable: final.
 PUSH_STATUSES = ("pending", "sending", "sent", "failed", "unreachable")
 
@@ -34,6 +34,10 @@ class PushMessage(db.Model):
     msgid: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When one worker claimed it (pending → sending): a claim older than the send timeout is stale.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A pending push waits until then: quiet hours, or tomorrow once today's quota is spent.
+    not_before: Mapped[datetime | None] = mapped_column(DateTime)
     # From the TEMPLATESENDJOBFINISH event: "success", "failed:user block", "failed: system failed".
     delivery_status: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -114,10 +114,9 @@ def _create(kind: str, submitter: Submitter, payload: dict, *, idempotency_key: 
 
 
 def _enqueue_validation(declaration: Declaration) -> None:
-    from workers.jobs import validate_declaration
-    from workers.queues import enqueue_after_commit
+    from app.outbox import jobs
 
-    enqueue_after_commit(validate_declaration, declaration.id)
+    jobs.after_commit("workers.jobs.validate_declaration", declaration.id)
 
 
 def _person_payload(person: Person, **extra) -> dict:

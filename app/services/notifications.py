@@ -6,9 +6,10 @@ unique), so a retried job never sends twice; quiet hours and the daily quota def
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.extensions import db
-from app.models import Declaration
+from app.models import Declaration, utcnow
 from app.models.declaration import KIND_LABELS
 
 STATUS_MESSAGES = {
@@ -27,15 +28,24 @@ class PushResult:
 
 
 def send_push(wechat_user_id: int | None, *, title: str, lines: list[tuple[str, str]],
-              link: str | None, dedupe_key: str) -> PushResult:
-    """Record then send one push to a WeChat user; at most once per dedupe key."""
+              link: str | None, dedupe_key: str, not_before: datetime | None = None,
+              now: datetime | None = None) -> PushResult:
+    """Record then send one push to a WeChat user; at most once per dedupe key; a push with
+    `not_before` after now is recorded and sent then (by the periodic push retry)."""
     from wechat.push import send_push as push  # wechat/ owns the protocol and the record
 
-    return push(wechat_user_id, title=title, lines=lines, link=link, dedupe_key=dedupe_key)
+    return push(wechat_user_id, title=title, lines=lines, link=link, dedupe_key=dedupe_key,
+                not_before=not_before, now=now)
 
 
-def notify_declaration_status(declaration_id: int, status: str) -> PushResult | None:
-    """Tell the submitter their declaration reached `status`, exactly once per change."""
+def notify_declaration_status(declaration_id: int, status: str,
+                              now: datetime | None = None) -> PushResult | None:
+    """Tell the submitter their declaration reached `status`, exactly once per change; in quiet
+    hours the push is recorded and sent when they end (at once in the embedded demo, which runs
+    no periodic jobs to send it later)."""
+    from app.outbox import jobs
+    from app.services.reminders import in_quiet_hours, next_send_time, settings
+
     declaration = db.session.get(Declaration, declaration_id)
     if declaration is None or declaration.submitter_wechat_user_id is None:
         return None
@@ -46,6 +56,10 @@ def notify_declaration_status(declaration_id: int, status: str) -> PushResult | 
              ("回执码", declaration.receipt_code), ("办理结果", message)]
     if status == "rejected" and declaration.decision_reason:
         lines.append(("退回原因", declaration.decision_reason))
+    now = now or utcnow()
+    s = settings()
+    quiet = in_quiet_hours(now, s) and jobs.runs_later()
     return send_push(declaration.submitter_wechat_user_id, title="申报办理进度", lines=lines,
                      link=f"/r/{declaration.receipt_code}",
-                     dedupe_key=f"declaration:{declaration.id}:{status}")
+                     dedupe_key=f"declaration:{declaration.id}:{status}",
+                     not_before=next_send_time(now, s) if quiet else None, now=now)

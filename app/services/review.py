@@ -1,7 +1,7 @@
 """Officers' decisions on declarations: approve, flag for a field check, reject, fix the address.
 
 Each decision is a transition in the declaration's history, an audit row, and a push to the
-submitter (enqueued after commit). The caller has already loaded the declaration through the
+submitter (promised in the outbox, enqueued after commit). The caller has already loaded the declaration through the
 scoping layer and commits once.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Address, Declaration, Officer, utcnow
+from app.outbox import jobs
 from app.services import audit, scoping
 from app.services.validation import activate_proposed_rows, withdraw_proposed_rows
 
@@ -29,10 +30,8 @@ class ReviewError(ValueError):
 
 
 def _notify(declaration: Declaration) -> None:
-    from workers.jobs import notify_declaration_status
-    from workers.queues import enqueue_after_commit
-
-    enqueue_after_commit(notify_declaration_status, declaration.id, declaration.status)
+    jobs.after_commit("workers.jobs.notify_declaration_status", declaration.id,
+                      declaration.status)
 
 
 def decide(declaration: Declaration, officer: Officer, to_status: str,

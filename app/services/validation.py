@@ -28,6 +28,7 @@ from app.models import (
     Watch,
     utcnow,
 )
+from app.outbox import jobs
 from app.services.address_match import decisive, match_address
 from app.services.checklist import active_template
 
@@ -158,12 +159,17 @@ def check_conflicts(declaration: Declaration, outcome: Outcome) -> None:
                 Reminder.target_id == other.id, Reminder.period_key == f"d{declaration.id}",
             )).first()
             if not exists:
-                db.session.add(Reminder(
+                reminder = Reminder(
                     rule="move_out_confirm", target_type="residence", target_id=other.id,
                     period_key=f"d{declaration.id}",
                     recipient_wechat_user_id=old_house.owner_wechat_user_id,
                     station_id=old_house.station_id, status="pending", due_at=utcnow(),
-                    link=f"/h5/houses/{old_house.id}/move-out"))
+                    link=f"/h5/houses/{old_house.id}/move-out")
+                db.session.add(reminder)
+                db.session.flush()
+                # Sent right after this commit, not at the next hourly sweep (quiet hours and
+                # the quota still apply: the send defers it).
+                jobs.after_commit("workers.reminder_jobs.send_reminders", [reminder.id])
             outcome.add(f"tenants.{i}",
                         f"{item.get('name', '')}仍登记在其他房屋居住，已请原房东确认退租",)
 

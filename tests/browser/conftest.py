@@ -57,6 +57,7 @@ def live_server(chromium_path, tmp_path_factory):
         "WECHAT_SANDBOX": True,
         "RATELIMIT_ENABLED": False,
         "PUBLIC_BASE_URL": url,
+        "REMINDER_QUIET_START": "00:00", "REMINDER_QUIET_END": "00:00",  # pushes at any hour
     })
     with app.app_context():
         from flask_migrate import upgrade

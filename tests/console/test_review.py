@@ -4,7 +4,6 @@ fixes the address; the payload is masked until a reason is given."""
 import pytest
 from sqlalchemy import select
 
-import workers.queues
 from app.extensions import db
 from app.models import AuditLog, Declaration
 from app.services import review
@@ -13,15 +12,17 @@ from tests.console.helpers import make_declaration
 
 @pytest.fixture()
 def queued(monkeypatch):
-    """Spy on enqueue_after_commit (the real one still runs) and return the calls."""
+    """Spy on the jobs promised after commit (the real outbox still records them)."""
+    from app.outbox import jobs
+
     calls = []
-    real = workers.queues.enqueue_after_commit
+    real = jobs.after_commit
 
-    def spy(func, *args, **kwargs):
-        calls.append((func.__name__, args))
-        return real(func, *args, **kwargs)
+    def spy(name, *args, **kwargs):
+        calls.append((name.rsplit(".", 1)[-1], args))
+        return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(workers.queues, "enqueue_after_commit", spy)
+    monkeypatch.setattr(jobs, "after_commit", spy)
     return calls
 
 

@@ -234,3 +234,174 @@ def test_the_push_job_through_a_real_queue_sends_once(app, db, run_jobs):
     run_jobs()
     assert len(store.sent_messages(user.openid)) == 1
     assert record("declaration:9:approved").status == "sent"
+
+
+# -- a claim always ends; pending pushes are sent later ------------------------------------------
+
+def _fail_template_send_with(monkeypatch, error: Exception) -> None:
+    real = AnjuWeChatClient._request
+
+    def failing(self, method, url_or_endpoint, **kwargs):
+        if "template/send" in url_or_endpoint:
+            raise error
+        return real(self, method, url_or_endpoint, **kwargs)
+
+    monkeypatch.setattr(AnjuWeChatClient, "_request", failing)
+
+
+def test_a_redis_error_after_the_claim_hands_the_push_back_and_it_is_sent_later(
+        app, db, monkeypatch):
+    import redis
+
+    from wechat.jobs import retry_pushes
+
+    user = follower(db)
+    with monkeypatch.context() as m:  # the token cache fails while the request is being built
+        _fail_template_send_with(m, redis.ConnectionError("Error 111 connecting to redis"))
+        with pytest.raises(redis.ConnectionError):
+            notify(user.id)
+    row = record()
+    assert row.status == "pending" and row.attempts == 1 and "稍后重试" in row.errmsg
+    assert template_sends() == []
+    later = (push.utcnow() + push.RETRY_AFTER + push.timedelta(seconds=1)).isoformat()
+    assert retry_pushes(later)["sent"] == 1
+    assert retry_pushes(later) == {"reclaimed": 0}
+    assert record().status == "sent" and len(store.sent_messages(user.openid)) == 1
+
+
+def test_an_unexpected_error_after_the_claim_fails_the_push_and_never_resends(
+        app, db, monkeypatch):
+    from wechat.jobs import retry_pushes
+
+    user = follower(db)
+    with monkeypatch.context() as m:
+        _fail_template_send_with(m, ValueError("bad answer"))
+        with pytest.raises(ValueError):
+            notify(user.id)
+    row = record()
+    assert row.status == "failed" and "未确认是否送达" in row.errmsg
+    later = (push.utcnow() + push.timedelta(minutes=10)).isoformat()
+    assert retry_pushes(later) == {"reclaimed": 0}
+    assert notify(user.id).status == "failed" and template_sends() == []
+
+
+def test_a_push_stuck_in_sending_is_reclaimed_after_the_send_timeout(app, db):
+    from wechat.jobs import retry_pushes
+
+    user = follower(db)
+    now = push.utcnow()
+    for key, claimed in (("stuck", now - push.SEND_TIMEOUT - push.timedelta(seconds=1)),
+                         ("in-flight", now - push.timedelta(seconds=20))):
+        db.session.add(PushMessage(channel="template", wechat_user_id=user.id,
+                                   openid=user.openid, template_id="t", payload={},
+                                   dedupe_key=key, status="sending", attempts=1,
+                                   claimed_at=claimed))
+    db.session.commit()
+    assert retry_pushes(now.isoformat())["reclaimed"] == 1
+    assert record("stuck").status == "failed" and "未确认是否送达" in record("stuck").errmsg
+    assert record("in-flight").status == "sending"
+    assert template_sends() == []  # at most once: a claim that may have gone out is not resent
+
+
+def _quiet_hours(app, monkeypatch, runs_later: bool = True):
+    from app.outbox import jobs
+
+    monkeypatch.setitem(app.config, "REMINDER_QUIET_START", "22:00")
+    monkeypatch.setitem(app.config, "REMINDER_QUIET_END", "08:00")
+    # As with workers and the schedule running (REDIS_URL), in both passes.
+    monkeypatch.setattr(jobs, "runs_later", lambda: runs_later)
+
+
+def _shanghai(day_offset: int, hour: int, minute: int = 0):
+    """A naive UTC instant at hour:minute Shanghai time, `day_offset` days after today."""
+    from datetime import datetime, time as dtime
+
+    from app.services import reminders
+
+    s = reminders.settings()
+    today = reminders.local(push.utcnow(), s).date()
+    return reminders.to_utc(datetime.combine(today + push.timedelta(days=day_offset),
+                                             dtime(hour, minute)), s)
+
+
+def _declaration_by(user):
+    from app.models import Declaration
+
+    decl = Declaration(kind="move_in", status="approved", submitter_role="landlord",
+                       submitter_wechat_user_id=user.id, receipt_code="QUIET001", payload={})
+    _db.session.add(decl)
+    _db.session.commit()
+    return decl
+
+
+def test_a_decision_at_23_00_reaches_the_submitter_at_08_00_once(app, db, monkeypatch):
+    from app.services.notifications import notify_declaration_status
+    from wechat.jobs import retry_pushes
+
+    _quiet_hours(app, monkeypatch)
+    user = follower(db)
+    decl = _declaration_by(user)
+    night = _shanghai(2, 23)
+    result = notify_declaration_status(decl.id, "approved", now=night)
+    assert result.status == "deferred"
+    key = f"declaration:{decl.id}:approved"
+    assert record(key).status == "pending" and record(key).not_before == _shanghai(3, 8)
+    assert template_sends() == []
+
+    assert retry_pushes(_shanghai(3, 7, 59).isoformat()) == {"reclaimed": 0}  # still quiet
+    assert template_sends() == []
+    assert retry_pushes(_shanghai(3, 8).isoformat())["sent"] == 1
+    assert retry_pushes(_shanghai(3, 8, 5).isoformat()) == {"reclaimed": 0}
+    [message] = store.sent_messages(user.openid)
+    assert "您的申报已审核通过" in message["data"]["keyword3"]["value"]
+    assert record(key).status == "sent"
+
+
+def test_a_quota_deferred_status_push_is_sent_the_next_morning_once(app, db, monkeypatch):
+    from app.services.notifications import notify_declaration_status
+    from wechat.jobs import retry_pushes
+
+    _quiet_hours(app, monkeypatch)
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATE_DAILY_QUOTA", 1)
+    user = follower(db)
+    decl = _declaration_by(user)
+    morning = _shanghai(2, 10)
+    assert push.send_push(user.id, title="其他通知", lines=LINES, link=None, dedupe_key="first",
+                          now=morning).status == "sent"  # that day's only template message
+    assert notify_declaration_status(decl.id, "approved", now=morning).status == "deferred"
+    key = f"declaration:{decl.id}:approved"
+    assert record(key).status == "pending"
+    assert retry_pushes(_shanghai(2, 15).isoformat())["deferred"] == 1  # quota still spent
+    assert retry_pushes(_shanghai(3, 0, 30).isoformat()) == {"reclaimed": 0}  # new day, night
+    # The sandbox counts WeChat's own quota by the real clock: give it room for "tomorrow".
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATE_DAILY_QUOTA", 2)
+    assert retry_pushes(_shanghai(3, 8).isoformat())["sent"] == 1
+    assert retry_pushes(_shanghai(3, 9).isoformat()) == {"reclaimed": 0}
+    assert record(key).status == "sent" and len(template_sends()) == 2
+
+
+def test_a_push_recorded_by_a_worker_that_died_before_sending_is_sent_by_the_retry_once(app, db):
+    from wechat.jobs import retry_pushes
+
+    user = follower(db)
+    template_id, payload = push.notice_payload("template", "申报办理进度", LINES, "/r/ABC123")
+    db.session.add(PushMessage(channel="template", wechat_user_id=user.id, openid=user.openid,
+                               template_id=template_id, payload=payload, status="pending",
+                               dedupe_key="declaration:7:verified", attempts=0,
+                               created_at=push.utcnow() - push.timedelta(minutes=2)))
+    db.session.commit()
+    assert retry_pushes()["sent"] == 1
+    assert retry_pushes() == {"reclaimed": 0}
+    assert record("declaration:7:verified").status == "sent"
+    assert len(store.sent_messages(user.openid)) == 1
+
+
+def test_the_embedded_demo_sends_a_night_decision_at_once_having_no_one_to_send_it_later(
+        app, db, monkeypatch):
+    from app.services.notifications import notify_declaration_status
+
+    _quiet_hours(app, monkeypatch, runs_later=False)
+    user = follower(db)
+    decl = _declaration_by(user)
+    assert notify_declaration_status(decl.id, "approved", now=_shanghai(2, 23)).status == "sent"
+    assert len(store.sent_messages(user.openid)) == 1
