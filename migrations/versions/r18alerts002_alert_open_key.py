@@ -1,7 +1,7 @@
 """alert.open_key: one open escalation per kind and object, enforced by a unique key
 
 Revision ID: r18alerts002
-Revises: a78d102ad5e3
+Revises: r18outbox001
 Create Date: 2026-12-01 17:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'r18alerts002'
-down_revision = 'a78d102ad5e3'
+down_revision = 'r18outbox001'
 branch_labels = None
 depends_on = None
 
