@@ -62,11 +62,18 @@ def mariadb(fault_pass, tmp_path_factory):
 
 
 @pytest.fixture()
-def procs(fault_pass, tmp_path):
-    """Every process the test starts; each group is killed when the test ends, pass or fail."""
+def procs(request, fault_pass, tmp_path):
+    """Every process the test starts; each group is killed when the test ends, pass or fail.
+    Their logs are kept under test-artifacts/faults/<test>/."""
     started = Processes(tmp_path)
     yield started
     started.stop_all()
+    keep = SUMMARY.parent / "faults" / request.node.name[:80]
+    shutil.rmtree(keep, ignore_errors=True)
+    keep.mkdir(parents=True, exist_ok=True)
+    for proc in started.started:
+        if proc.name != "redis":
+            shutil.copy(proc.log_path, keep / proc.log_path.name)
 
 
 @pytest.fixture()

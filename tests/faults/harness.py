@@ -111,6 +111,11 @@ class Processes:
         return proc
 
     def stop_all(self) -> None:
+        if os.environ.get("FAULTS_DUMP_STACKS"):  # debugging a hang: where is every worker?
+            for proc in self.started:
+                if proc.name in ("worker", "scheduler") and proc.alive():
+                    os.kill(proc.pid, signal.SIGABRT)
+            time.sleep(1)
         for proc in reversed(self.started):
             proc.stop(timeout=5)
 
@@ -314,7 +319,8 @@ class Stack:
             "REDIS_URL": redis_url, "WECHAT_API_BASE_URL": wechat_url,
             "PUBLIC_BASE_URL": self.base_url, "WECHAT_MESSAGE_MODE": "safe",
             "REMINDER_QUIET_START": "00:00", "REMINDER_QUIET_END": "00:00",
-            "PYTHONUNBUFFERED": "1", **self.keys,
+            # A hung process can be asked where it is: SIGABRT dumps every thread's stack.
+            "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1", **self.keys,
         }
         self.workers: list[Process] = []
 

@@ -144,3 +144,38 @@ def statuses(ids: list[int]) -> dict[int, str]:
 def push_counts(wechat, items: list[Submission]) -> collections.Counter:
     """How many declarations got 0, 1, 2… pushes at the fake WeChat."""
     return collections.Counter(wechat.pushes_for(item.receipt_code) for item in items)
+
+
+def all_settled(wechat, items: list[Submission]) -> bool:
+    """Every accepted declaration final, and each of them pushed at least once."""
+    current = statuses([item.declaration_id for item in items])
+    return (all(current.get(item.declaration_id) in FINAL for item in items)
+            and push_counts(wechat, items).get(0, 0) == 0)
+
+
+def settle(wechat, items: list[Submission], since: float, within: float,
+           grace: float = 60.0) -> tuple[float | None, float | None]:
+    """Seconds from `since` until everything settled: (within the bound or None, and — only
+    when the bound was missed — however long it took up to `grace` more, telling a slow run
+    from a lost job)."""
+    while time.monotonic() < since + within:
+        if all_settled(wechat, items):
+            seconds = time.monotonic() - since
+            return seconds, seconds
+        time.sleep(0.5)
+    while time.monotonic() < since + within + grace:
+        if all_settled(wechat, items):
+            return None, time.monotonic() - since
+        time.sleep(1.0)
+    return None, None
+
+
+def outcome(wechat, items: list[Submission]) -> dict:
+    """The figures every scenario reports once things settled (or the time ran out)."""
+    ids = [item.declaration_id for item in items]
+    current = statuses(ids)
+    pushed = push_counts(wechat, items)
+    return {"accepted_lost": sum(1 for i in ids if i not in current),
+            "not_final": sum(1 for i in ids if current.get(i) not in FINAL),
+            "pushes_missing": pushed.get(0, 0),
+            "pushes_duplicated": sum(n for count, n in pushed.items() if count > 1)}

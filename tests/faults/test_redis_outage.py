@@ -15,9 +15,9 @@ import time
 from tests.faults import load
 from tests.faults.harness import wait_for
 
-SUBMISSIONS = 100
-RATE = 5.0  # per second: the submissions span the whole outage
-OUTAGE_AFTER = 3.0  # seconds into the submissions
+SUBMISSIONS = 40
+RATE = 2.0  # per second: the submissions span the whole outage
+OUTAGE_AFTER = 2.0  # seconds into the submissions
 OUTAGE_SECONDS = 15.0
 FINAL_WITHIN = 60.0  # seconds after Redis is back
 
@@ -45,29 +45,19 @@ def test_redis_down_during_submissions_every_declaration_final_and_pushed_once(
 
     accepted = [item for item in items if item.declaration_id]
     accepted_during = [i for i in accepted if down_at <= (i.accepted_at or 0) <= back_at]
-    ids = [item.declaration_id for item in accepted]
-    final_at = None
-    deadline = back_at + FINAL_WITHIN
-    while time.monotonic() < deadline:
-        current = load.statuses(ids)
-        pushed = load.push_counts(wechat, accepted)
-        if all(current.get(i) in load.FINAL for i in ids) and pushed.get(0, 0) == 0:
-            final_at = time.monotonic()
-            break
-        time.sleep(0.5)
+    final_s, unbounded_s = load.settle(wechat, accepted, back_at, FINAL_WITHIN)
     time.sleep(3)  # a duplicate push would arrive now
-    current = load.statuses(ids)
-    pushed = load.push_counts(wechat, accepted)
-    not_final = sum(1 for i in ids if current.get(i) not in load.FINAL)
-    missing = pushed.get(0, 0)
-    duplicated = sum(n for count, n in pushed.items() if count > 1)
+    result = load.outcome(wechat, accepted)
+    not_final, missing = result["not_final"], result["pushes_missing"]
+    duplicated = result["pushes_duplicated"]
     worker_logs, scheduler_log = [w.output() for w in workers], scheduler.output()
     figures(submissions=SUBMISSIONS, accepted=len(accepted),
             accepted_during_outage=len(accepted_during), outage_s=OUTAGE_SECONDS,
             http_500=tally.server_errors, http_503=tally.statuses.get(503, 0),
-            no_answer=tally.statuses.get(0, 0), not_final_after_60s=not_final,
+            no_answer=tally.statuses.get(0, 0), not_final=not_final,
             pushes_missing=missing, pushes_duplicated=duplicated,
-            seconds_to_final=round(final_at - back_at, 1) if final_at else None,
+            seconds_to_final=final_s and round(final_s, 1),
+            seconds_to_final_unbounded=unbounded_s and round(unbounded_s, 1),
             workers_alive=sum(w.alive() for w in workers), scheduler_alive=scheduler.alive(),
             worker_outage_lines=[log.count("Redis unreachable") for log in worker_logs],
             scheduler_outage_lines=scheduler_log.count("Redis unreachable"))
@@ -80,6 +70,8 @@ def test_redis_down_during_submissions_every_declaration_final_and_pushed_once(
     assert scheduler_log.count("Redis unreachable") == 1, scheduler_log[-3000:]
     assert tally.server_errors == 0, tally.statuses
     assert len(accepted) == SUBMISSIONS, tally.statuses
-    assert not_final == 0, f"{not_final} declarations not final {FINAL_WITHIN:.0f} s after Redis"
+    assert final_s is not None, (f"not settled {FINAL_WITHIN:.0f} s after Redis returned "
+                                 f"(took {unbounded_s} s)")
+    assert not_final == 0, f"{not_final} declarations never reached a final status"
     assert missing == 0, f"{missing} declarations never had their status pushed"
     assert duplicated == 0, f"{duplicated} declarations were pushed more than once"
