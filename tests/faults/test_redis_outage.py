@@ -15,7 +15,7 @@ import time
 from tests.faults import load
 from tests.faults.harness import wait_for
 
-SUBMISSIONS = 40
+SUBMISSIONS = 30
 RATE = 2.0  # per second: the submissions span the whole outage
 OUTAGE_AFTER = 2.0  # seconds into the submissions
 OUTAGE_SECONDS = 15.0

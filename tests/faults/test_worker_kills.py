@@ -19,8 +19,10 @@ from tests.faults import load
 
 SUBMISSIONS = 30
 RATE = 3.0
-KILLS = 8
-FINAL_WITHIN = 90.0  # seconds after the last kill
+KILLS = 8  # at least, and until MID_PUSH_KILLS of them cut off a push in flight
+MID_PUSH_KILLS = 2
+KILLING_AT_MOST = 90.0  # seconds
+FINAL_WITHIN = 120.0  # seconds after the last kill: a dead worker's job is noticed, then rerun
 WECHAT_DELAY = 0.8  # seconds WeChat takes to acknowledge a push
 
 
@@ -51,7 +53,8 @@ def test_worker_killed_repeatedly_mid_job_every_declaration_final_and_pushed_onc
                                kwargs={"rate": RATE, "give_up_after": 120})
     clients.start()
     kills = mid_job = mid_push = 0
-    while kills < KILLS:
+    stop_killing_at = time.monotonic() + KILLING_AT_MOST
+    while (kills < KILLS or mid_push < MID_PUSH_KILLS) and time.monotonic() < stop_killing_at:
         deadline = time.monotonic() + 6
         running = []
         while time.monotonic() < deadline:
