@@ -173,8 +173,11 @@ def test_the_same_promise_twice_is_one_row_and_one_job(queued):
 
 
 def test_declaration_accepted_while_redis_is_unreachable_is_enqueued_once_by_the_relay(
-        queued, caplog):
+        queued, caplog, monkeypatch):
     from workers.outbox import relay_outbox
+
+    # Alembic's fileConfig (migrations/env.py) disables loggers that existed before it ran.
+    monkeypatch.setattr(queued.app.logger, "disabled", False)
 
     house, landlord, user = _house_with_landlord()
     queued.down()

@@ -211,8 +211,11 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def test_declaration_submitted_while_redis_is_down_is_final_seconds_after_it_returns(
-        private_app, private_redis, app_config, tmp_path, caplog):
+        private_app, private_redis, app_config, tmp_path, caplog, monkeypatch):
     from app.redis_conn import get_redis
+
+    # Alembic's fileConfig (migrations/env.py) disables loggers that existed before it ran.
+    monkeypatch.setattr(private_app.logger, "disabled", False)
 
     house, landlord = house_with_landlord(private_app)
     private_redis.stop()

@@ -30,7 +30,3 @@ class OutboxJob(db.Model):
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # times handed to the queue
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-    @property
-    def rq_job_id(self) -> str:
-        return f"outbox-{self.id}"
