@@ -65,8 +65,11 @@ def trust_proxies(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from app.config import engine_options
     from app.extensions import bootstrap, db, limiter, login_manager, migrate
 
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
                      render_as_batch=True, compare_type=True)

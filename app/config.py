@@ -35,7 +35,6 @@ def load_config(instance_path: str) -> dict:
         "APP_ENV": app_env,
         "SECRET_KEY": env_str("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": env_str("DATABASE_URL", default_db),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 3600},
         # Heavy reads (search, review queue, exports, dashboards) go here when set (app/db_read.py).
         "DATABASE_REPLICA_URL": env_str("DATABASE_REPLICA_URL"),
         "REDIS_URL": env_str("REDIS_URL") or sentinel_url(),
@@ -138,6 +137,15 @@ def _is_local(host: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_unspecified
+
+
+def engine_options(database_url: str) -> dict:
+    """Pool options for a server database: check each pooled connection before use (a restarted
+    MariaDB leaves only dead ones) and replace it before the server's idle timeout does; SQLite
+    keeps SQLAlchemy's defaults."""
+    if database_url.startswith("sqlite"):
+        return {}
+    return {"pool_pre_ping": True, "pool_recycle": env_int("DATABASE_POOL_RECYCLE", 1800)}
 
 
 # Development values for the sandbox account (the same as wechat/sandbox/account.py), used only

@@ -1,7 +1,7 @@
 """One place that turns errors into clear answers: JSON under /api, Chinese pages elsewhere."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -16,7 +16,10 @@ MESSAGES = {
     413: "提交的内容过大",
     429: "操作过于频繁，请稍后再试",
     500: "系统繁忙，请稍后再试",
+    503: "系统暂时无法处理，请稍后再试",
 }
+# How long a client should wait when the database or Redis is unreachable (a restart, failover).
+RETRY_AFTER_SECONDS = 5
 
 
 def _wants_json() -> bool:
@@ -42,6 +45,25 @@ def flatten_messages(messages, prefix: str = "") -> dict[str, str]:
 
 def error_body(code: int, message: str, fields: dict | None = None) -> dict:
     return {"code": code, "message": message, "fields": fields or {}}
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean a backing server is away for now, not that the request was wrong."""
+    import redis.exceptions
+    from sqlalchemy import exc
+
+    return (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError,
+            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _forget_session() -> None:
+    """Drop the request's session and its connection (possibly dead) so the next request
+    starts clean; the pool's pre-ping replaces dead connections."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone already: nothing to roll back
+        pass
+    db.session.remove()
 
 
 def register(app: Flask) -> None:
@@ -88,6 +110,22 @@ def register(app: Flask) -> None:
         if _wants_json():
             return jsonify(error_body(code, message)), code
         return render_template("error.html", code=code, message=message), code
+
+    def unavailable(exc: Exception):
+        _forget_session()
+        app.logger.warning("backing server unavailable on %s: %s: %s", request.path,
+                           type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc) else "")
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if request.path.startswith("/wechat/callback"):
+            # WeChat shows the user "该公众号暂时无法提供服务" for anything but "success" or a
+            # reply; the callback forgot the message's de-duplication key, so a retry is new.
+            return Response("success", status=503, mimetype="text/plain", headers=headers)
+        if _wants_json():
+            return jsonify(error_body(503, MESSAGES[503])), 503, headers
+        return render_template("error.html", code=503, message=MESSAGES[503]), 503, headers
+
+    for error_class in _unavailable_errors():
+        app.register_error_handler(error_class, unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -472,6 +472,28 @@ def test_three_unanswered_reminders_escalate_to_the_area_officer_once(db, place,
     assert db.session.execute(select(func.count()).select_from(Alert)).scalar() == 1
 
 
+def test_two_sweeps_that_both_missed_the_open_escalation_leave_one_open(db, place, pushes,
+                                                                       monkeypatch):
+    house = make_house(place, created=NOW - timedelta(days=3), owner=make_user())
+    db.session.commit()
+    for week in range(3):
+        run_sweep(db, NOW + timedelta(days=7 * week))
+        send_all(db, NOW + timedelta(days=7 * week))
+    run_sweep(db, NOW + timedelta(days=21))  # the first sweep raises the escalation
+    [first] = db.session.execute(select(Alert)).scalars().all()
+    assert first.open_key == f"reminder_unanswered:house:{house.id}"
+    # A second sweep whose snapshot predates the first one's commit sees no open alert.
+    monkeypatch.setattr(reminders, "_alert_already_raised", lambda *args: False)
+    stats = run_sweep(db, NOW + timedelta(days=21, minutes=5))
+    assert stats.escalated == 0
+    assert db.session.execute(select(func.count()).select_from(Alert)).scalar() == 1
+
+    officer = type("Officer", (), {"id": None})()
+    reminders.close_escalation(first, officer, "已上门督促", NOW + timedelta(days=22))
+    db.session.commit()
+    assert db.session.get(Alert, first.id).open_key is None  # closed: a later one may open
+
+
 def test_reminder_settled_before_sending_is_answered_and_never_pushed(db, place, pushes):
     house = make_house(place, created=NOW - timedelta(days=5), owner=make_user())
     db.session.commit()

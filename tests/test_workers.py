@@ -281,3 +281,91 @@ def test_jobs_cli_lists_failed_jobs_in_chinese(app, db):
     assert result.exit_code == 0 and "共 0 个失败任务" in result.output
     result = runner.invoke(args=["jobs", "requeue", "missing"])
     assert result.exit_code != 0 and "没有找到失败任务" in result.output
+
+
+class FlakyRedis:
+    """A Redis that refuses `down` calls in a row, then answers like the real one."""
+
+    def __init__(self, real, down: int):
+        self.real, self.down = real, down
+
+    def __getattr__(self, name):
+        import redis
+
+        if self.down > 0:
+            self.down -= 1
+            raise redis.exceptions.ConnectionError("Error 111 connecting: Connection refused")
+        return getattr(self.real, name)
+
+
+def test_scheduler_rides_out_a_redis_outage_and_says_so_once(app, db):
+    from app.redis_conn import get_redis
+    from workers.schedule import run_scheduler
+
+    lines, waits = [], []
+    flaky = FlakyRedis(get_redis(), down=12)
+    rounds = iter(range(20))
+    run_scheduler(flaky, stop=lambda: next(rounds, None) is None, log=lines.append,
+                  sleep=waits.append)
+    assert [line for line in lines if "unreachable" in line] == [lines[0]]
+    assert sum("reachable again" in line for line in lines) == 1
+    assert "scheduled sweep_reminders" in lines  # it carried on once Redis was back
+    assert max(waits) == 5.0 and waits[:4] == [1.0, 1.0, 2.0, 4.0]  # backs off, capped
+
+
+def test_worker_rides_out_a_redis_outage_and_says_so_once(app, db, monkeypatch):
+    import redis
+
+    from workers import __main__ as entry
+
+    lines, runs = [], []
+
+    class LosesRedisOnce:
+        _stop_requested = False
+
+        def work(self, burst=False, with_scheduler=False):
+            runs.append(burst)
+            if len(runs) == 1:  # RQ quits, and its own teardown fails on the dead connection
+                raise redis.exceptions.ConnectionError("Connection closed by server.")
+
+    pings = iter([redis.exceptions.ConnectionError("refused")] * 3 + [True])
+
+    class Connection:
+        def ping(self):
+            answer = next(pings)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    monkeypatch.setattr(entry, "make_worker", lambda *a, **k: LosesRedisOnce())
+    monkeypatch.setattr(entry, "get_redis", lambda: Connection())
+    monkeypatch.setattr(entry.RedisOutage, "wait", _instant_wait(entry.RedisOutage.wait))
+    assert entry.run_worker(app, ["default"], burst=True, log=lines.append) == 0
+    assert runs == [True, True]  # a fresh worker after the outage
+    assert sum("Redis unreachable" in line for line in lines) == 1
+    assert sum("reachable again" in line for line in lines) == 1
+
+
+def _instant_wait(wait):
+    def instant(self, connection, stop=lambda: False, sleep=None):
+        return wait(self, connection, stop=stop, sleep=lambda seconds: None)
+
+    return instant
+
+
+def test_rq_lines_for_each_reconnect_attempt_are_folded_into_one(app):
+    import logging
+
+    from workers.outage import OncePerOutage, RedisOutage
+
+    lines = []
+    outage = RedisOutage(log=lines.append)
+    quiet = OncePerOutage(outage)
+    logger = logging.getLogger("rq.worker")
+    record = logger.makeRecord("rq.worker", logging.ERROR, __file__, 1,
+                               "Worker %s: could not connect to Redis instance: %s retrying in "
+                               "%d seconds...", ("w1", "refused", 2), None)
+    assert [quiet.filter(record) for _ in range(30)] == [False] * 30
+    assert len(lines) == 1 and "Redis unreachable" in lines[0]
+    other = logger.makeRecord("rq.worker", logging.INFO, __file__, 1, "Job OK", (), None)
+    assert quiet.filter(other) is True

@@ -2,8 +2,9 @@
 
 Refusals are cheap and explicit: 403 for a wrong or stale signature, 400 for a body that is not
 a WeChat message (too big, not UTF-8, entity declarations, malformed XML); never 500 for input.
-Every message is handled once per MsgId (events: FromUserName + CreateTime + Event) through an
-atomic Redis SET NX; a retry gets the reply the first delivery computed.
+Every message is handled once per MsgId, every event that carries its own MsgID (delivery results:
+TEMPLATESENDJOBFINISH) once per that id, other events once per FromUserName + CreateTime + Event,
+through an atomic Redis SET NX; a retry gets the reply the first delivery computed.
 """
 from __future__ import annotations
 
@@ -138,8 +139,14 @@ def decrypt(envelope: dict, token: str, args) -> str:
 
 
 def dedupe_key(fields: dict) -> str:
-    """MsgId for messages; FromUserName + CreateTime (+ Event) for events, as WeChat advises."""
-    msg_id = fields.get("MsgId")
+    """The message's own id when it has one (MsgId, or MsgID on events such as delivery results),
+    else FromUserName + CreateTime + Event, as WeChat advises."""
+    event = (fields.get("Event") or "").lower() if fields.get("MsgType") == "event" else ""
+    msg_id = fields.get("MsgId") or fields.get("MsgID")
+    if msg_id and event:
+        # Events number their ids apart from messages: two delivery results of one user in the
+        # same second are two events, and must not collide with a message's MsgId either.
+        return f"{DEDUPE_PREFIX}evid:{event}:{msg_id}"
     if msg_id:
         return f"{DEDUPE_PREFIX}id:{msg_id}"
     return (f"{DEDUPE_PREFIX}ev:{fields.get('FromUserName') or ''}:{fields.get('CreateTime')}:"

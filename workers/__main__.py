@@ -1,8 +1,10 @@
 """`python -m workers [--burst] [--simple] [queue ...]` runs an RQ worker with every job inside the
-app context; `python -m workers --scheduler` runs the periodic schedule (workers/schedule.py)."""
+app context; `python -m workers --scheduler` runs the periodic schedule (workers/schedule.py).
+Both ride out a Redis outage: they reconnect with back-off and log it once per outage."""
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 
@@ -11,6 +13,7 @@ from rq import SimpleWorker, Worker
 from app import create_app
 from app.extensions import db
 from app.redis_conn import get_redis
+from workers.outage import REDIS_ERRORS, OncePerOutage, RedisOutage
 from workers.queues import JOB_SERIALIZER, QUEUE_NAMES, get_queue
 
 
@@ -18,6 +21,21 @@ class AppWorkerMixin:
     """Runs each job inside its own Flask app context (hence its own database session)."""
 
     app = None
+    outage: RedisOutage | None = None
+    # RQ retries a lost connection while it waits for jobs, doubling up to this (RQ: 60 s, which
+    # could leave jobs waiting a minute after Redis is back).
+    max_connection_wait_time = 5.0
+
+    def heartbeat(self, *args, **kwargs):
+        try:
+            result = super().heartbeat(*args, **kwargs)
+        except REDIS_ERRORS as exc:
+            if self.outage is not None:
+                self.outage.down(exc)
+            raise
+        if self.outage is not None:
+            self.outage.up()
+        return result
 
     def work(self, *args, **kwargs):
         from workers.jobs import warm_up
@@ -69,16 +87,54 @@ class AppSimpleWorker(AppWorkerMixin, SimpleWorker):
     """No fork per job (tests, and platforms without fork)."""
 
 
-def make_worker(app, queue_names=QUEUE_NAMES, simple: bool = False, **kwargs):
+def make_worker(app, queue_names=QUEUE_NAMES, simple: bool = False,
+                outage: RedisOutage | None = None, **kwargs):
     """A worker for the app's Redis and queues, with the JSON serializer the jobs are written in."""
     cls = AppSimpleWorker if simple else AppWorker
-    worker_class = type(cls.__name__, (cls,), {"app": app})
+    worker_class = type(cls.__name__, (cls,), {"app": app, "outage": outage})
     connection = get_redis()
     kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL)
     if not simple:  # a simple worker cannot heartbeat during a job: keep RQ's long default
         kwargs.setdefault("job_monitoring_interval", JOB_MONITORING_INTERVAL)
     return worker_class([get_queue(name, connection) for name in queue_names],
                         connection=connection, serializer=JOB_SERIALIZER, **kwargs)
+
+
+def run_worker(app, queue_names, *, simple: bool = False, burst: bool = False, log=print) -> int:
+    """Run a worker until it is asked to stop; a Redis outage (RQ quits on one) is waited out and
+    a fresh worker started. Returns the exit status."""
+    outage = RedisOutage(log=log)
+    quiet = OncePerOutage(outage)
+    loggers = [logging.getLogger("rq.worker"), logging.getLogger("rq.scheduler")]
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        return _work_through_outages(app, queue_names, simple, burst, outage, log)
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
+def _work_through_outages(app, queue_names, simple, burst, outage, log) -> int:
+    stopping: list[bool] = []
+    while True:
+        worker = make_worker(app, queue_names, simple=simple, outage=outage)
+        try:
+            # RQ's own scheduler (with_scheduler) moves retries with back-off and enqueue_in jobs
+            # back onto their queues when due; only one worker at a time holds its lock.
+            worker.work(burst=burst, with_scheduler=True)
+        except REDIS_ERRORS as exc:  # at start-up, or while RQ tidied up after losing Redis
+            outage.down(exc)
+        if getattr(worker, "_stop_requested", False) or (burst and not outage.ongoing):
+            return 0
+        if not outage.ongoing:
+            log("worker stopped on an unexpected error (see above)")
+            return 1
+        # Between workers a SIGTERM/SIGINT is ours to handle (RQ's handlers belong to the old one).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stopping.append(True))
+        if not outage.wait(get_redis(), stop=lambda: bool(stopping)):
+            return 0
 
 
 def main(argv: list[str]) -> int:
@@ -111,11 +167,8 @@ def main(argv: list[str]) -> int:
             except KeyboardInterrupt:
                 pass
             return 0
-        worker = make_worker(app, args.queues, simple=args.simple)
-        # RQ's own scheduler (with_scheduler) moves retries with back-off and enqueue_in jobs
-        # back onto their queues when due; only one worker at a time holds its lock.
-        worker.work(burst=args.burst, with_scheduler=True)
-    return 0
+        return run_worker(app, args.queues, simple=args.simple, burst=args.burst,
+                          log=lambda message: print(message, flush=True))
 
 
 if __name__ == "__main__":

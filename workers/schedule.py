@@ -52,12 +52,24 @@ def enqueue_due_jobs(connection, now: float | None = None, owner: str | None = N
     return enqueued
 
 
-def run_scheduler(connection, tick: float = 1.0, stop=lambda: False, log=print) -> None:
-    """Loop forever (until `stop()`): enqueue due periodic jobs every tick; Redis errors wait."""
+def run_scheduler(connection, tick: float = 1.0, stop=lambda: False, log=print,
+                  sleep=time.sleep) -> None:
+    """Loop forever (until `stop()`): enqueue due periodic jobs every tick. A Redis outage is
+    logged once when it starts and once when it ends, with back-off between attempts."""
+    from workers.outage import REDIS_ERRORS, RedisOutage
+
+    outage = RedisOutage(log=lambda message: log(f"scheduler: {message}"))
     while not stop():
         try:
-            for name in enqueue_due_jobs(connection):
-                log(f"scheduled {name}")
-        except Exception as exc:  # noqa: BLE001 - Redis down: try again next tick
+            names = enqueue_due_jobs(connection)
+        except REDIS_ERRORS as exc:
+            outage.down(exc)
+            sleep(max(tick, outage.delay()))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad tick must not end the schedule
             log(f"scheduler: {type(exc).__name__}: {exc}")
-        time.sleep(tick)
+        else:
+            outage.up()
+            for name in names:
+                log(f"scheduled {name}")
+        sleep(tick)

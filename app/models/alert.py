@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.extensions import db
 from app.models.base import TimestampMixin, utcnow
@@ -40,3 +40,16 @@ class Alert(TimestampMixin, db.Model):
     owner_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     close_note: Mapped[str | None] = mapped_column(Text)
+    # "kind:object_type:object_id" while an escalation is open, NULL once closed: the unique key
+    # lets the database refuse a second open escalation for the same thing (NULLs never clash).
+    open_key: Mapped[str | None] = mapped_column(String(96), unique=True)
+
+    @staticmethod
+    def open_key_for(kind: str, object_type: str, object_id: int) -> str:
+        return f"{kind}:{object_type}:{object_id}"
+
+    @validates("status")
+    def _closing_frees_the_open_key(self, _key, value):
+        if value != "open":
+            self.open_key = None
+        return value

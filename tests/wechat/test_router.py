@@ -132,6 +132,40 @@ def test_template_send_job_finish_records_the_delivery_result(client, db, run_jo
     assert db.session.get(WeChatUser, user.id).unreachable_at is not None
 
 
+def test_two_delivery_results_of_one_user_in_the_same_second_are_both_recorded(client, db,
+                                                                                run_jobs):
+    user = WeChatUser(openid=wx.new_openid(), subscribed=True)
+    db.session.add(user)
+    db.session.flush()
+    pushes = [PushMessage(channel="template", wechat_user_id=user.id, openid=user.openid,
+                          template_id="t", payload={}, dedupe_key=f"same-second-{n}",
+                          status="sent", msgid=2_000_000_200 + n) for n in (1, 2)]
+    db.session.add_all(pushes)
+    db.session.commit()
+    same_second = 1_800_000_000
+    for push in pushes:
+        xml = wx.event_xml(user.openid, "TEMPLATESENDJOBFINISH", None, create_time=same_second,
+                           MsgID=str(push.msgid), Status="<![CDATA[success]]>")
+        assert wx.deliver(client, xml).get_data(as_text=True) == "success"
+    run_jobs()
+    db.session.expire_all()
+    assert [db.session.get(PushMessage, p.id).delivery_status for p in pushes] == ["success"] * 2
+
+
+def test_a_delivery_result_sent_again_is_recorded_once(client, db, run_jobs, monkeypatch):
+    from wechat import push
+
+    calls = []
+    real = push.record_delivery
+    monkeypatch.setattr(push, "record_delivery", lambda *a, **k: calls.append(a) or real(*a, **k))
+    xml = wx.event_xml(wx.new_openid(), "TEMPLATESENDJOBFINISH", None, create_time=1_800_000_000,
+                       MsgID="2000000301", Status="<![CDATA[success]]>")
+    for _ in range(2):  # WeChat's retry: the same event under a new nonce
+        assert wx.deliver(client, xml).get_data(as_text=True) == "success"
+    run_jobs()
+    assert calls == [(2000000301, "success")]
+
+
 def test_other_message_kinds_get_help(client, db):
     openid = wx.new_openid()
     xml = (f"<xml><ToUserName><![CDATA[{wx.OFFICIAL_ID}]]></ToUserName><FromUserName><![CDATA[{openid}]]>"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Alert, House, Officer, utcnow
@@ -48,7 +49,8 @@ def raise_alert(kind: str, object_type: str, object_id: int, *, station_id: int 
     (an officer who closed it is not handed the same thing again within the same episode).
 
     The owner is the area officer (the station admin for overdue control items); the deadline
-    is `due_days` after raising. None when nothing was raised.
+    is `due_days` after raising. None when nothing was raised. The database's unique open key
+    keeps it to one open alert when two sweeps race.
     """
     if station_id is None:
         return None
@@ -67,9 +69,14 @@ def raise_alert(kind: str, object_type: str, object_id: int, *, station_id: int 
     alert = Alert(kind=kind, station_id=station_id, police_area_id=police_area_id,
                   object_type=object_type, object_id=object_id, summary=summary[:255],
                   raised_at=now, due_at=now + timedelta(days=due_days),
-                  owner_officer_id=_owner(kind, station_id, police_area_id))
-    db.session.add(alert)
-    db.session.flush()
+                  owner_officer_id=_owner(kind, station_id, police_area_id),
+                  open_key=Alert.open_key_for(kind, object_type, object_id))
+    try:
+        # The unique open_key decides between two sweeps that both found no open alert.
+        with db.session.begin_nested():
+            db.session.add(alert)
+    except IntegrityError:
+        return None
     return alert
 
 
