@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime, timezone
 
 from flask import Flask, g, has_request_context, request
+from sqlalchemy import inspect as sa_inspect
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")  # anything else is replaced, not logged
@@ -85,15 +86,23 @@ def configure_logging(config) -> None:
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
 
 
+def _primary_key(obj) -> int | None:
+    """A model's id from its identity key, never by loading: after a database outage the session
+    is gone and an expired attribute could not be loaded again."""
+    state = sa_inspect(obj, raiseerr=False)
+    identity = state.identity if state is not None else None
+    return identity[0] if identity else getattr(obj, "__dict__", {}).get("id")
+
+
 def _who() -> dict:
     """Officer id or WeChat user id, from what the request already loaded (no extra query)."""
     officer = g.get("_login_user")  # Flask-Login's cache; set only when the view used it
     if officer is not None and getattr(officer, "is_authenticated", False):
         # ConsoleUser wraps the Officer; never get_id(): that is the session token.
-        return {"officer_id": getattr(getattr(officer, "officer", officer), "id", None)}
+        return {"officer_id": _primary_key(getattr(officer, "officer", officer))}
     wx_user = g.get("wx_user")
     if wx_user is not None:
-        return {"wechat_user_id": wx_user.id}
+        return {"wechat_user_id": _primary_key(wx_user)}
     if g.get("api_user_id"):
         return {"wechat_user_id": g.api_user_id}
     return {}
