@@ -483,7 +483,9 @@ def test_two_sweeps_that_both_missed_the_open_escalation_leave_one_open(db, plac
     [first] = db.session.execute(select(Alert)).scalars().all()
     assert first.open_key == f"reminder_unanswered:house:{house.id}"
     # A second sweep whose snapshot predates the first one's commit sees no open alert.
-    monkeypatch.setattr(reminders, "_alert_already_raised", lambda *args: False)
+    from app.services.police import alerts
+
+    monkeypatch.setattr(alerts, "already_raised", lambda *args: False)
     stats = run_sweep(db, NOW + timedelta(days=21, minutes=5))
     assert stats.escalated == 0
     assert db.session.execute(select(func.count()).select_from(Alert)).scalar() == 1

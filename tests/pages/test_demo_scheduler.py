@@ -45,7 +45,8 @@ def test_a_tick_runs_the_periodic_jobs_over_the_demo_data(app, db, monkeypatch):
     assert move_out_requests >= 1  # the demo includes tenants who moved without a move-out
     ran = embedded.tick(app)
     assert {"relay_outbox", "sweep_reminders"} <= set(ran)
-    assert embedded.tick(app) == []  # once per period, however often it ticks
+    # Once per period, however often it ticks (the 5-second relay may start a new period).
+    assert set(embedded.tick(app)) <= {"relay_outbox"}
     db.session.rollback()  # end this session's snapshot: the jobs committed on their own
     rules = set(db.session.execute(select(Reminder.rule)).scalars())
     assert {"move_out_confirm", "occupancy_unconfirmed"} <= rules

@@ -42,6 +42,17 @@ def _owner(kind: str, station_id: int, police_area_id: int | None) -> int | None
     return db.session.execute(stmt).scalar()
 
 
+def already_raised(kind: str, object_type: str, object_id: int,
+                   since: datetime | None = None) -> bool:
+    """Whether an alert of this kind and object is open, or was raised since `since`."""
+    seen = Alert.status == "open"
+    if since is not None:
+        seen = or_(seen, Alert.raised_at >= since)
+    return db.session.execute(select(Alert.id).where(
+        Alert.kind == kind, Alert.object_type == object_type, Alert.object_id == object_id,
+        seen)).first() is not None
+
+
 def raise_alert(kind: str, object_type: str, object_id: int, *, station_id: int | None,
                 summary: str, police_area_id: int | None = None, now: datetime | None = None,
                 since: datetime | None = None, due_days: int = ALERT_DUE_DAYS) -> Alert | None:
@@ -55,13 +66,7 @@ def raise_alert(kind: str, object_type: str, object_id: int, *, station_id: int 
     if station_id is None:
         return None
     now = now or utcnow()
-    seen = Alert.status == "open"
-    if since is not None:
-        seen = or_(seen, Alert.raised_at >= since)
-    exists = db.session.execute(select(Alert.id).where(
-        Alert.kind == kind, Alert.object_type == object_type, Alert.object_id == object_id,
-        seen)).first()
-    if exists:
+    if already_raised(kind, object_type, object_id, since):
         return None
     if police_area_id is None and object_type == "house":
         police_area_id = db.session.execute(
