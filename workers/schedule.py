@@ -12,6 +12,7 @@ import socket
 import time
 
 from workers.jobs import escalate_unconfirmed_self_declarations, sweep_stale_declarations
+from workers.kpi_jobs import generate_due_kpi_reports
 from workers.reminder_jobs import sweep_reminders
 
 PERIODIC_JOBS = [
@@ -19,6 +20,9 @@ PERIODIC_JOBS = [
     (sweep_reminders, 3600, "low", {"job_timeout": 3000}),  # hourly: 08:00 ends quiet hours
     # Self-declarations the landlord left unanswered past SELF_DECLARATION_CONFIRM_DAYS.
     (escalate_unconfirmed_self_declarations, 3600, "low", {}),
+    # KPI report of the half-month just ended: made on the first run after local midnight of the
+    # 16th and the 1st; the unique report key makes every later run a no-op.
+    (generate_due_kpi_reports, 3600, "low", {"job_timeout": 1800}),
 ]
 
 _LOCK_KEY = "anju:schedule:{name}:{period}"

@@ -61,8 +61,11 @@ def index():
     late = db.session.execute(scoping.scope_declarations(
         select(func.count()).select_from(Declaration).where(
             Declaration.is_late.is_(True), Declaration.status.in_(PENDING)), officer)).scalar()
+    from app.services.kpis import todo  # the officer's own to-do counts (issue 13)
+
     return render_template("console/index.html", counts=counts, late=late,
-                           search_form=SearchForm(formdata=None))
+                           search_form=SearchForm(formdata=None), todo=todo.todo_counts(officer),
+                           notices=todo.unread_notices(officer))
 
 
 def _queue_filters(args) -> dict:
