@@ -62,6 +62,8 @@ def load_config(instance_path: str) -> dict:
         # Days a landlord has to confirm a tenant's self-declaration before it goes to the area
         # officer's review queue (DESIGN §5: the 3-day declaration deadline).
         "SELF_DECLARATION_CONFIRM_DAYS": env_int("SELF_DECLARATION_CONFIRM_DAYS", 3),
+        # Address levels that carry a door plate, for 地址标注率 (docs/KPIS.md).
+        "KPI_PLATE_LEVELS": env_str("KPI_PLATE_LEVELS", "building,room"),
         **wechat_config(sandbox),
     }
 

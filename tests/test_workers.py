@@ -221,7 +221,7 @@ def test_two_schedulers_enqueue_each_period_once(app, db):
     t = 1_800_000_000.0  # a fixed instant: the period number is the same for both schedulers
     assert enqueue_due_jobs(redis, now=t, owner="a") == [
         "sweep_stale_declarations", "sweep_reminders", "escalate_unconfirmed_self_declarations",
-        "generate_due_kpi_reports"]
+        "generate_due_kpi_reports", "refresh_kpi_aggregates"]
     assert enqueue_due_jobs(redis, now=t + 1, owner="b") == []
     assert enqueue_due_jobs(redis, now=t + 61, owner="b") == ["sweep_stale_declarations"]
 

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Branch, KpiReport, utcnow
-from app.services.kpis import reports
+from app.services.kpis import aggregates, reports
+from app.services.kpis.compute import plate_levels_from
 
 
 def report_folder() -> str:
@@ -14,6 +15,20 @@ def report_folder() -> str:
     import os
 
     return os.path.join(current_app.instance_path, "kpi_reports")
+
+
+def plate_levels() -> tuple[str, ...]:
+    return plate_levels_from(current_app.config.get("KPI_PLATE_LEVELS"))
+
+
+def refresh_kpi_aggregates(full: bool = False) -> dict:
+    """Recount the address KPIs of the maintained periods where addresses or houses changed."""
+    now = utcnow()
+    aggregates.forget_unmaintained(now)
+    done = aggregates.refresh(aggregates.maintained_periods(now), plate_levels=plate_levels(),
+                              now=now, full=full)
+    db.session.commit()
+    return done
 
 
 def generate_due_kpi_reports(now_iso: str | None = None) -> list[int]:
@@ -31,7 +46,8 @@ def generate_due_kpi_reports(now_iso: str | None = None) -> list[int]:
             continue
         db.session.commit()  # the claim is visible to every other scheduler from here on
         try:
-            reports.render_report(report, report_folder(), as_of=now)
+            reports.render_report(report, report_folder(), as_of=now,
+                                  plate_levels=plate_levels())
             reports.notify_report_ready(report)
             db.session.commit()
         except Exception:

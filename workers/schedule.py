@@ -12,7 +12,7 @@ import socket
 import time
 
 from workers.jobs import escalate_unconfirmed_self_declarations, sweep_stale_declarations
-from workers.kpi_jobs import generate_due_kpi_reports
+from workers.kpi_jobs import generate_due_kpi_reports, refresh_kpi_aggregates
 from workers.reminder_jobs import sweep_reminders
 
 PERIODIC_JOBS = [
@@ -23,6 +23,8 @@ PERIODIC_JOBS = [
     # KPI report of the half-month just ended: made on the first run after local midnight of the
     # 16th and the 1st; the unique report key makes every later run a no-op.
     (generate_due_kpi_reports, 3600, "low", {"job_timeout": 1800}),
+    # Address KPI aggregates (地址标注率, 房屋采集率), recounted where addresses/houses changed.
+    (refresh_kpi_aggregates, 600, "low", {"job_timeout": 1800}),
 ]
 
 _LOCK_KEY = "anju:schedule:{name}:{period}"

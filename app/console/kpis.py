@@ -36,6 +36,10 @@ class ReportForm(FlaskForm):
     submit = SubmitField("生成通报")
 
 
+def _plate_levels() -> tuple[str, ...]:
+    return kc.plate_levels_from(current_app.config.get("KPI_PLATE_LEVELS"))
+
+
 def _period_arg():
     text = request.args.get("period")
     return parse_period(text) if text else current_half_month(utcnow())
@@ -59,12 +63,14 @@ def kpi_dashboard():
     officer = current_officer()
     period = _period_arg()
     level = request.args.get("level") or _default_level(officer)
-    table = kc.colour_table(period, level, officer)
+    table = kc.colour_table(period, level, officer, plate_levels=_plate_levels())
     top_level, top_id = _top_area(officer)
-    series = charts.trend(period.trail(TREND_PERIODS), top_level, top_id)
+    series = charts.trend(period.trail(TREND_PERIODS), top_level, top_id,
+                          plate_levels=_plate_levels())
     svgs = {k: Markup(charts.trend_svg(f"{kc.KPI_LABELS[k]}（近{TREND_PERIODS}期）", series[k],
                                        kc.TARGETS[k])) for k in kc.KPIS}
-    breakdown = (kc.colour_table(period, "station", officer, with_previous=False)
+    breakdown = (kc.colour_table(period, "station", officer, with_previous=False,
+                                 plate_levels=_plate_levels())
                  if level != "station" else None)
     return render_template("console/kpis.html", table=table, period=period, level=level,
                            svgs=svgs, breakdown=breakdown, KPIS=kc.KPIS,
@@ -79,7 +85,7 @@ def kpi_json():
     """The KPI table as JSON (same function the officer API will serve)."""
     officer = current_officer()
     level = request.args.get("level") or _default_level(officer)
-    return jsonify(kc.kpi_table(_period_arg(), level, officer))
+    return jsonify(kc.kpi_table(_period_arg(), level, officer, plate_levels=_plate_levels()))
 
 
 @bp.get("/kpis/records")
@@ -96,7 +102,8 @@ def kpi_records():
     after = request.args.get("after", "")
     after = int(after) if after.isdigit() and len(after) < 12 else None
     period = _period_arg()
-    page = drill_down(kpi, period, level, request.args.get("area"), officer, after=after)
+    page = drill_down(kpi, period, level, request.args.get("area"), officer, after=after,
+                      plate_levels=_plate_levels())
     area = next((a for a in kc.scoped_areas(level, officer) if str(a[0]) == request.args.get("area")),
                 None)
     return render_template("console/kpi_records.html", page=page, kpi=kpi, period=period,
@@ -133,7 +140,8 @@ def kpi_reports():
         if form.validate_on_submit():
             period = parse_period(form.period.data)
             report = reports.request_report(period, officer.branch_id, officer,
-                                            os.path.join(current_app.instance_path, "kpi_reports"))
+                                            os.path.join(current_app.instance_path, "kpi_reports"),
+                                            plate_levels=_plate_levels())
             db.session.commit()
             flash(f"{period.label}工作通报已生成。", "success")
             return redirect(url_for("console.kpi_report", report_id=report.id))

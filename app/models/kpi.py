@@ -60,3 +60,27 @@ class ConsoleNotice(db.Model):
     dedupe_key: Mapped[str] = mapped_column(String(96), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class KpiAggregate(db.Model):
+    """Pre-counted numerator/denominator of an address-based KPI for one period and community
+    (see app/services/kpis/aggregates.py); equal to a live recount as of `KpiAggregateState`."""
+
+    __table_args__ = (Index("ix_kpi_aggregate_period_kpi", "period", "kpi", "community_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(16))
+    kpi: Mapped[str] = mapped_column(String(32))
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    police_area_id: Mapped[int | None] = mapped_column(ForeignKey("police_area.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
+    numerator: Mapped[int] = mapped_column(default=0)
+    denominator: Mapped[int] = mapped_column(default=0)
+
+
+class KpiAggregateState(db.Model):
+    """When a period's aggregates were last brought up to date, and with which plate levels."""
+
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    plate_levels: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

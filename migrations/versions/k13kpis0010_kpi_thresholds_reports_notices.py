@@ -1,4 +1,4 @@
-"""kpi_threshold (versioned colour thresholds), kpi_report (stored reports), console_notice
+"""kpi_threshold (versioned colour thresholds), kpi_report (stored reports), console_notice, kpi_aggregate
 
 Revision ID: k13kpis0010
 Revises: t10person002
@@ -69,7 +69,42 @@ def upgrade():
         batch_op.create_index('ix_console_notice_officer_read', ['officer_id', 'read_at'], unique=False)
 
 
+    op.create_table('kpi_aggregate',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=16), nullable=False),
+    sa.Column('kpi', sa.String(length=32), nullable=False),
+    sa.Column('station_id', sa.Integer(), nullable=False),
+    sa.Column('police_area_id', sa.Integer(), nullable=True),
+    sa.Column('community_id', sa.Integer(), nullable=True),
+    sa.Column('numerator', sa.Integer(), nullable=False),
+    sa.Column('denominator', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], name=op.f('fk_kpi_aggregate_community_id_community')),
+    sa.ForeignKeyConstraint(['police_area_id'], ['police_area.id'], name=op.f('fk_kpi_aggregate_police_area_id_police_area')),
+    sa.ForeignKeyConstraint(['station_id'], ['station.id'], name=op.f('fk_kpi_aggregate_station_id_station')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_aggregate'))
+    )
+    with op.batch_alter_table('kpi_aggregate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_kpi_aggregate_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_kpi_aggregate_police_area_id'), ['police_area_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_kpi_aggregate_station_id'), ['station_id'], unique=False)
+        batch_op.create_index('ix_kpi_aggregate_period_kpi', ['period', 'kpi', 'community_id'], unique=False)
+
+    op.create_table('kpi_aggregate_state',
+    sa.Column('period', sa.String(length=16), nullable=False),
+    sa.Column('plate_levels', sa.String(length=64), nullable=False),
+    sa.Column('computed_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('period', name=op.f('pk_kpi_aggregate_state'))
+    )
+
+
 def downgrade():
+    op.drop_table('kpi_aggregate_state')
+    with op.batch_alter_table('kpi_aggregate', schema=None) as batch_op:
+        batch_op.drop_index('ix_kpi_aggregate_period_kpi')
+        batch_op.drop_index(batch_op.f('ix_kpi_aggregate_station_id'))
+        batch_op.drop_index(batch_op.f('ix_kpi_aggregate_police_area_id'))
+        batch_op.drop_index(batch_op.f('ix_kpi_aggregate_community_id'))
+    op.drop_table('kpi_aggregate')
     with op.batch_alter_table('console_notice', schema=None) as batch_op:
         batch_op.drop_index('ix_console_notice_officer_read')
     op.drop_table('console_notice')

@@ -10,11 +10,12 @@ WIDTH, HEIGHT = 360, 180
 LEFT, RIGHT, TOP, BOTTOM = 40, 10, 24, 34
 
 
-def trend(periods, level: str, area_id: int, *, as_of=None) -> dict:
+def trend(periods, level: str, area_id: int, *, as_of=None,
+          plate_levels=kc.DEFAULT_PLATE_LEVELS) -> dict:
     """{kpi: [(period key, Figure)]} for one area over the given periods, oldest first."""
     out = {kpi: [] for kpi in kc.KPIS}
     for period in periods:
-        figures = kc.compute(period, level, as_of=as_of)
+        figures = kc.compute(period, level, as_of=as_of, plate_levels=plate_levels)
         for kpi in kc.KPIS:
             out[kpi].append((period.key, figures[kpi].get(area_id, kc.Figure(0, 0))))
     return out

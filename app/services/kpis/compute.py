@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from fractions import Fraction
 
 from sqlalchemy import and_, case, exists, func, or_, select
@@ -45,6 +46,15 @@ DEFAULT_PLATE_LEVELS = ("building", "room")
 # The plan's 约谈 rule: spot-check registration under 80 %, monthly pre-case under 60 %.
 CALL_IN_SPOT_CHECK_BELOW = Fraction(80, 100)
 CALL_IN_PRE_CASE_BELOW = Fraction(60, 100)
+
+
+def plate_levels_from(text: str | None) -> tuple[str, ...]:
+    """"building,room" → ("building", "room"): the KPI_PLATE_LEVELS setting, unknown levels
+    dropped, the default when nothing valid is left."""
+    from app.models.address import ADDRESS_LEVELS
+
+    levels = tuple(sorted({p.strip() for p in (text or "").split(",")} & set(ADDRESS_LEVELS)))
+    return levels or DEFAULT_PLATE_LEVELS
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,8 @@ def _rows_to_counts(rows) -> dict:
     return counts
 
 
-def count_address_labelling(period: Period, plate_levels=DEFAULT_PLATE_LEVELS, **_) -> dict:
+def count_address_labelling(period: Period, plate_levels=DEFAULT_PLATE_LEVELS, communities=None,
+                            **_) -> dict:
     """Active addresses of the plate-carrying levels existing by the period's end, and how many
     of them had a plate issued by then."""
     end = period.utc_end
@@ -113,6 +124,8 @@ def count_address_labelling(period: Period, plate_levels=DEFAULT_PLATE_LEVELS, *
             .where(Address.status == "active", Address.level.in_(tuple(plate_levels)),
                    Address.created_at < end)
             .group_by(Address.station_id, Address.police_area_id, Address.community_id))
+    if communities is not None:
+        stmt = stmt.where(Address.community_id.in_(sorted(communities)))
     return _rows_to_counts(db.session.execute(stmt))
 
 
@@ -130,7 +143,7 @@ def house_collected_clause(end):
                           House.collected_at < end)
 
 
-def count_house_collection(period: Period, **_) -> dict:
+def count_house_collection(period: Period, communities=None, **_) -> dict:
     """Active leaf addresses, and how many carry a house record collected by the period's end."""
     end = period.utc_end
     collected = case((house_collected_clause(end), 1), else_=0)
@@ -138,6 +151,8 @@ def count_house_collection(period: Period, **_) -> dict:
                    func.sum(collected), func.count())
             .where(leaf_address_clause(end))
             .group_by(Address.station_id, Address.police_area_id, Address.community_id))
+    if communities is not None:
+        stmt = stmt.where(Address.community_id.in_(sorted(communities)))
     return _rows_to_counts(db.session.execute(stmt))
 
 
@@ -277,15 +292,22 @@ def roll_up(counts: dict, level: str, station_branch: dict) -> dict:
 
 
 def compute(period: Period, level: str, *, as_of=None, plate_levels=DEFAULT_PLATE_LEVELS,
-            kpis=KPIS) -> dict:
-    """{kpi: {area id: Figure}} for every area at `level` that has rows (no scoping)."""
+            kpis=KPIS, use_aggregates: bool = True) -> dict:
+    """{kpi: {area id: Figure}} for every area at `level` that has rows (no scoping); the
+    address-based KPIs come from the pre-counted aggregates when the period has them."""
+    from app.services.kpis import aggregates
+
     if level not in LEVELS:
         raise RuleError("level", "统计层级应为社区、警务区、派出所或分局")
     station_branch = _station_branches()
     fine = level in ("community", "police_area")
     out = {}
     for kpi in kpis:
-        counts = COUNTERS[kpi](period, as_of=as_of, plate_levels=plate_levels, fine=fine)
+        counts = None
+        if use_aggregates and kpi in aggregates.AGGREGATED:
+            counts = aggregates.stored_counts(period, kpi, plate_levels)
+        if counts is None:
+            counts = COUNTERS[kpi](period, as_of=as_of, plate_levels=plate_levels, fine=fine)
         out[kpi] = roll_up(counts, level, station_branch)
     return out
 
@@ -406,7 +428,13 @@ def colour_table(period: Period, level: str, officer: Officer, *, as_of=None,
         rows.append({"area_id": area_id, "area_code": code, "name": name, "kpis": kpis,
                      "focus": any(f["area_id"] == area_id for f in focus)})
     station_figures = figures if level == "station" else None
+    from app.services.kpis import aggregates
+
+    counted_at = aggregates.as_of(period)
     return {
+        # Address KPIs come from aggregates brought up to date at this (local) time; None = live.
+        "address_counts_as_of": ((counted_at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+                                 if counted_at else None),
         "period": period.key, "period_label": period.label, "level": level,
         "previous_period": period.previous().key if with_previous else None,
         "thresholds": thresholds.as_json(), "areas": rows, "focus_areas": focus,
@@ -414,13 +442,15 @@ def colour_table(period: Period, level: str, officer: Officer, *, as_of=None,
     }
 
 
-def kpi_table(period, level: str, scope: Officer, *, as_of=None) -> dict:
+def kpi_table(period, level: str, scope: Officer, *, as_of=None,
+              plate_levels=DEFAULT_PLATE_LEVELS) -> dict:
     """The KPI JSON the console (/console/kpis.json) and the officer API serve: period, level,
     per-area numerator/denominator/rate (decimal string, null = no data)/colour, and 约谈."""
     if isinstance(period, str):
         from app.services.kpis.periods import parse_period
         period = parse_period(period)
-    table = colour_table(period, level, scope, as_of=as_of, with_previous=False)
+    table = colour_table(period, level, scope, as_of=as_of, with_previous=False,
+                         plate_levels=plate_levels)
     keep = ("numerator", "denominator", "rate", "colour")
     return {
         "period": table["period"], "level": table["level"],

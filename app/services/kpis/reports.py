@@ -40,14 +40,17 @@ class BranchScope:
     id: int | None = None
 
 
-def report_figures(period: Period, branch_id: int, *, as_of=None) -> dict:
+def report_figures(period: Period, branch_id: int, *, as_of=None,
+                   plate_levels=kc.DEFAULT_PLATE_LEVELS) -> dict:
     """Everything a report shows: the station colour table (with 约谈 and focus areas), the
     community table, and the thresholds in force."""
     scope = BranchScope(branch_id)
     thresholds = current_thresholds()
-    stations = kc.colour_table(period, "station", scope, as_of=as_of, thresholds=thresholds)
+    stations = kc.colour_table(period, "station", scope, as_of=as_of, thresholds=thresholds,
+                               plate_levels=plate_levels)
     communities = kc.colour_table(period, "community", scope, as_of=as_of,
-                                  thresholds=thresholds, with_previous=False)
+                                  thresholds=thresholds, with_previous=False,
+                                  plate_levels=plate_levels)
     return {"period": period.key, "period_label": period.label, "stations": stations,
             "communities": communities, "thresholds": stations["thresholds"],
             "generated_at": (utcnow() + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")}
@@ -217,10 +220,16 @@ def _write(folder: str, name: str, data: bytes) -> str:
     return path
 
 
-def render_report(report: KpiReport, folder: str, *, as_of=None) -> KpiReport:
-    """Compute the figures once, write both files from them, and mark the report ready."""
+def render_report(report: KpiReport, folder: str, *, as_of=None,
+                  plate_levels=kc.DEFAULT_PLATE_LEVELS) -> KpiReport:
+    """Compute the figures once (address aggregates brought up to date first when the period
+    is maintained), write both files from them, and mark the report ready."""
+    from app.services.kpis import aggregates
+
     period = parse_period(report.period)
-    figures = report_figures(period, report.branch_id, as_of=as_of)
+    if period in aggregates.maintained_periods(as_of or utcnow()):
+        aggregates.refresh([period], plate_levels=plate_levels)
+    figures = report_figures(period, report.branch_id, as_of=as_of, plate_levels=plate_levels)
     stem = f"kpi-{report.branch_id}-{report.period}-{report.id}"
     report.xlsx_path = _write(folder, stem + ".xlsx", build_xlsx(figures))
     report.pdf_path = _write(folder, stem + ".pdf", build_pdf(figures))
@@ -232,13 +241,13 @@ def render_report(report: KpiReport, folder: str, *, as_of=None) -> KpiReport:
 
 
 def request_report(period: Period, branch_id: int, officer: Officer | None, folder: str, *,
-                   as_of=None) -> KpiReport:
+                   as_of=None, plate_levels=kc.DEFAULT_PLATE_LEVELS) -> KpiReport:
     """An on-demand report for any period, generated now."""
     report = KpiReport(branch_id=branch_id, period=period.key,
                        requested_by_officer_id=officer.id if officer else None)
     db.session.add(report)
     db.session.flush()
-    return render_report(report, folder, as_of=as_of)
+    return render_report(report, folder, as_of=as_of, plate_levels=plate_levels)
 
 
 def claim_scheduled_report(period: Period, branch_id: int) -> KpiReport | None:
