@@ -98,22 +98,9 @@ def upgrade():
 
 
 def downgrade():
+    # Dropping a table drops its indexes; MariaDB refuses to drop an FK's index on its own.
     op.drop_table('kpi_aggregate_state')
-    with op.batch_alter_table('kpi_aggregate', schema=None) as batch_op:
-        batch_op.drop_index('ix_kpi_aggregate_period_kpi')
-        batch_op.drop_index(batch_op.f('ix_kpi_aggregate_station_id'))
-        batch_op.drop_index(batch_op.f('ix_kpi_aggregate_police_area_id'))
-        batch_op.drop_index(batch_op.f('ix_kpi_aggregate_community_id'))
     op.drop_table('kpi_aggregate')
-    with op.batch_alter_table('console_notice', schema=None) as batch_op:
-        batch_op.drop_index('ix_console_notice_officer_read')
     op.drop_table('console_notice')
-    with op.batch_alter_table('kpi_report', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_kpi_report_requested_by_officer_id'))
-        batch_op.drop_index(batch_op.f('ix_kpi_report_period'))
-        batch_op.drop_index(batch_op.f('ix_kpi_report_branch_id'))
     op.drop_table('kpi_report')
-    with op.batch_alter_table('kpi_threshold', schema=None) as batch_op:
-        batch_op.drop_index('ix_kpi_threshold_kpi_created')
-        batch_op.drop_index(batch_op.f('ix_kpi_threshold_created_by_officer_id'))
     op.drop_table('kpi_threshold')
