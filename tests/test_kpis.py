@@ -266,3 +266,20 @@ def test_plain_officer_sees_only_own_police_area_levels(j):
     with pytest.raises(RuleError):
         kc.kpi_table(H1, "station", o)
     assert kc.kpi_table(H1, "police_area", o)["call_in"] == []
+
+
+def test_call_in_uses_the_whole_months_pre_case_rate_for_a_second_half(j):
+    s = j["station"]
+    for registered in (True, True):
+        kf.case_check(s, date(2026, 11, 10), registered)
+    for registered in (True, False):
+        kf.case_check(s, date(2026, 11, 20), registered)
+    admin = branch_admin(j)
+    h2 = kc.kpi_table(H2, "station", admin)
+    assert h2["areas"][0]["kpis"]["pre_case_registration"]["rate"] == "0.5"  # the half alone
+    assert h2["call_in"] == []  # the month: 3/4 = 75 %
+    for registered in (False, False):
+        kf.case_check(s, date(2026, 11, 25), registered)
+    [call] = kc.kpi_table(H2, "station", admin)["call_in"]
+    assert call["pre_case_registration_month"] == {
+        "period": "2026-11", "numerator": 3, "denominator": 6, "rate": "0.5", "percent": "50.0%"}

@@ -75,11 +75,12 @@ class Period:
 
 @dataclass(frozen=True)
 class MonthToDate:
-    """The first half of a month seen as "the month so far" (same bounds as its H1)."""
+    """The first half of a month seen as "the month so far": the same bounds, and the same key,
+    as its H1 (so a link to it drills down into exactly those days)."""
 
     half_month: Period
 
-    key = property(lambda self: f"{self.half_month.year:04d}-{self.half_month.month:02d}")
+    key = property(lambda self: self.half_month.key)
     start_date = property(lambda self: self.half_month.start_date)
     end_date = property(lambda self: self.half_month.end_date)
     utc_start = property(lambda self: self.half_month.utc_start)
