@@ -283,3 +283,20 @@ def test_call_in_uses_the_whole_months_pre_case_rate_for_a_second_half(j):
     [call] = kc.kpi_table(H2, "station", admin)["call_in"]
     assert call["pre_case_registration_month"] == {
         "period": "2026-11", "numerator": 3, "denominator": 6, "rate": "0.5", "percent": "50.0%"}
+
+
+def test_house_drill_down_lists_exactly_the_counted_misses(j):
+    from app.services.kpis.drilldown import drill_down
+
+    c = j["community"]
+    building = kf.address(c, level="building")
+    rooms = [kf.address(c, level="room", parent_id=building.id) for _ in range(3)]
+    kf.house(rooms[0], collected_at=kf.beijing(2026, 11, 3))
+    kf.house(rooms[1], collected_at=kf.beijing(2026, 11, 20))  # after H1: still a miss in H1
+    lone = kf.address(c, level="building")
+    kf.address(c, level="room", parent_id=lone.id, status="retired")
+    kf.house(building)  # on a non-leaf: neither counted nor listed
+    page = drill_down("house_collection", H1, "community", c.id, branch_admin(j))
+    f = figure("house_collection", H1, "community", c.id)
+    assert sorted(r["id"] for r in page["rows"]) == sorted([rooms[1].id, rooms[2].id, lone.id])
+    assert len(page["rows"]) == f.denominator - f.numerator
