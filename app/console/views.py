@@ -18,6 +18,7 @@ from app.models import Address, Community, Declaration, Officer, Person, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.officer import ROLE_LABELS
 from app.services import audit, review, scoping
+from app.services.kpis import todo
 
 PER_PAGE = 50
 PENDING = ("needs_review", "verified")
@@ -54,15 +55,14 @@ def console_globals():
 @bp.get("/")
 @login_required
 def index():
-    """Home: how many declarations wait in each status in the officer's area."""
+    """Home: how many declarations wait in each status in the officer's area, the officer's
+    own to-do counts and unread notices."""
     officer = current_officer()
     counts = dict(db.session.execute(scoping.scope_declarations(
         select(Declaration.status, func.count()).group_by(Declaration.status), officer)).all())
     late = db.session.execute(scoping.scope_declarations(
         select(func.count()).select_from(Declaration).where(
             Declaration.is_late.is_(True), Declaration.status.in_(PENDING)), officer)).scalar()
-    from app.services.kpis import todo  # the officer's own to-do counts (issue 13)
-
     return render_template("console/index.html", counts=counts, late=late,
                            search_form=SearchForm(formdata=None), todo=todo.todo_counts(officer),
                            notices=todo.unread_notices(officer))

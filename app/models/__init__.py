@@ -8,10 +8,10 @@ from app.models.claim import OwnershipClaim
 from app.models.declaration import Declaration, DeclarationEvent
 from app.models.employer import Employer, Employment
 from app.models.house import House, PledgeVersion
+from app.models.jurisdiction import Branch, Community, PoliceArea, Station
 from app.models.kpi import (
     ConsoleNotice, KpiAggregate, KpiAggregateState, KpiReport, KpiThreshold,
 )
-from app.models.jurisdiction import Branch, Community, PoliceArea, Station
 from app.models.officer import Officer
 from app.models.penalty import Penalty
 from app.models.person import Person, PersonChange, Residence
@@ -22,8 +22,9 @@ from app.models.watch import ChecklistTemplate, ControlTask, Watch
 from app.models.wechat_user import WeChatUser
 
 __all__ = [
-    "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community", "ConsoleNotice",
-    "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House", "KpiAggregate", "KpiAggregateState", "KpiReport", "KpiThreshold",
+    "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
+    "ConsoleNotice", "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment",
+    "House", "KpiAggregate", "KpiAggregateState", "KpiReport", "KpiThreshold",
     "MissedRegistration", "Officer", "OwnershipClaim", "Penalty", "Person", "PersonChange",
     "PledgeVersion", "PoliceArea", "PushMessage", "Reminder", "Residence", "SpotCheck",
     "SpotCheckPerson", "Station", "Watch", "WeChatUser", "utcnow",
