@@ -264,3 +264,14 @@ def test_home_shows_the_officers_own_to_do_counts(client, data):
     assert re.search(r'data-todo="open_tasks">2<', html)
     assert re.search(r'data-todo="overdue">1<', html)
     assert re.search(r'data-todo="open_alerts">1<', html)
+
+
+def test_pdf_falls_back_to_the_builtin_cjk_font_when_no_font_file_exists(app, data):
+    from app.services.kpis import reports
+
+    font = reports.cjk_font_name((("/nonexistent/font.ttc", 0),))
+    assert font == "STSong-Light"
+    figures = reports.report_figures(parse_period(PERIOD), data.a.jurisdiction["branch"].id)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        reports.build_pdf(figures, font=font))).pages)
+    assert "分色预警表" in text and "87.5%" in text and "约谈名单" in text

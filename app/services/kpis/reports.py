@@ -116,36 +116,38 @@ def build_xlsx(figures: dict) -> bytes:
 # PDF
 
 
-def cjk_font_name() -> str:
+def cjk_font_name(candidates=FONT_CANDIDATES) -> str:
     """Register and name a CJK font: the first usable TrueType font found on this machine, else
     reportlab's built-in STSong-Light CID font."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfbase.ttfonts import TTFont, TTFError
 
-    if "AnjuCJK" in pdfmetrics.getRegisteredFontNames():
-        return "AnjuCJK"
-    for path, index in FONT_CANDIDATES:
+    registered = pdfmetrics.getRegisteredFontNames()
+    for path, index in candidates:
+        name = f"AnjuCJK-{os.path.basename(path)}-{index}"
+        if name in registered:
+            return name
         if os.path.exists(path):
             try:
-                pdfmetrics.registerFont(TTFont("AnjuCJK", path, subfontIndex=index))
-                return "AnjuCJK"
+                pdfmetrics.registerFont(TTFont(name, path, subfontIndex=index))
+                return name
             except (TTFError, OSError):
                 continue
-    if CID_FALLBACK not in pdfmetrics.getRegisteredFontNames():
+    if CID_FALLBACK not in registered:
         pdfmetrics.registerFont(UnicodeCIDFont(CID_FALLBACK))
     return CID_FALLBACK
 
 
-def build_pdf(figures: dict) -> bytes:
-    """The printable report (A4 landscape): colour table, 约谈 list, focus areas, definitions."""
+def build_pdf(figures: dict, font: str | None = None) -> bytes:
+    """The printable report (A4 landscape): colour table, 约谈 list, focus areas, thresholds."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    font = cjk_font_name()
+    font = font or cjk_font_name()
     title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22)
     body = ParagraphStyle("b", fontName=font, fontSize=9, leading=13)
     out = io.BytesIO()
