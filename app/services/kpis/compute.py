@@ -366,8 +366,11 @@ def call_in_list(period: Period, officer: Officer, *, as_of=None, station_figure
     spot = (station_figures or compute(period, "station", as_of=as_of,
                                        kpis=("spot_check_registration",)))
     spot = spot["spot_check_registration"]
-    monthly = compute(period.month_to_date(), "station", as_of=as_of,
-                      kpis=("pre_case_registration",))["pre_case_registration"]
+    if station_figures is not None and period.half == "H1":
+        monthly = station_figures["pre_case_registration"]  # the month so far is this H1
+    else:
+        monthly = compute(period.month_to_date(), "station", as_of=as_of,
+                          kpis=("pre_case_registration",))["pre_case_registration"]
     out = []
     for station_id, code, name in stations:
         s = spot.get(station_id, Figure(0, 0))
