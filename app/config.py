@@ -89,6 +89,8 @@ def load_config(instance_path: str) -> dict:
         # and, when set, the bearer token a scrape must carry as well.
         "METRICS_ALLOW": env_str("METRICS_ALLOW", "127.0.0.1/32,::1/128"),
         "METRICS_TOKEN": env_str("METRICS_TOKEN"),
+        # Address levels that carry a door plate, for 地址标注率 (docs/KPIS.md).
+        "KPI_PLATE_LEVELS": env_str("KPI_PLATE_LEVELS", "building,room"),
         **wechat_config(sandbox),
     }
 

@@ -222,7 +222,8 @@ def test_two_schedulers_enqueue_each_period_once(app, db):
     t = 1_800_000_000.0  # a fixed instant: the period number is the same for both schedulers
     assert enqueue_due_jobs(redis, now=t, owner="a") == [
         "relay_outbox", "retry_pushes", "sweep_reminders", "escalate_unconfirmed_self_declarations",
-        "purge_audit_logs", "anonymise_ended_stays", "sweep_control_tasks"]
+        "purge_audit_logs", "anonymise_ended_stays", "sweep_control_tasks",
+        "generate_due_kpi_reports", "refresh_kpi_aggregates"]
     assert enqueue_due_jobs(redis, now=t + 1, owner="b") == []
     assert enqueue_due_jobs(redis, now=t + 61, owner="b") == ["relay_outbox", "retry_pushes"]
 

@@ -15,6 +15,7 @@ from wechat.jobs import retry_pushes
 from workers.jobs import escalate_unconfirmed_self_declarations
 from workers.outbox import relay_outbox
 from workers.police_jobs import sweep_control_tasks
+from workers.kpi_jobs import generate_due_kpi_reports, refresh_kpi_aggregates
 from workers.reminder_jobs import sweep_reminders
 from workers.retention_jobs import anonymise_ended_stays, purge_audit_logs
 
@@ -30,6 +31,11 @@ PERIODIC_JOBS = [
     (purge_audit_logs, 86400, "low", {"job_timeout": 3600}),  # daily (docs/DEPLOY.md 数据保留)
     (anonymise_ended_stays, 86400, "low", {"job_timeout": 3600}),
     (sweep_control_tasks, 3600, "low", {}),  # hourly: overdue 五见/四知 items → alerts
+    # KPI report of the half-month just ended: made on the first run after local midnight of the
+    # 16th and the 1st; the unique report key makes every later run a no-op.
+    (generate_due_kpi_reports, 3600, "low", {"job_timeout": 1800}),
+    # Address KPI aggregates (地址标注率, 房屋采集率), recounted where addresses/houses changed.
+    (refresh_kpi_aggregates, 600, "low", {"job_timeout": 1800}),
 ]
 
 _LOCK_KEY = "anju:schedule:{name}:{period}"

@@ -22,6 +22,7 @@ from app.models.officer import ROLE_LABELS
 from app.services import audit, review, scoping
 from app.wording import CHANNEL_LABELS, reason_sentence
 from app.wording import ROLE_LABELS as SUBMITTER_ROLES
+from app.services.kpis import todo
 
 PER_PAGE = 50
 # POSTs that write nothing an officer then expects to see: sign-in/out, and searches (POSTed
@@ -62,7 +63,8 @@ def _read_own_writes(response):
 @bp.get("/")
 @login_required
 def index():
-    """Home: how many declarations wait in each status in the officer's area."""
+    """Home: how many declarations wait in each status in the officer's area, the officer's
+    own to-do counts and unread notices."""
     officer = current_officer()
     with read_session() as reader:  # a dashboard: counts over the area, from the replica
         counts = dict(reader.execute(scoping.scope_declarations(
@@ -72,7 +74,8 @@ def index():
             select(func.count()).select_from(Declaration).where(
                 Declaration.is_late.is_(True), Declaration.status.in_(PENDING)), officer)).scalar()
     return render_template("console/index.html", counts=counts, late=late,
-                           search_form=SearchForm(formdata=None))
+                           search_form=SearchForm(formdata=None), todo=todo.todo_counts(officer),
+                           notices=todo.unread_notices(officer))
 
 
 def _queue_filters(args) -> dict:

@@ -10,6 +10,9 @@ from app.models.employer import Employer, Employment
 from app.models.house import House, PledgeVersion
 from app.models.idempotency import IdempotentRequest
 from app.models.jurisdiction import Branch, Community, PoliceArea, Station
+from app.models.kpi import (
+    ConsoleNotice, KpiAggregate, KpiAggregateState, KpiReport, KpiThreshold,
+)
 from app.models.officer import Officer
 from app.models.outbox import OutboxJob
 from app.models.penalty import Penalty
@@ -22,9 +25,9 @@ from app.models.wechat_user import WeChatUser
 
 __all__ = [
     "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
-    "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment", "House",
-    "IdempotentRequest",
-    "MissedRegistration", "Officer", "OutboxJob", "OwnershipClaim", "Penalty", "Person",
-    "PersonChange", "PledgeVersion", "PoliceArea", "PushMessage", "Reminder", "Residence",
-    "SpotCheck", "SpotCheckPerson", "Station", "Watch", "WeChatUser", "utcnow",
+    "ConsoleNotice", "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment",
+    "House", "IdempotentRequest", "KpiAggregate", "KpiAggregateState", "KpiReport",
+    "KpiThreshold", "MissedRegistration", "Officer", "OutboxJob", "OwnershipClaim", "Penalty",
+    "Person", "PersonChange", "PledgeVersion", "PoliceArea", "PushMessage", "Reminder",
+    "Residence", "SpotCheck", "SpotCheckPerson", "Station", "Watch", "WeChatUser", "utcnow",
 ]
