@@ -148,7 +148,12 @@ def console_search(plan: dict, text: str) -> dict:
     if csrf:
         data["csrf_token"] = csrf.group(1)
     login = session.post(base + "/login", data=data, timeout=10, allow_redirects=False)
-    resp = session.get(base + "/search", params={"q": text, "kind": "address"}, timeout=10)
+    # Searches are POSTed (the query never travels in a URL), then shown under an opaque id.
+    form = session.get(base + "/search", timeout=10).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
+    resp = session.post(base + "/search", data={"q": text, "kind": "address",
+                                                "csrf_token": token.group(1) if token else ""},
+                        timeout=10)
     return {"login": login.status_code, "status": resp.status_code, "found": text in resp.text,
             "backend": resp.headers.get("X-Anju-Backend")}
 
