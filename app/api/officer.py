@@ -13,17 +13,17 @@ from app.api.officer_auth import (
     api_officer, bearer_token, json_body, officer_required, officer_write,
 )
 from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter
-from app.models import Alert, ControlTask
+from app.models import Alert, ControlTask, utcnow
 from app.redis_conn import get_redis
 from app.schemas.officer import (
-    AlertCloseInSchema, AlertOutSchema, OfficerOutSchema, SignInSchema, TaskItemInSchema,
-    TaskOutSchema,
+    AlertCloseInSchema, AlertOutSchema, KpiTableOutSchema, OfficerOutSchema, SignInSchema,
+    TaskItemInSchema, TaskOutSchema,
 )
 from app.services import audit, officer_tokens, officers
 from app.services.errors import RuleError
 from app.services.police import alerts as police_alerts
 from app.services.police import tasks as police_tasks
-from app.services.scoping import scoped_get
+from app.services.scoping import BRANCH_ROLES, scoped_get
 
 
 def _redis_or_none():
@@ -149,6 +149,22 @@ def officer_close_alert(officer, alert_id: int):
     audit.record(officer, "alert.close", "alert", alert.id, reason=data["note"][:200], ip=_ip(),
                  detail={"kind": alert.kind, "outcome": data["outcome"], "channel": "api"})
     return AlertOutSchema().dump(alert), 200
+
+
+@bp.get("/officer/kpis")
+@officer_required
+def officer_kpis(officer):
+    """The campaign's KPI table for a period and an area level, scoped like the console."""
+    from app.services.kpis import compute as kpis
+    from app.services.kpis.periods import current_half_month, parse_period
+
+    text = request.args.get("period")
+    period = parse_period(text) if text else current_half_month(utcnow())
+    level = request.args.get("level") or (
+        "station" if officer.role in BRANCH_ROLES else "police_area")
+    plate_levels = kpis.plate_levels_from(current_app.config.get("KPI_PLATE_LEVELS"))
+    return jsonify(KpiTableOutSchema().dump(
+        kpis.kpi_table(period, level, officer, plate_levels=plate_levels)))
 
 
 def _ip() -> str | None:

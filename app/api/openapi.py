@@ -81,7 +81,16 @@ OFFICER_OPERATIONS = [
     ("get", "/officer/alerts", "api.officer_alerts", None, o.AlertOutSchema, True, False),
     ("post", "/officer/alerts/{alert_id}/close", "api.officer_close_alert", o.AlertCloseInSchema,
      o.AlertOutSchema, False, True),
+    ("get", "/officer/kpis", "api.officer_kpis", None, o.KpiTableOutSchema, False, False),
 ]
+# Query parameters of officer reads (path parameters are read off the path).
+OFFICER_QUERY = {"api.officer_kpis": [
+    {"name": "period", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "统计周期：2026-11、2026-11-H1 或 2026-11-H2；缺省为本半月"},
+    {"name": "level", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["community", "police_area", "station", "branch"]},
+     "description": "统计层级；缺省：分局角色为 station，其他为 police_area"},
+]}
 OFFICER_ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录、登录已过期或已退出",
                   "404": "未找到，或不在您的辖区", "409": "该对象的状态已变化（如任务已关闭）",
                   "429": "操作过于频繁"}
@@ -195,7 +204,8 @@ def _officer_paths(spec: APISpec, paths: dict, error_ref: dict) -> None:
             "security": [] if endpoint == "api.officer_sign_in" else [{"officerToken": []}],
             "parameters": [{"name": part[1:-1], "in": "path", "required": True,
                             "schema": {"type": "integer" if part.endswith("_id}") else "string"}}
-                           for part in path.split("/") if part.startswith("{")],
+                           for part in path.split("/") if part.startswith("{")]
+                          + OFFICER_QUERY.get(endpoint, []),
             "responses": {"200": {"description": "成功", "content": {"application/json": {
                 "schema": {"type": "array", "items": ref} if many else ref}}},
                 **{code: {"description": text, **error_ref} for code, text in errors.items()}},

@@ -112,6 +112,41 @@ class AlertCloseInSchema(BaseSchema):
     note = fields.String(required=True, error_messages={"required": "请填写处置情况"})
 
 
+
+class KpiFigureSchema(Schema):
+    numerator = fields.Integer()
+    denominator = fields.Integer()
+    rate = fields.String(allow_none=True, metadata={
+        "description": "分子÷分母的小数（截断到4位，如 \"0.875\"）；分母为0时为 null（无数据）"})
+    colour = fields.String(metadata={"description": "green / yellow / red；none 为无数据"})
+
+
+class KpiSetSchema(Schema):
+    address_labelling = fields.Nested(KpiFigureSchema, metadata={"description": "地址标注率"})
+    house_collection = fields.Nested(KpiFigureSchema, metadata={"description": "房屋采集率"})
+    spot_check_registration = fields.Nested(KpiFigureSchema,
+                                            metadata={"description": "抽查登记率"})
+    pre_case_registration = fields.Nested(KpiFigureSchema,
+                                          metadata={"description": "案前管控登记率"})
+    control_timeliness = fields.Nested(KpiFigureSchema, metadata={"description": "五见四知按期率"})
+    alert_handling = fields.Nested(KpiFigureSchema, metadata={"description": "预警处置率"})
+
+
+class KpiAreaSchema(Schema):
+    area_id = fields.Integer()
+    area_code = fields.String(allow_none=True)
+    name = fields.String()
+    kpis = fields.Nested(KpiSetSchema)
+
+
+class KpiTableOutSchema(Schema):
+    """The KPI table (docs/KPIS.md): the same figures as the console dashboard and reports."""
+
+    period = fields.String(metadata={"description": "2026-11、2026-11-H1 或 2026-11-H2"})
+    level = fields.String(metadata={"description": "community / police_area / station / branch"})
+    areas = fields.List(fields.Nested(KpiAreaSchema))
+    call_in = fields.List(fields.Dict(), metadata={"description": "约谈名单及其依据的数字"})
+
 def _mask_name(name: str | None) -> str | None:
     from app.crypto import mask_name
 

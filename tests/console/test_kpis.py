@@ -275,3 +275,27 @@ def test_pdf_falls_back_to_the_builtin_cjk_font_when_no_font_file_exists(app, da
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(
         reports.build_pdf(figures, font=font))).pages)
     assert "分色预警表" in text and "87.5%" in text and "约谈名单" in text
+
+
+def test_officer_api_serves_the_same_kpi_table_as_the_console_scoped(client, data):
+    from tests.police.api import auth, token_of
+
+    login(client, "branch")
+    console = client.get(f"/console/kpis.json?period={PERIOD}&level=station").get_json()
+    token = token_of(client, "branch")
+    api = client.get(f"/api/v1/officer/kpis?period={PERIOD}&level=station", headers=auth(token))
+    assert api.status_code == 200 and api.get_json() == console
+    sa = data.a.jurisdiction["station"].id
+    mine = client.get(f"/api/v1/officer/kpis?period={PERIOD}&level=station",
+                      headers=auth(token_of(client, "station_a"))).get_json()
+    assert [a["area_id"] for a in mine["areas"]] == [sa]
+    assert mine["areas"][0]["kpis"]["spot_check_registration"]["rate"] == "0.875"
+
+
+def test_officer_api_kpis_refuse_a_bad_period_naming_the_field(client, data):
+    from tests.police.api import auth, token_of
+
+    token = token_of(client, "branch")
+    resp = client.get("/api/v1/officer/kpis?period=2026-13", headers=auth(token))
+    assert resp.status_code == 400 and "period" in resp.get_json()["fields"]
+    assert client.get("/api/v1/officer/kpis").status_code == 401
