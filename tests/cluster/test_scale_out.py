@@ -294,6 +294,11 @@ def test_cluster_survives_losing_a_web_host_a_worker_host_and_the_redis_master(c
     report["reminder_pushes_sent"] = primary.sql(
         "SELECT COUNT(*) FROM reminder WHERE sent_at IS NOT NULL", database="anju")[0][0]
     assert expected, "no accepted declaration had a WeChat submitter to tell"
+    if missing:  # what the push records say about them (e.g. a claim its worker died holding)
+        report["status_pushes_missing_rows"] = primary.sql(
+            "SELECT dedupe_key, status, attempts, errmsg FROM push_message WHERE "
+            + " OR ".join(f"dedupe_key LIKE 'declaration:{i}:%'" for i in missing[:10]),
+            database="anju")
     assert missing == [], f"status pushes never sent: declarations {missing[:10]}"
     assert doubled == [], f"status pushes sent twice: declarations {doubled[:10]}"
     assert twice == [], f"pushed twice (declaration and reminder pushes alike): {twice[:5]}"
