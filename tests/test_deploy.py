@@ -440,7 +440,7 @@ def test_worker_and_scheduler_roles_run_bounded(role_env, tmp_path):
         finally:
             os.killpg(scheduler.pid, signal.SIGTERM)
             output = scheduler.communicate(timeout=30)[0]
-        assert scheduler.returncode == 0 and "scheduled sweep_stale_declarations" in output
+        assert scheduler.returncode == 0 and "scheduled relay_outbox" in output
         # The scheduler queued jobs and no worker runs: the worker check says unhealthy.
         check = run_role(role_env, "check-worker")
         assert check.returncode == 1 and "no worker heartbeat" in check.stdout
