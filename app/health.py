@@ -96,12 +96,16 @@ def _check_redis(app) -> dict:
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: database primary at the code's migration head (or a newer one), replica if
-    set, Redis; else 503."""
+    """Readiness: database primary at the code's migration head (or a newer one) and Redis, else
+    503; the replica, when set, is reported but never makes it 503 (heavy reads fall back to the
+    primary, app/db_read.py, so a replica outage must not take every web host out)."""
     app = current_app._get_current_object()
     checks = {"database": _check_primary(app), "redis": _check_redis(app)}
+    ok = all(check["ok"] for check in checks.values())
+    body = {"status": "ok" if ok else "unavailable", **checks}
     replica = _replica_engine(app)
     if replica is not None:
-        checks["database_replica"] = _check_replica(replica)
-    ok = all(check["ok"] for check in checks.values())
-    return jsonify({"status": "ok" if ok else "unavailable", **checks}), (200 if ok else 503)
+        body["replica"] = {**_check_replica(replica), "informational": True}
+        if not body["replica"]["ok"]:
+            body["replica"]["note"] = "heavy reads fall back to the primary"
+    return jsonify(body), (200 if ok else 503)

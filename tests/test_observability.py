@@ -94,18 +94,33 @@ def test_readyz_is_503_naming_redis_when_redis_is_down(app, client, monkeypatch)
     assert body["database"]["ok"]
 
 
-def test_readyz_checks_the_replica_when_one_is_configured(app, client, monkeypatch, tmp_path):
+def test_readyz_stays_ready_reporting_a_down_replica(app, client, monkeypatch, tmp_path):
+    # Heavy reads fall back to the primary, so a replica outage must not take web hosts out.
     monkeypatch.delitem(app.extensions, "anju_readyz_replica", raising=False)
     monkeypatch.setitem(app.config, "DATABASE_REPLICA_URL",
                         f"sqlite:///{tmp_path}/missing-dir/replica.sqlite3")
     resp = client.get("/readyz")
-    assert resp.status_code == 503
-    assert resp.get_json()["database_replica"]["ok"] is False
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["status"] == "ok" and body["database"]["ok"] and body["redis"]["ok"]
+    assert body["replica"]["ok"] is False and body["replica"]["error"] == "OperationalError"
+    assert body["replica"]["informational"] is True
     app.extensions.pop("anju_readyz_replica").dispose()
 
     monkeypatch.setitem(app.config, "DATABASE_REPLICA_URL", app.config["SQLALCHEMY_DATABASE_URI"])
     resp = client.get("/readyz")
-    assert resp.status_code == 200 and resp.get_json()["database_replica"] == {"ok": True}
+    assert resp.status_code == 200
+    assert resp.get_json()["replica"] == {"ok": True, "informational": True}
+    app.extensions.pop("anju_readyz_replica").dispose()
+
+
+def test_readyz_is_503_when_redis_is_down_even_with_the_replica_up(app, client, monkeypatch):
+    monkeypatch.delitem(app.extensions, "anju_readyz_replica", raising=False)
+    monkeypatch.setitem(app.config, "DATABASE_REPLICA_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+    monkeypatch.setitem(app.extensions, "anju_redis", DeadRedis())
+    resp = client.get("/readyz")
+    assert resp.status_code == 503
+    assert resp.get_json()["replica"]["ok"] is True
     app.extensions.pop("anju_readyz_replica").dispose()
 
 

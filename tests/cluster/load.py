@@ -148,12 +148,11 @@ def console_search(plan: dict, text: str) -> dict:
     if csrf:
         data["csrf_token"] = csrf.group(1)
     login = session.post(base + "/login", data=data, timeout=10, allow_redirects=False)
-    # Searches are POSTed (the query never travels in a URL), then shown under an opaque id.
-    form = session.get(base + "/search", timeout=10).text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
-    resp = session.post(base + "/search", data={"q": text, "kind": "address",
-                                                "csrf_token": token.group(1) if token else ""},
-                        timeout=10)
+    # The console searches by POST (the query stays out of the URL), then shows the result page.
+    form = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                     session.get(base + "/search", timeout=10).text)
+    query = {"q": text, "kind": "address", **({"csrf_token": form.group(1)} if form else {})}
+    resp = session.post(base + "/search", data=query, timeout=10)
     return {"login": login.status_code, "status": resp.status_code, "found": text in resp.text,
             "backend": resp.headers.get("X-Anju-Backend")}
 
