@@ -10,6 +10,7 @@ from flask import current_app
 from app.schemas import claims as c
 from app.schemas import declarations as s
 from app.schemas import officer as o
+from app.schemas import spot_checks as sc
 
 # (method, path, view endpoint, request schema, response schema, response is a list)
 OPERATIONS = [
@@ -81,6 +82,18 @@ OFFICER_OPERATIONS = [
     ("get", "/officer/alerts", "api.officer_alerts", None, o.AlertOutSchema, True, False),
     ("post", "/officer/alerts/{alert_id}/close", "api.officer_close_alert", o.AlertCloseInSchema,
      o.AlertOutSchema, False, True),
+    ("get", "/officer/spot-checks/house", "api.officer_spot_house", None, sc.SpotHouseOutSchema,
+     False, False),
+    ("post", "/officer/spot-checks", "api.officer_record_spot_check", sc.SpotCheckInSchema,
+     sc.SpotCheckOutSchema, False, True),
+    ("get", "/officer/spot-checks", "api.officer_spot_checks", None, sc.SpotCheckOutSchema,
+     True, False),
+    ("get", "/officer/spot-checks/{spot_check_id}", "api.officer_spot_check", None,
+     sc.SpotCheckOutSchema, False, False),
+    ("get", "/officer/spot-check-plan-items", "api.officer_plan_items", None,
+     sc.PlanItemOutSchema, True, False),
+    ("post", "/officer/spot-check-plans", "api.officer_create_plan", sc.PlanInSchema,
+     sc.PlanOutSchema, False, True),
 ]
 OFFICER_ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录、登录已过期或已退出",
                   "404": "未找到，或不在您的辖区", "409": "该对象的状态已变化（如任务已关闭）",

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
+from app.crypto import mask_name
 from app.extensions import db
 from app.models import (
     Address, Declaration, House, MissedRegistration, Officer, Person, Residence, SpotCheck,
@@ -69,7 +70,7 @@ def record_spot_check(officer: Officer, house: House, found: list[dict], *,
     if len(found) > MAX_PERSONS:
         raise RuleError("persons", f"一次最多填写 {MAX_PERSONS} 人")
     if plan_item is not None and plan_item.spot_check_id is not None:
-        raise StateConflict("plan_item", "该抽查任务已完成")
+        raise StateConflict("该抽查任务已完成")
     check = SpotCheck(officer_id=officer.id, house_id=house.id, station_id=house.station_id,
                       checked_at=now, lat=lat, lng=lng, note=(note or None))
     db.session.add(check)
@@ -143,7 +144,7 @@ def _missed(check: SpotCheck, row: SpotCheckPerson, house: House, now: datetime)
     db.session.flush()
     raise_alert("missed_registration", "missed_registration", missed.id,
                 station_id=house.station_id, police_area_id=house.police_area_id,
-                summary=f"抽查发现未登记人员 {person.name[:1]}**（{house.address.full_text}）",
+                summary=f"抽查发现未登记人员 {mask_name(person.name)}（{house.address.full_text}）",
                 now=now)
 
 
