@@ -141,7 +141,8 @@ def find_by_receipt_code(code: str) -> Declaration | None:
 
 def _create(kind: str, submitter: Submitter, payload: dict, *, idempotency_key: str | None,
             address: Address | None = None, house: House | None = None,
-            employer: Employer | None = None, corrects: Declaration | None = None) -> Declaration:
+            employer: Employer | None = None, corrects: Declaration | None = None,
+            validate_now: bool = True) -> Declaration:
     where = house.address if house is not None else address
     anchor = house or employer or where
     declaration = Declaration(
@@ -161,7 +162,8 @@ def _create(kind: str, submitter: Submitter, payload: dict, *, idempotency_key: 
     db.session.add(declaration)
     db.session.flush()
     people.attach_proposals(declaration.id)
-    _enqueue_validation(declaration)
+    if validate_now:  # else the caller queues it in a batch (enqueue_validation_batches)
+        _enqueue_validation(declaration)
     return declaration
 
 
@@ -364,8 +366,9 @@ def sign_pledge(house: House, *, signer_name: str, ip: str | None) -> House:
 
 def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
                     idempotency_key: str | None = None, today: date | None = None,
-                    now: datetime | None = None) -> Declaration:
-    """Declare one or more tenants moving in; late declarations are accepted and marked late."""
+                    now: datetime | None = None, validate_now: bool = True) -> Declaration:
+    """Declare one or more tenants moving in; late declarations are accepted and marked late.
+    validate_now=False leaves validation to the caller (a batch of several collected at once)."""
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
@@ -411,7 +414,7 @@ def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
         for r, p, f, late, h in entries
     ]}
     declaration = _create("move_in", submitter, payload, idempotency_key=idempotency_key,
-                          house=house)
+                          house=house, validate_now=validate_now)
     declaration.is_late = bool(late_hours)
     declaration.late_hours = max(late_hours) if late_hours else None
     for residence, *_ in entries:

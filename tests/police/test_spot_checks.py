@@ -181,3 +181,19 @@ def test_completing_a_plan_item_links_the_check(world):
                                           plan_item=item)
     assert item.spot_check_id == check.id
     assert spot_checks.plan_items_for(officer) == []
+
+
+def test_the_collected_declaration_is_validated_through_the_outbox_unless_batched(world):
+    from app.models import OutboxJob
+
+    officer = world.officers["officer_a"]
+    check = spot_checks.record_spot_check(officer, world.a.house, [_found(fake.resident_id())])
+    declaration_id = check.persons[0].declaration_id
+    jobs = db.session.execute(select(OutboxJob).where(
+        OutboxJob.job == "workers.jobs.validate_declaration")).scalars().all()
+    assert [j.args for j in jobs] == [[declaration_id]]
+    batched = spot_checks.record_spot_check(officer, world.a.house,
+                                            [_found(fake.resident_id())], validate_now=False)
+    assert batched.persons[0].declaration_id
+    assert db.session.execute(select(func.count(OutboxJob.id)).where(
+        OutboxJob.job == "workers.jobs.validate_declaration")).scalar() == 1

@@ -60,10 +60,11 @@ def house_by_token(token: str) -> House | None:
 def record_spot_check(officer: Officer, house: House, found: list[dict], *,
                       lat: float | None = None, lng: float | None = None,
                       note: str | None = None, plan_item: SpotCheckPlanItem | None = None,
-                      now: datetime | None = None) -> SpotCheck:
+                      now: datetime | None = None, validate_now: bool = True) -> SpotCheck:
     """Record who was found at the house. Each person unregistered before the check becomes, in
     the same action, an officer-collected move-in declaration (channel field), a 漏登 against the
-    landlord and a missed_registration alert."""
+    landlord and a missed_registration alert. validate_now=False leaves the declarations'
+    validation to the caller's batch."""
     now = now or utcnow()
     if not found:
         raise RuleError("persons", "请至少填写一位现场人员")
@@ -88,7 +89,8 @@ def record_spot_check(officer: Officer, house: House, found: list[dict], *,
         if registered:
             row.person_id = person.id
         else:
-            declaration = _collect_move_in(submitter, house, data, person, now, lat, lng, i)
+            declaration = _collect_move_in(submitter, house, data, person, now, lat, lng, i,
+                                           validate_now)
             if declaration is not None:
                 row.declaration_id = declaration.id
                 person_id = declaration.payload["tenants"][0]["person_id"]
@@ -107,7 +109,7 @@ def record_spot_check(officer: Officer, house: House, found: list[dict], *,
 
 
 def _collect_move_in(submitter: Submitter, house: House, data: dict, person, now: datetime,
-                     lat, lng, index: int) -> Declaration | None:
+                     lat, lng, index: int, validate_now: bool = True) -> Declaration | None:
     # A person with a live residence here that does not count yet (declared after the check, or
     # moving in later) already has a declaration on file: no second one.
     if person is not None and db.session.execute(
@@ -122,7 +124,8 @@ def _collect_move_in(submitter: Submitter, house: House, data: dict, person, now
               "relation": data.get("relation") or "承租人"}
     try:
         declaration = declarations.declare_move_in(submitter, house, [tenant], now=now,
-                                                   today=local_today(now))
+                                                   today=local_today(now),
+                                                   validate_now=validate_now)
     except RuleError as exc:
         raise RuleError(exc.field.replace("tenants.0.", f"persons.{index}."), exc.message) \
             from None
