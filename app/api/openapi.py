@@ -94,6 +94,8 @@ OFFICER_OPERATIONS = [
      sc.PlanItemOutSchema, True, False),
     ("post", "/officer/spot-check-plans", "api.officer_create_plan", sc.PlanInSchema,
      sc.PlanOutSchema, False, True),
+    ("post", "/officer/field-collections", "api.officer_field_collection",
+     sc.FieldCollectionInSchema, sc.FieldCollectionOutSchema, False, True),
 ]
 OFFICER_ERRORS = {"400": "输入有误：fields 按字段给出原因", "401": "未登录、登录已过期或已退出",
                   "404": "未找到，或不在您的辖区", "409": "该对象的状态已变化（如任务已关闭）",

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from app.schemas.base import BaseSchema, Timestamp, integer, text
-from app.schemas.declarations import PersonInSchema
+from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
+from app.schemas.base import BaseSchema, Timestamp, choice, integer, text
+from app.schemas.declarations import PersonInSchema, TenantInSchema
 
 
 class FoundPersonInSchema(PersonInSchema):
@@ -98,3 +99,38 @@ def _address(house_id):
 
     house = db.session.get(House, house_id)
     return house.address.full_text if house else None
+
+
+# -- field collection (警务通采集) ------------------------------------------------------------------
+
+class FieldCollectionInSchema(BaseSchema):
+    qr_token = text("门牌码", max_len=64)
+    owner = fields.Nested(PersonInSchema, required=False, allow_none=True, load_default=None,
+                          metadata={"description": "房屋尚未登记时：房东信息（现场代为登记房屋）"})
+    rental_type = choice("出租类型", RENTAL_TYPES, labels=RENTAL_TYPE_LABELS, required=False)
+    rooms = integer("房间数", required=False, low=1, high=200)
+    tenants = fields.List(fields.Nested(TenantInSchema), load_default=list,
+                          validate=validate.Length(max=30, error="一次最多采集30位租客"))
+    signer_name = text("签名人姓名", max_len=64)
+    signature_png_base64 = fields.String(
+        required=True, error_messages={"required": "请让房东在屏幕上签名"},
+        metadata={"description": "房东在屏幕上手写的签名：PNG（≤ 1 MB）的 base64"})
+    lat = fields.Float(allow_none=True, load_default=None,
+                       error_messages={"invalid": "纬度格式不正确"})
+    lng = fields.Float(allow_none=True, load_default=None,
+                       error_messages={"invalid": "经度格式不正确"})
+
+
+class CollectedDeclarationOutSchema(BaseSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    receipt_code = fields.String()
+    channel = fields.String()
+
+
+class FieldCollectionOutSchema(BaseSchema):
+    house_id = fields.Function(lambda r: r.house.id)
+    address = fields.Function(lambda r: r.house.address.full_text)
+    pledge_signed = fields.Function(lambda r: r.house.pledge_signed_at is not None)
+    declarations = fields.List(fields.Nested(CollectedDeclarationOutSchema))

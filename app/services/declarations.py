@@ -250,8 +250,8 @@ def _check_date_not_future(value: date, field: str, today: date) -> None:
 def register_house(submitter: Submitter, address: Address, *, owner: dict, rental_type: str,
                    rooms: int, area_m2: Decimal | None = None,
                    monthly_rent: Decimal | None = None, agent: dict | None = None,
-                   is_rental: bool = True,
-                   idempotency_key: str | None = None) -> Declaration | OwnershipClaim:
+                   is_rental: bool = True, idempotency_key: str | None = None,
+                   validate_now: bool = True) -> Declaration | OwnershipClaim:
     """Register the house at a door-plate address, or update it (its owner or agent only).
 
     Anyone else registering at an address whose house is registered files an ownership claim
@@ -312,7 +312,8 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
         "owner": _person_payload(owner_person),
         "agent": _person_payload(agent_person) if agent_person else None,
     }
-    return _create("house", submitter, payload, idempotency_key=idempotency_key, house=house)
+    return _create("house", submitter, payload, idempotency_key=idempotency_key, house=house,
+                   validate_now=validate_now)
 
 
 def set_agent(submitter: Submitter, house: House, agent: dict) -> House:

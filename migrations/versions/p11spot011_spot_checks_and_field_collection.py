@@ -1,5 +1,6 @@
 """spot checks: plans with a recorded seed, plan items, found persons' room and collected
-declaration; missed registrations also from spot checks (source, spot_check_person, landlord)
+declaration; missed registrations also from spot checks (source, spot_check_person, landlord);
+house.pledge_signature for pledges signed on an officer's phone
 
 Revision ID: p11spot011
 Revises: p11field009
@@ -76,6 +77,8 @@ def upgrade():
                               ['declaration_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_spot_check_person_declaration_id_declaration'),
                                     'declaration', ['declaration_id'], ['id'])
+    with op.batch_alter_table('house', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('pledge_signature', sa.String(length=80), nullable=True))
     with op.batch_alter_table('missed_registration', schema=None) as batch_op:
         batch_op.alter_column('case_check_id', existing_type=sa.Integer(), nullable=True)
         batch_op.add_column(sa.Column('source', sa.String(length=16), nullable=False,
@@ -114,5 +117,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_spot_check_person_declaration_id'))
         batch_op.drop_column('declaration_id')
         batch_op.drop_column('room')
+    with op.batch_alter_table('house', schema=None) as batch_op:
+        batch_op.drop_column('pledge_signature')
     op.drop_table('spot_check_plan_item')
     op.drop_table('spot_check_plan')
