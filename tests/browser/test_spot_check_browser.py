@@ -96,3 +96,51 @@ def test_a_spot_check_sent_offline_is_kept_and_sent_once_when_back_online(browse
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_landlord_signs_on_the_screen_and_the_house_is_collected(browser, live_server,
+                                                                   spot_scene):
+    with live_server.app.app_context():
+        house = db.session.get(House, spot_scene["house_id"])
+        j_address = make_address(db.session.get(type(house.address.community),
+                                                house.address.community_id),
+                                 full_text=f"采集路{spot_scene['house_id']}号")
+        db.session.commit()
+        token = j_address.qr_token
+        address_id = j_address.id
+        db.session.remove()
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN",
+                                  viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto("/console/login")
+        page.get_by_label("用户名").fill(spot_scene["username"])
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.goto(f"/console/field-collect?token={token}")
+        page.get_by_placeholder("房间数").fill("2")
+        page.get_by_placeholder("房东证件号码").fill(fake.resident_id())
+        page.get_by_placeholder("房东姓名").fill("张老伯")
+        page.get_by_placeholder("签名人姓名").fill("张老伯")
+        page.locator("[data-signature-pad]").scroll_into_view_if_needed()
+        box = page.locator("[data-signature-pad]").bounding_box()
+        page.mouse.move(box["x"] + 20, box["y"] + 40)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 120, box["y"] + 90, steps=8)
+        page.mouse.move(box["x"] + 220, box["y"] + 50, steps=8)
+        page.mouse.up()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.get_by_role("button", name="提交采集").click()
+        expect(page.get_by_role("heading", name=f"采集路{spot_scene['house_id']}号")).to_be_visible()
+        with live_server.app.app_context():
+            collected = db.session.execute(select(House).where(
+                House.address_id == address_id)).scalar_one()
+            assert collected.pledge_signature.endswith(".png")
+            assert collected.collected_channel == "field"
+            db.session.remove()
+        assert errors == []
+    finally:
+        context.close()
