@@ -48,8 +48,17 @@
       list.className = "mb-0 small";
       items.forEach(function (item) {
         var li = document.createElement("li");
-        li.setAttribute("data-outbox-item", item.key);
-        li.textContent = item.label + "（" + item.saved + "）";
+        li.setAttribute(item.refused ? "data-outbox-refused" : "data-outbox-item", item.key);
+        li.textContent = item.label + "（" + item.saved + "）" +
+          (item.refused ? "：发送后被退回，请重新填写" : "");
+        if (item.refused) {
+          var drop = document.createElement("button");
+          drop.type = "button"; drop.className = "btn btn-link btn-sm p-0 ms-2"; drop.textContent = "移除";
+          drop.addEventListener("click", function () {
+            save(load().filter(function (other) { return other.key !== item.key; })); render();
+          });
+          li.appendChild(drop);
+        }
         list.appendChild(li);
       });
       panel.appendChild(list);
@@ -64,13 +73,20 @@
   var flushing = false;
   function flush() {
     if (flushing) { return; }
-    var items = load();
+    var items = load().filter(function (other) { return !other.refused; });
     if (!items.length) { render(); return; }
     flushing = true;
     var item = items[0];
-    post(item).then(function () {
-      // The server answered (stored, or refused with a message): it is no longer waiting.
-      save(load().filter(function (other) { return other.key !== item.key; }));
+    post(item).then(function (resp) {
+      // Stored: no longer waiting. Refused (wrong document number, expired page…): kept and
+      // shown as refused, so the officer fills it in again instead of losing it silently.
+      var rest = load();
+      if (resp.ok) {
+        rest = rest.filter(function (other) { return other.key !== item.key; });
+      } else {
+        rest.forEach(function (other) { if (other.key === item.key) { other.refused = true; } });
+      }
+      save(rest);
       flushing = false;
       render();
       flush();
