@@ -118,3 +118,22 @@ def test_demo_has_a_watch_list_with_hits_open_and_overdue_tasks_and_open_alerts(
     assert any(i.get("done_at") and i.get("lat") for t in mine for i in t.checklist)
     kinds = set(db.session.execute(select(Alert.kind).where(Alert.status == "open")).scalars())
     assert {"watch_hit", "control_overdue"} <= kinds
+
+
+def test_demo_has_planned_and_done_spot_checks_with_unregistered_persons(db):
+    from app.models import Alert, MissedRegistration, SpotCheck, SpotCheckPerson, SpotCheckPlan
+
+    load_demo_data(seed=7, scale=0.1)
+    db.session.commit()
+    plan = db.session.execute(select(SpotCheckPlan)).scalar_one()
+    assert plan.seed and len(plan.items) >= 5
+    done = [i for i in plan.items if i.spot_check_id]
+    assert done and len(done) < len(plan.items)
+    flags = list(db.session.execute(select(SpotCheckPerson.was_registered)).scalars())
+    assert True in flags and False in flags
+    assert db.session.execute(select(func.count(SpotCheck.id))).scalar() == len(done)
+    missed = db.session.execute(select(MissedRegistration).where(
+        MissedRegistration.source == "spot_check")).scalars().all()
+    assert len(missed) == flags.count(False)
+    assert db.session.execute(select(func.count(Alert.id)).where(
+        Alert.kind == "missed_registration")).scalar() == len(missed)

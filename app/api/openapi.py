@@ -10,6 +10,7 @@ from flask import current_app
 from app.schemas import claims as c
 from app.schemas import declarations as s
 from app.schemas import officer as o
+from app.schemas import spot_checks as sc
 
 # (method, path, view endpoint, request schema, response schema, response is a list)
 OPERATIONS = [
@@ -82,9 +83,26 @@ OFFICER_OPERATIONS = [
     ("post", "/officer/alerts/{alert_id}/close", "api.officer_close_alert", o.AlertCloseInSchema,
      o.AlertOutSchema, False, True),
     ("get", "/officer/kpis", "api.officer_kpis", None, o.KpiTableOutSchema, False, False),
+    ("get", "/officer/spot-checks/house", "api.officer_spot_house", None, sc.SpotHouseOutSchema,
+     False, False),
+    ("post", "/officer/spot-checks", "api.officer_record_spot_check", sc.SpotCheckInSchema,
+     sc.SpotCheckOutSchema, False, True),
+    ("get", "/officer/spot-checks", "api.officer_spot_checks", None, sc.SpotCheckOutSchema,
+     True, False),
+    ("get", "/officer/spot-checks/{spot_check_id}", "api.officer_spot_check", None,
+     sc.SpotCheckOutSchema, False, False),
+    ("get", "/officer/spot-check-plan-items", "api.officer_plan_items", None,
+     sc.PlanItemOutSchema, True, False),
+    ("post", "/officer/spot-check-plans", "api.officer_create_plan", sc.PlanInSchema,
+     sc.PlanOutSchema, False, True),
+    ("post", "/officer/field-collections", "api.officer_field_collection",
+     sc.FieldCollectionInSchema, sc.FieldCollectionOutSchema, False, True),
 ]
 # Query parameters of officer reads (path parameters are read off the path).
-OFFICER_QUERY = {"api.officer_kpis": [
+OFFICER_QUERY = {"api.officer_spot_house": [
+    {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
+     "description": "门牌二维码中的地址码（qr_token）"},
+], "api.officer_kpis": [
     {"name": "period", "in": "query", "required": False, "schema": {"type": "string"},
      "description": "统计周期：2026-11、2026-11-H1 或 2026-11-H2；缺省为本半月"},
     {"name": "level", "in": "query", "required": False,

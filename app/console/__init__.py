@@ -7,3 +7,5 @@ from app.console import addresses, admin, auth, claims, people, views  # noqa: E
 from app.console import escalations  # noqa: E402,F401  (reminders, issue #7)
 from app.console import field  # noqa: E402,F401  (watch list, control tasks, alerts, issue #11)
 from app.console import kpis  # noqa: E402,F401  (KPI dashboard and reports, issue #13)
+from app.console import spot  # noqa: E402,F401  (spot checks, issue #11)
+from app.console import collect  # noqa: E402,F401  (field collection, issue #11)

@@ -19,7 +19,9 @@ from app.models.penalty import Penalty
 from app.models.person import Person, PersonChange, Residence
 from app.models.push import PushMessage
 from app.models.reminder import Reminder
-from app.models.spot_check import SpotCheck, SpotCheckPerson
+from app.models.spot_check import (
+    SpotCheck, SpotCheckPerson, SpotCheckPlan, SpotCheckPlanItem,
+)
 from app.models.watch import ChecklistTemplate, ControlTask, Watch
 from app.models.wechat_user import WeChatUser
 
@@ -29,5 +31,6 @@ __all__ = [
     "House", "IdempotentRequest", "KpiAggregate", "KpiAggregateState", "KpiReport",
     "KpiThreshold", "MissedRegistration", "Officer", "OutboxJob", "OwnershipClaim", "Penalty",
     "Person", "PersonChange", "PledgeVersion", "PoliceArea", "PushMessage", "Reminder",
-    "Residence", "SpotCheck", "SpotCheckPerson", "Station", "Watch", "WeChatUser", "utcnow",
+    "Residence", "SpotCheck", "SpotCheckPerson", "SpotCheckPlan",
+    "SpotCheckPlanItem", "Station", "Watch", "WeChatUser", "utcnow",
 ]

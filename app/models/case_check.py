@@ -39,7 +39,12 @@ class MissedRegistration(TimestampMixin, db.Model):
     __table_args__ = (Index("ix_missed_registration_station_status", "station_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_check_id: Mapped[int] = mapped_column(ForeignKey("case_check.id"), unique=True)
+    case_check_id: Mapped[int | None] = mapped_column(ForeignKey("case_check.id"), unique=True)
+    # Where the miss was found: "case" (案前比对) or "spot_check" (抽查).
+    source: Mapped[str] = mapped_column(String(16), default="case", server_default="case")
+    spot_check_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("spot_check_person.id"), unique=True)
+    landlord_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"))
     document_type: Mapped[str] = mapped_column(String(16))
     document_blind_index: Mapped[str] = mapped_column(String(64), index=True)
@@ -52,4 +57,4 @@ class MissedRegistration(TimestampMixin, db.Model):
         ForeignKey("officer.id"), index=True
     )
 
-    case_check: Mapped[CaseCheck] = relationship()
+    case_check: Mapped[CaseCheck | None] = relationship()

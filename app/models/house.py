@@ -52,6 +52,9 @@ class House(TimestampMixin, CollectedMixin, db.Model):
     pledge_signer_name: Mapped[str | None] = mapped_column(String(64))
     pledge_signed_at: Mapped[datetime | None] = mapped_column(DateTime)
     pledge_ip: Mapped[str | None] = mapped_column(String(45))
+    # A pledge signed on an officer's phone (警务通采集): the drawn signature's stored PNG, named
+    # by its sha256.
+    pledge_signature: Mapped[str | None] = mapped_column(String(80))
     is_vacant: Mapped[bool] = mapped_column(default=False)
     vacant_since: Mapped[date | None] = mapped_column(Date)
     last_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)

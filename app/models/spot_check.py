@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Double, ForeignKey, String, Text
+from sqlalchemy import BigInteger, DateTime, Double, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -29,6 +29,40 @@ class SpotCheckPerson(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     was_registered: Mapped[bool] = mapped_column(default=False)
     note: Mapped[str | None] = mapped_column(String(255))
+    room: Mapped[str | None] = mapped_column(String(32))
+    # The move-in declaration collected on site for a person found unregistered.
+    declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"), index=True)
 
     spot_check: Mapped[SpotCheck] = relationship(back_populates="persons")
     person: Mapped["Person"] = relationship()  # noqa: F821
+
+
+class SpotCheckPlan(TimestampMixin, db.Model):
+    """A station admin's random sample of rental houses to spot-check (the seed is recorded so
+    the same draw can be reproduced)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    police_area_id: Mapped[int | None] = mapped_column(ForeignKey("police_area.id"), index=True)
+    created_by_officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    sample_size: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(255))
+
+    items: Mapped[list["SpotCheckPlanItem"]] = relationship(
+        back_populates="plan", order_by="SpotCheckPlanItem.id")
+
+
+class SpotCheckPlanItem(TimestampMixin, db.Model):
+    """One sampled house of a plan, assigned to an officer; done once its spot check exists."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("spot_check_plan.id"), index=True)
+    house_id: Mapped[int] = mapped_column(ForeignKey("house.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    police_area_id: Mapped[int | None] = mapped_column(ForeignKey("police_area.id"), index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), index=True)
+    spot_check_id: Mapped[int | None] = mapped_column(ForeignKey("spot_check.id"), index=True)
+
+    plan: Mapped[SpotCheckPlan] = relationship(back_populates="items")
+    house: Mapped["House"] = relationship()  # noqa: F821

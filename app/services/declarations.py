@@ -141,7 +141,8 @@ def find_by_receipt_code(code: str) -> Declaration | None:
 
 def _create(kind: str, submitter: Submitter, payload: dict, *, idempotency_key: str | None,
             address: Address | None = None, house: House | None = None,
-            employer: Employer | None = None, corrects: Declaration | None = None) -> Declaration:
+            employer: Employer | None = None, corrects: Declaration | None = None,
+            validate_now: bool = True) -> Declaration:
     where = house.address if house is not None else address
     anchor = house or employer or where
     declaration = Declaration(
@@ -161,7 +162,8 @@ def _create(kind: str, submitter: Submitter, payload: dict, *, idempotency_key: 
     db.session.add(declaration)
     db.session.flush()
     people.attach_proposals(declaration.id)
-    _enqueue_validation(declaration)
+    if validate_now:  # else the caller queues it in a batch (enqueue_validation_batches)
+        _enqueue_validation(declaration)
     return declaration
 
 
@@ -248,8 +250,8 @@ def _check_date_not_future(value: date, field: str, today: date) -> None:
 def register_house(submitter: Submitter, address: Address, *, owner: dict, rental_type: str,
                    rooms: int, area_m2: Decimal | None = None,
                    monthly_rent: Decimal | None = None, agent: dict | None = None,
-                   is_rental: bool = True,
-                   idempotency_key: str | None = None) -> Declaration | OwnershipClaim:
+                   is_rental: bool = True, idempotency_key: str | None = None,
+                   validate_now: bool = True) -> Declaration | OwnershipClaim:
     """Register the house at a door-plate address, or update it (its owner or agent only).
 
     Anyone else registering at an address whose house is registered files an ownership claim
@@ -310,7 +312,8 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
         "owner": _person_payload(owner_person),
         "agent": _person_payload(agent_person) if agent_person else None,
     }
-    return _create("house", submitter, payload, idempotency_key=idempotency_key, house=house)
+    return _create("house", submitter, payload, idempotency_key=idempotency_key, house=house,
+                   validate_now=validate_now)
 
 
 def set_agent(submitter: Submitter, house: House, agent: dict) -> House:
@@ -364,8 +367,9 @@ def sign_pledge(house: House, *, signer_name: str, ip: str | None) -> House:
 
 def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
                     idempotency_key: str | None = None, today: date | None = None,
-                    now: datetime | None = None) -> Declaration:
-    """Declare one or more tenants moving in; late declarations are accepted and marked late."""
+                    now: datetime | None = None, validate_now: bool = True) -> Declaration:
+    """Declare one or more tenants moving in; late declarations are accepted and marked late.
+    validate_now=False leaves validation to the caller (a batch of several collected at once)."""
     existing = find_by_idempotency_key(submitter, idempotency_key)
     if existing:
         return existing
@@ -411,7 +415,7 @@ def declare_move_in(submitter: Submitter, house: House, tenants: list[dict], *,
         for r, p, f, late, h in entries
     ]}
     declaration = _create("move_in", submitter, payload, idempotency_key=idempotency_key,
-                          house=house)
+                          house=house, validate_now=validate_now)
     declaration.is_late = bool(late_hours)
     declaration.late_hours = max(late_hours) if late_hours else None
     for residence, *_ in entries:

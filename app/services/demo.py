@@ -41,6 +41,7 @@ from app.models import (
 )
 from app.models.address import new_qr_token
 from app.services.checklist import active_templates
+from app.services.errors import RuleError
 from app.services.officers import create_officer
 from app.services.pledge import current_pledge
 
@@ -451,6 +452,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
 
     db.session.flush()
     _demo_field_work(rng, areas[0].id, now)
+    result.received_ids += _demo_spot_checks(rng, areas[0].id, now)
     result.counts = _counts()
     return result
 
@@ -501,3 +503,42 @@ def _demo_field_work(rng: random.Random, area_id: int, now: datetime) -> None:
                              listed_at=now - timedelta(days=20)))
     db.session.flush()
     task_service.sweep_overdue(now)
+
+
+def _demo_spot_checks(rng: random.Random, area_id: int, now: datetime) -> list[int]:
+    """A seeded spot-check plan in the demo officer's area: some houses still to check, some
+    checked, with registered residents and a few unregistered persons (漏登 and alerts); returns
+    the ids of the declarations collected on site, for batch validation."""
+    from app.services.police import spot_checks
+
+    admin = db.session.execute(select(Officer).where(Officer.role == "station_admin")).scalar()
+    officer = db.session.execute(select(Officer).where(Officer.role == "officer")).scalar()
+    if admin is None or officer is None:
+        return []
+    try:
+        plan = spot_checks.create_plan(admin, size=8, officers=[officer],
+                                       police_area_id=area_id, seed=rng.randint(1, 10**6),
+                                       note="演示抽查计划")
+    except RuleError:
+        return []
+    collected: list[int] = []
+    fake = FakeData(rng.randint(1, 10**6))
+    for n, item in enumerate(plan.items[:4]):
+        found = [{"document_type": p.document_type, "name": p.name, "room": r.room,
+                  "document_number": crypto.decrypt(p.document_number_enc)}
+                 for r, p in db.session.execute(
+                     select(Residence, Person).join(Person, Person.id == Residence.person_id)
+                     .where(Residence.house_id == item.house_id, Residence.status == "active",
+                            Residence.active_slot.is_not(None))
+                     .order_by(Residence.id).limit(2)).all()]
+        if n % 2 == 0 or not found:  # someone living there who was never declared
+            found.append({"document_type": "resident_id", "document_number": fake.resident_id(),
+                          "name": fake.name(), "room": f"{rng.randint(1, 6)}0{rng.randint(1, 4)}"})
+        house = db.session.get(House, item.house_id)
+        check = spot_checks.record_spot_check(
+            officer, house, found, lat=24.48 + rng.random() / 100,
+            lng=118.09 + rng.random() / 100, plan_item=item, note="演示：现场抽查",
+            validate_now=False)
+        collected += [row.declaration_id for row in check.persons if row.declaration_id]
+    db.session.flush()
+    return collected

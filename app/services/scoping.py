@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 from app.extensions import db
 from app.models import (
     Address, Alert, AuditLog, Community, ControlTask, Declaration, House, Officer, OwnershipClaim,
-    Person, PoliceArea, Residence, Station, Watch,
+    Person, PoliceArea, Residence, SpotCheck, SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
 )
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
@@ -139,7 +139,30 @@ def scope_watches(stmt: Select, officer: Officer) -> Select:
     return stmt.where(Watch.id.in_(own))
 
 
+def scope_spot_checks(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over SpotCheck to checks at houses in the officer's area."""
+    return stmt.where(SpotCheck.house_id.in_(scoped_house_ids(officer)))
+
+
+def scope_spot_check_plans(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over SpotCheckPlan to plans of the officer's station (admins) or, for a
+    plain officer, plans with a house assigned to that officer."""
+    if officer.role == "officer":
+        mine = select(SpotCheckPlanItem.plan_id).where(SpotCheckPlanItem.officer_id == officer.id)
+        return stmt.where(SpotCheckPlan.id.in_(mine))
+    return stmt.where(area_clause(officer, SpotCheckPlan.station_id, SpotCheckPlan.station_id))
+
+
+def scope_spot_check_plan_items(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over SpotCheckPlanItem to sampled houses in the officer's area."""
+    return stmt.where(area_clause(officer, SpotCheckPlanItem.station_id,
+                                  SpotCheckPlanItem.police_area_id))
+
+
 _SCOPES = {
+    SpotCheck: scope_spot_checks,
+    SpotCheckPlan: scope_spot_check_plans,
+    SpotCheckPlanItem: scope_spot_check_plan_items,
     ControlTask: scope_control_tasks,
     Alert: scope_alerts,
     Watch: scope_watches,

@@ -1,0 +1,151 @@
+"""Officer API (警务通) spot checks (抽查) and plans, scoped like the console; writes are
+idempotent (officer_auth)."""
+from __future__ import annotations
+
+from flask import abort, jsonify, request
+from sqlalchemy import select
+
+from app.api import bp
+from app.api.officer import _ip
+from app.api.officer_auth import json_body, officer_required, officer_write
+from app.extensions import db
+from app.models import Address, House, Officer, PoliceArea, SpotCheck, SpotCheckPlanItem
+from app.schemas.spot_checks import (
+    PlanInSchema, PlanItemOutSchema, PlanOutSchema, SpotCheckInSchema, SpotCheckOutSchema,
+    SpotHouseOutSchema,
+)
+from app.services import audit
+from app.services.errors import RuleError
+from app.services.police import spot_checks
+from app.services.scoping import scope, scoped_get, scoped_ids
+
+
+def scoped_house_by_token(token: str, officer: Officer) -> House:
+    """The house behind a door-plate token if it lies in the officer's area, else 404."""
+    house = spot_checks.house_by_token(token)
+    if house is None or not scoped_ids(House, [house.id], officer):
+        abort(404)
+    return house
+
+
+@bp.get("/officer/spot-checks/house")
+@officer_required
+def officer_spot_house(officer):
+    """The house of my area behind a door-plate token (?token=…), before a spot check."""
+    return jsonify(SpotHouseOutSchema().dump(
+        scoped_house_by_token(request.args.get("token", ""), officer)))
+
+
+@bp.post("/officer/spot-checks")
+@officer_write
+def officer_record_spot_check(officer):
+    """Record a spot check: each person found is checked against the registrations before now;
+    an unregistered one is collected on site as a move-in and recorded as a 漏登."""
+    data = SpotCheckInSchema().load(json_body())
+    house, item = _target(officer, data)
+    check = spot_checks.record_spot_check(
+        officer, house, data["persons"], lat=data.get("lat"), lng=data.get("lng"),
+        note=data.get("note"), plan_item=item)
+    audit.record(officer, "spot_check.record", "spot_check", check.id, ip=_ip(),
+                 detail={"house_id": house.id, "persons": len(check.persons),
+                         "missed": sum(1 for p in check.persons if not p.was_registered),
+                         "gps": check.lat is not None, "channel": "api"})
+    return SpotCheckOutSchema().dump(check), 200
+
+
+def _target(officer, data):
+    item = None
+    if data.get("plan_item_id") is not None:
+        item = scoped_get(SpotCheckPlanItem, data["plan_item_id"], officer, for_update=True)
+        if item.officer_id != officer.id:
+            abort(404)
+        house = db.session.get(House, item.house_id)
+    elif data.get("house_id") is not None:
+        house = scoped_get(House, data["house_id"], officer)
+    elif data.get("qr_token"):
+        house = scoped_house_by_token(data["qr_token"], officer)
+    else:
+        raise RuleError("qr_token", "请扫描或输入门牌码")
+    if item is not None and data.get("house_id") not in (None, house.id):
+        raise RuleError("house_id", "该房屋不是这条抽查任务的房屋")
+    return house, item
+
+
+@bp.get("/officer/spot-checks")
+@officer_required
+def officer_spot_checks(officer):
+    """The latest spot checks in my area, newest first."""
+    stmt = scope(SpotCheck, select(SpotCheck), officer).order_by(SpotCheck.id.desc()).limit(50)
+    return jsonify(SpotCheckOutSchema(many=True).dump(db.session.execute(stmt).scalars()))
+
+
+@bp.get("/officer/spot-checks/<int:spot_check_id>")
+@officer_required
+def officer_spot_check(officer, spot_check_id: int):
+    """One spot check of my area with the persons found and the result for each."""
+    return jsonify(SpotCheckOutSchema().dump(scoped_get(SpotCheck, spot_check_id, officer)))
+
+
+@bp.get("/officer/spot-check-plan-items")
+@officer_required
+def officer_plan_items(officer):
+    """The sampled houses assigned to me (?status=open|done|all)."""
+    status = request.args.get("status", "open")
+    status = status if status in ("open", "done", "all") else "open"
+    return jsonify(PlanItemOutSchema(many=True).dump(
+        spot_checks.plan_items_for(officer, status=status)))
+
+
+@bp.post("/officer/spot-check-plans")
+@officer_write
+def officer_create_plan(officer):
+    """Draw a spot-check plan (station admin): a seeded random sample of rental houses, assigned
+    to the given officers in turn; the seed is returned and recorded."""
+    data = PlanInSchema().load(json_body())
+    if data.get("police_area_id") is not None:
+        scoped_get(PoliceArea, data["police_area_id"], officer)
+    officers = list(db.session.execute(select(Officer).where(
+        Officer.id.in_(set(data["officer_ids"])))).scalars())
+    if len(officers) != len(set(data["officer_ids"])):
+        raise RuleError("officer_ids", "只能指派本所在岗民警")
+    officers.sort(key=lambda o: o.id)
+    plan = spot_checks.create_plan(officer, size=data["size"], officers=officers,
+                                   police_area_id=data.get("police_area_id"),
+                                   seed=data.get("seed"), note=data.get("note"))
+    audit.record(officer, "spot_check.plan", "spot_check_plan", plan.id, ip=_ip(),
+                 detail={"seed": plan.seed, "size": plan.sample_size, "channel": "api"})
+    return PlanOutSchema().dump(plan), 200
+
+
+# -- field collection (警务通采集) ------------------------------------------------------------------
+
+@bp.post("/officer/field-collections")
+@officer_write
+def officer_field_collection(officer):
+    """Register a house and/or its residents on site for a landlord who cannot, with the
+    landlord's signature drawn on the screen; validated like a WeChat declaration."""
+    import base64
+    import binascii
+
+    from app.api.officer import evidence_dir
+    from app.schemas.spot_checks import FieldCollectionInSchema, FieldCollectionOutSchema
+    from app.services.police import field_collection
+
+    data = FieldCollectionInSchema().load(json_body())
+    address = db.session.execute(scope(Address, select(Address).where(
+        Address.qr_token == data["qr_token"].strip()), officer)).scalar_one_or_none()
+    if address is None:
+        abort(404)
+    try:
+        signature = base64.b64decode(data["signature_png_base64"], validate=True)
+    except (binascii.Error, ValueError):
+        raise RuleError("signature_png_base64", "签名编码不正确（应为 base64）") from None
+    result = field_collection.collect(
+        officer, address, signer_name=data["signer_name"], signature=signature,
+        evidence_dir=evidence_dir(), owner=data.get("owner"),
+        rental_type=data.get("rental_type"), rooms=data.get("rooms"),
+        tenants=data.get("tenants") or [], lat=data.get("lat"), lng=data.get("lng"))
+    audit.record(officer, "field.collect", "house", result.house.id, ip=_ip(),
+                 detail={"declarations": [d.id for d in result.declarations],
+                         "gps": data.get("lat") is not None, "channel": "api"})
+    return FieldCollectionOutSchema().dump(result), 200
