@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from app.api.auth import issue_app_token
+from app.app_tokens import issue_app_token
 from app.fakedata import FakeData
 from app.logs import JsonFormatter
 from app.models import WeChatUser

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from wechatpy.exceptions import WeChatClientException
 
+from app.app_tokens import TOKEN_MAX_AGE, issue_app_token
 from app.errors import error_body
 from app.extensions import db, limiter
 from app.redis_conn import get_redis
@@ -46,8 +47,6 @@ def session_key_of(user_id: int) -> str | None:
 @limiter.limit("20/minute")
 def wxlogin():
     """Sign a mini-program user in: their wx.login() code for an expiring signed app token."""
-    from app.api.auth import TOKEN_MAX_AGE, issue_app_token
-
     body = request.get_json(silent=True)
     code = body.get("code") if isinstance(body, dict) else None
     if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE_LENGTH:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 
 from flask import current_app, jsonify, request
 
@@ -12,6 +11,7 @@ from app.api import bp
 from app.api.officer_auth import (
     api_officer, bearer_token, json_body, officer_required, officer_write,
 )
+from app.evidence import evidence_dir
 from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter
 from app.models import Alert, ControlTask, utcnow
 from app.redis_conn import get_redis
@@ -169,9 +169,3 @@ def officer_kpis(officer):
 
 def _ip() -> str | None:
     return (request.remote_addr or "")[:45] or None
-
-
-def evidence_dir() -> str:
-    """Where evidence photos are kept: EVIDENCE_DIR, else instance/evidence (never the DB)."""
-    return current_app.config.get("EVIDENCE_DIR") or os.path.join(current_app.instance_path,
-                                                                  "evidence")

@@ -19,7 +19,7 @@ from app.console.spot import CsrfForm, _coord
 from app.extensions import db
 from app.models import Address, House
 from app.models.house import RENTAL_TYPE_LABELS
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.accounts import audit
 from app.services.declarations import idempotency
 from app.services.errors import RuleError
@@ -83,7 +83,7 @@ def _tenants(form) -> list[dict]:
 @login_required
 def field_collect():
     """Save a field collection (a resend with the same key lands once)."""
-    from app.api.officer import evidence_dir
+    from app.evidence import evidence_dir
 
     officer = current_officer()
     form = request.form

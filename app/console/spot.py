@@ -15,7 +15,7 @@ from app.console import bp
 from app.console.auth import client_ip, current_officer, roles_required
 from app.extensions import db
 from app.models import House, Officer, PoliceArea, SpotCheck, SpotCheckPlanItem
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.accounts import audit
 from app.services.declarations import idempotency
 from app.services.errors import RuleError

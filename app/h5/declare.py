@@ -20,7 +20,7 @@ from app.identity import IdentityError
 from app.models import Declaration, Employment, House, OwnershipClaim, Residence
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
-from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.schemas.claims import AgentInSchema
 from app.schemas.declarations import (
     CorrectionSchema, EmployerInSchema, HireSchema, HouseInSchema, LeaveSchema, MoveInSchema,

@@ -5,7 +5,7 @@ from marshmallow import fields, post_load
 
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
-from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.schemas.base import (
     BaseSchema, Timestamp, choice, day, decimal, id_list, integer, nested_list, text,
 )

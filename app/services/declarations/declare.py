@@ -34,8 +34,9 @@ from app.models import (
     utcnow,
 )
 from app.models.house import RENTAL_TYPES
-from app.models.person import DOCUMENT_TYPES
+from app.identity import DOCUMENT_TYPES
 from app.outbox import jobs
+from app.services import ports
 from app.services.people import people
 from app.services.errors import RuleError
 from app.services.people.people import upsert_person
@@ -58,12 +59,9 @@ class Deadlines:
 
 def deadlines(config=None) -> Deadlines:
     """The deadlines from the app config; the DESIGN defaults outside an app."""
+    config = ports.config() if config is None else config
     if config is None:
-        from flask import current_app, has_app_context
-
-        if not has_app_context():
-            return Deadlines()
-        config = current_app.config
+        return Deadlines()
     default = Deadlines()
     return Deadlines(
         move_in_days=int(config.get("DECLARE_MOVE_IN_DAYS") or default.move_in_days),

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
-from werkzeug.exceptions import NotFound
 
 from app.crypto import mask_name
 from app.extensions import db
@@ -12,7 +11,7 @@ from app.models import (
     Station, utcnow,
 )
 from app.services.accounts import scoping
-from app.services.errors import RuleError
+from app.services.errors import NotFound, RuleError
 from app.services.kpis import compute as kc
 from app.services.kpis.periods import Period
 

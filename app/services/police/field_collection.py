@@ -84,7 +84,6 @@ def collect(officer: Officer, address: Address, *, signer_name: str, signature: 
 def _validate(made: list[Declaration]) -> None:
     if len(made) == 1:
         jobs.after_commit("workers.jobs.validate_declaration", made[0].id)
-    elif made:
-        from workers.jobs import enqueue_validation_batches
-
-        enqueue_validation_batches([d.id for d in made])
+    elif made:  # one house's declarations: one batch (workers.jobs.BATCH_SIZE is far above)
+        jobs.after_commit("workers.jobs.validate_declarations_batch", [d.id for d in made],
+                          queue="low")

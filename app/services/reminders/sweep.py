@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
-from flask import current_app
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +27,8 @@ from app.models import (
     Address, Alert, Declaration, House, Reminder, Residence, WeChatUser,
 )
 from app.models.declaration import KIND_LABELS
+from app.redis_conn import get_redis
+from app.services import ports
 
 # Statuses of a reminder whose obligation may still clear (then it becomes "answered").
 OPEN = ("pending", "deferred", "sent", "failed", "unreachable")
@@ -84,7 +85,7 @@ _FIELDS = {f for f in Rule.__dataclass_fields__ if f not in ("name", "target_typ
 def load_rules(overrides: str | dict | None = None) -> dict[str, Rule]:
     """The rules with overrides from REMINDER_RULES (JSON: {"rule": {"after_days": 7}})."""
     if overrides is None:
-        overrides = current_app.config.get("REMINDER_RULES")
+        overrides = (ports.config() or {}).get("REMINDER_RULES")
     if isinstance(overrides, str):
         overrides = json.loads(overrides) if overrides.strip() else {}
     rules = dict(DEFAULT_RULES)
@@ -127,7 +128,7 @@ def _parse_hhmm(value: str) -> time:
 
 def settings(config=None) -> Settings:
     """Settings from the app config (REMINDER_* and WECHAT_TEMPLATE_DAILY_QUOTA)."""
-    config = current_app.config if config is None else config
+    config = (ports.config() or {}) if config is None else config
     return Settings(
         quiet_start=_parse_hhmm(config.get("REMINDER_QUIET_START") or "22:00"),
         quiet_end=_parse_hhmm(config.get("REMINDER_QUIET_END") or "08:00"),
@@ -606,22 +607,20 @@ def due_reminder_ids(now: datetime, *, limit: int, chunk: int = 5000) -> Iterato
 
 # -- quota --------------------------------------------------------------------------------------
 # The push layer (wechat/push.py) reserves each template message from a Redis counter per
-# WeChat day (Beijing time) shared by every process; reminders only read it, to queue no more than
-# today can send and to carry the rest over to tomorrow morning.
-QUOTA_KEY = "anju:wechat:quota:template:{day}"  # the same key as wechat/push.py QUOTA_KEY
+# WeChat day (Beijing time) shared by every process, under this one key; reminders only read it,
+# to queue no more than today can send and to carry the rest over to tomorrow morning.
+QUOTA_KEY = "anju:wechat:quota:{channel}:{day}"
 WECHAT_DAY = timezone(timedelta(hours=8))
 
 
-def quota_key(now: datetime) -> str:
-    """The Redis key counting today's template messages (WeChat's day turns over in Beijing)."""
+def quota_key(now: datetime, channel: str = "template") -> str:
+    """The Redis key counting today's messages of a channel (WeChat's day turns over in Beijing)."""
     day = now.replace(tzinfo=timezone.utc).astimezone(WECHAT_DAY).strftime("%Y%m%d")
-    return QUOTA_KEY.format(day=day)
+    return QUOTA_KEY.format(channel=channel, day=day)
 
 
 def quota_used(now: datetime) -> int:
     """Template messages sent today by every process."""
-    from app.redis_conn import get_redis
-
     return int(get_redis().get(quota_key(now)) or 0)
 
 
