@@ -28,7 +28,9 @@ from app.extensions import db
 from app.models import PushMessage, WeChatUser, utcnow
 from app.redis_conn import get_redis
 from app.services.ports import PushResult
-from app.services.reminders.sweep import in_quiet_hours, quota_key, settings
+from app.services.reminders.clock import in_quiet_hours
+from app.services.reminders.quota import quota_key
+from app.services.reminders.rules import settings
 
 # 43004: the user does not follow the account; 43101: the user refused subscribe messages.
 UNREACHABLE_ERRCODES = (43004, 43101)

@@ -636,7 +636,12 @@ def escalate_unconfirmed(declaration: Declaration) -> bool:
 
 def residence_permit_date(start: date) -> date:
     """When a 居住证 may be applied for: 6 months after residence registration."""
-    month = start.month + 6
+    return add_months(start, 6)
+
+
+def add_months(start: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
+    month = start.month + months
     year = start.year + (month - 1) // 12
     month = (month - 1) % 12 + 1
     for day in (start.day, 30, 29, 28):

@@ -17,7 +17,8 @@ from app.models.declaration import KIND_LABELS
 from app.outbox import jobs
 from app.services import ports
 from app.services.ports import PushResult
-from app.services.reminders.sweep import in_quiet_hours, next_send_time, settings
+from app.services.reminders.clock import in_quiet_hours, next_send_time
+from app.services.reminders.rules import settings
 
 STATUS_MESSAGES = {
     "verified": "您的申报已核验通过。",
