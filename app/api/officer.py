@@ -11,7 +11,6 @@ from app.api import bp
 from app.api.officer_auth import (
     api_officer, bearer_token, json_body, officer_required, officer_write,
 )
-from app.evidence import evidence_dir
 from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter
 from app.models import Alert, ControlTask, utcnow
 from app.redis_conn import get_redis
@@ -24,6 +23,7 @@ from app.services.errors import RuleError
 from app.services.police import alerts as police_alerts
 from app.services.police import tasks as police_tasks
 from app.services.accounts.scoping import BRANCH_ROLES, scoped_get
+from app.storage import evidence_dir
 
 
 def _redis_or_none():

@@ -127,7 +127,7 @@ def officer_field_collection(officer):
     import base64
     import binascii
 
-    from app.evidence import evidence_dir
+    from app.storage import evidence_dir
     from app.schemas.spot_checks import FieldCollectionInSchema, FieldCollectionOutSchema
     from app.services.police import field_collection
 

@@ -83,7 +83,7 @@ def _tenants(form) -> list[dict]:
 @login_required
 def field_collect():
     """Save a field collection (a resend with the same key lands once)."""
-    from app.evidence import evidence_dir
+    from app.storage import evidence_dir
 
     officer = current_officer()
     form = request.form

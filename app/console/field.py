@@ -15,7 +15,6 @@ from wtforms.validators import DataRequired, Length, Optional
 from app.console import bp
 from app.console.auth import client_ip, current_officer, roles_required
 from app.console.forms import choices
-from app.evidence import evidence_dir
 from app.extensions import db
 from app.models import Alert, ChecklistTemplate, ControlTask, Employer, House, Watch
 from app.identity import DOCUMENT_TYPE_LABELS
@@ -26,6 +25,7 @@ from app.services.police import alerts as alert_service
 from app.services.police import tasks as task_service
 from app.services.police import watch as watch_service
 from app.services.accounts.scoping import ADMIN_ROLES, scoped_get
+from app.storage import evidence_dir
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
 

@@ -29,7 +29,8 @@ from app.schemas.declarations import (
 from app import crypto
 from app.services.declarations import claims, corrections
 from app.services.registry import typed_address
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, employers, rentals
+from app.services.declarations import self_declare as self_service
 from app.services.people import linking
 from app.services.declarations import ownership
 from app.services.errors import RuleError
@@ -52,8 +53,8 @@ def _helpers():
             "status_labels": STATUS_LABELS, "next_steps": NEXT_STEPS}
 
 
-def _submitter(user, role: str) -> svc.Submitter:
-    return svc.Submitter(role, user.id, channel="wechat_h5", ip=request.remote_addr)
+def _submitter(user, role: str) -> declare.Submitter:
+    return declare.Submitter(role, user.id, channel="wechat_h5", ip=request.remote_addr)
 
 
 def _rows(default: int = 1) -> int:
@@ -98,7 +99,7 @@ def register_house(user, token: str):
         if not (form.get("agent") or {}).get("name"):
             form.pop("agent", None)
         data = load_all(HouseInSchema(), form)
-        result = svc.register_house(
+        result = rentals.register_house(
             _submitter(user, "landlord"), address, owner=data["owner"],
             agent=data.get("agent"), rental_type=data["rental_type"], rooms=data["rooms"],
             area_m2=data.get("area_m2"), monthly_rent=data.get("monthly_rent"),
@@ -148,10 +149,10 @@ def agent(user, house_id: int):
     submitter = _submitter(user, "landlord")
     try:
         if request.form.get("action") == "remove":
-            svc.remove_agent(submitter, house)
+            rentals.remove_agent(submitter, house)
         else:
             data = load_all(AgentInSchema(), nest(request.form))
-            svc.set_agent(submitter, house, data["agent"])
+            rentals.set_agent(submitter, house, data["agent"])
         db.session.commit()
     except REFUSED as exc:
         return _refused("h5/agent.html", exc, **context)
@@ -174,7 +175,7 @@ def pledge(user, house_id: int):
                                       "agree": request.form.get("agree") == "1"})
         if not data["agree"]:
             raise RuleError("agree", "请阅读并勾选同意保证书")
-        svc.sign_pledge(house, signer_name=data["signer_name"], ip=request.remote_addr)
+        rentals.sign_pledge(house, signer_name=data["signer_name"], ip=request.remote_addr)
         db.session.commit()
     except REFUSED as exc:
         return _refused("h5/pledge.html", exc, **context)
@@ -218,7 +219,7 @@ def vacancy(user, house_id: int):
     house = ownership.my_house(user, house_id)
     vacant = request.form.get("vacant") == "1"
     try:
-        svc.set_vacancy(house, vacant)
+        rentals.set_vacancy(house, vacant)
         db.session.commit()
     except RuleError as exc:
         db.session.rollback()
@@ -236,12 +237,12 @@ def answer_self_declaration(user, house_id: int, declaration_id: int):
     if request.method == "GET":
         return render_template("h5/self_answer.html", values={}, errors={}, **context)
     check_csrf()
-    who = svc.Submitter("landlord", user.id, channel="wechat_h5", ip=request.remote_addr)
+    who = declare.Submitter("landlord", user.id, channel="wechat_h5", ip=request.remote_addr)
     try:
         if request.form.get("action") == "deny":
-            svc.deny_self_declaration(declaration, who, request.form.get("reason", ""))
+            self_service.deny_self_declaration(declaration, who, request.form.get("reason", ""))
         else:
-            svc.confirm_declaration(declaration, who)
+            self_service.confirm_declaration(declaration, who)
         db.session.commit()
     except REFUSED as exc:
         return _refused("h5/self_answer.html", exc, **context)
@@ -267,7 +268,7 @@ def move_in(user, house_id: int):
     check_csrf()
     try:
         data = load_all(MoveInSchema(), nest(request.form))
-        declaration = svc.declare_move_in(_submitter(user, "landlord"), house, data["tenants"],
+        declaration = rentals.declare_move_in(_submitter(user, "landlord"), house, data["tenants"],
                                           idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()
     except REFUSED as exc:
@@ -290,7 +291,7 @@ def move_out(user, house_id: int):
     try:
         data = MoveOutSchema().load({"residence_ids": chosen,
                                      "end_date": request.form.get("end_date", "")})
-        declaration = svc.declare_move_out(_submitter(user, "landlord"), house,
+        declaration = rentals.declare_move_out(_submitter(user, "landlord"), house,
                                            data["residence_ids"], data["end_date"],
                                            idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()
@@ -307,7 +308,7 @@ def confirm_unchanged(user, house_id: int):
     """One tap: my tenants are unchanged (sets the house's last confirmation)."""
     check_csrf()
     house = ownership.my_house(user, house_id)
-    svc.confirm_tenants_unchanged(house)
+    rentals.confirm_tenants_unchanged(house)
     db.session.commit()
     return redirect(url_for("h5.house", house_id=house.id, confirmed=1))
 
@@ -382,7 +383,7 @@ def self_declare(user, token: str):
         form["qr_token"] = token
         data = load_all(SelfDeclarationSchema(), form)
         house = ownership.house_at_token(token, field="_schema")
-        declaration = svc.declare_self(_submitter(user, "tenant"), house, data["me"],
+        declaration = self_service.declare_self(_submitter(user, "tenant"), house, data["me"],
                                        idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()
     except REFUSED as exc:
@@ -428,7 +429,7 @@ def self_declare_typed(user):
 @user_required
 def confirm(user, code: str):
     """Confirm a declaration the other party made (a tenant must first pass the real-name check)."""
-    declaration = svc.find_by_receipt_code(code)
+    declaration = declare.find_by_receipt_code(code)
     if declaration is None:
         raise ownership.NotYours()
     from app.h5.receipt import _masked_address, _masked_people
@@ -444,7 +445,7 @@ def confirm(user, code: str):
     check_csrf()
     try:
         found, role = ownership.confirmable(user, code)
-        svc.confirm_declaration(found, svc.Submitter(role, user.id, channel="wechat_h5"))
+        self_service.confirm_declaration(found, declare.Submitter(role, user.id, channel="wechat_h5"))
         db.session.commit()
     except ownership.NeedsRealName:
         db.session.rollback()
@@ -461,7 +462,7 @@ def me(user):
     """A tenant's registrations and when a 居住证 can be applied for (only once proven)."""
     rows = ownership.my_residences(user)
     items = [{"residence": r, "address": db.session.get(House, r.house_id).address.full_text,
-              "permit_from": svc.residence_permit_date(r.start_date)} for r in rows]
+              "permit_from": self_service.residence_permit_date(r.start_date)} for r in rows]
     link_code = None if user.person_id else linking.link_code_for(user)
     db.session.commit()
     return render_template("h5/me.html", items=items, today=local_today(), user=user,
@@ -544,7 +545,7 @@ def register_employer(user, token: str):
         form = nest(request.form)
         form["qr_token"] = token
         data = load_all(EmployerInSchema(), form)
-        result = svc.register_employer(
+        result = employers.register_employer(
             _submitter(user, "employer"), name=data["name"], uscc=data["uscc"], address=address,
             contact_name=data["contact_name"], contact_phone=data["contact_phone"],
             idempotency_key=request.form.get("idempotency_key"))
@@ -577,7 +578,7 @@ def employer(user, employer_id: int):
         if request.form.get("action") == "leave":
             data = LeaveSchema().load({"employment_ids": request.form.getlist("employment_ids"),
                                        "end_date": request.form.get("end_date", "")})
-            declaration = svc.declare_leave(_submitter(user, "employer"), employer,
+            declaration = employers.declare_leave(_submitter(user, "employer"), employer,
                                             data["employment_ids"], data["end_date"])
         else:
             data = load_all(HireSchema(), nest(request.form))
@@ -588,7 +589,7 @@ def employer(user, employer_id: int):
                         token, field=f"workers.{i}.dormitory_qr_token").id
                 else:
                     typed_address.dormitory(worker, i)
-            declaration = svc.declare_hire(_submitter(user, "employer"), employer,
+            declaration = employers.declare_hire(_submitter(user, "employer"), employer,
                                            data["workers"],
                                            idempotency_key=request.form.get("idempotency_key"))
         db.session.commit()

@@ -173,7 +173,7 @@ class ResidenceOutSchema(BaseSchema):
                                                           "type": "string", "format": "date"})
 
     def _permit_from(self, residence):
-        from app.services.declarations.declare import residence_permit_date
+        from app.services.declarations.self_declare import residence_permit_date
 
         return residence_permit_date(residence.start_date).isoformat()
 

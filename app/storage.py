@@ -1,4 +1,4 @@
-"""Where evidence files (task photos, drawn signatures) are kept: never in the database."""
+"""Where the app keeps files on disk: evidence photos and drawn signatures (never the DB)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +7,6 @@ from flask import current_app
 
 
 def evidence_dir() -> str:
-    """EVIDENCE_DIR, else instance/evidence."""
+    """Where evidence photos are kept: EVIDENCE_DIR, else instance/evidence."""
     return current_app.config.get("EVIDENCE_DIR") or os.path.join(current_app.instance_path,
                                                                   "evidence")
