@@ -150,7 +150,7 @@ def engine_options(database_url: str) -> dict:
     return {"pool_pre_ping": True, "pool_recycle": env_int("DATABASE_POOL_RECYCLE", 1800)}
 
 
-# Development values for the sandbox account (the same as wechat/sandbox/account.py), used only
+# Development values for the sandbox account (wechat/sandbox/account.py reads them too), used only
 # when WECHAT_SANDBOX is on and the key is unset. They are public: never use them for real WeChat.
 WECHAT_SANDBOX_DEFAULTS = {
     "WECHAT_APP_ID": "wxsandbox00000001",

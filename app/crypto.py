@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
+from app.identity import fold_width
+
 
 class KeyConfigError(RuntimeError):
     """The encryption keys in the configuration are missing or malformed."""
@@ -82,10 +84,7 @@ class Keyring:
 
 def normalise(value: str) -> str:
     """Canonical form for lookups: no spaces, full-width folded, upper-case (x → X)."""
-    folded = "".join(
-        chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in value.strip()
-    )
-    return "".join(folded.split()).upper()
+    return "".join(fold_width(value).split()).upper()
 
 
 def keyring() -> Keyring:

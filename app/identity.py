@@ -64,10 +64,15 @@ class DocumentInfo:
     upgraded_from_15: bool = False
 
 
+def fold_width(value: str) -> str:
+    """Full-width ASCII (what Chinese IMEs type) as half-width, the ideographic space as a space."""
+    return "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E
+                   else (" " if c == "\u3000" else c) for c in value)
+
+
 def _fold(value: str) -> str:
-    """Strip, fold full-width ASCII (what Chinese IMEs type) and the ideographic space."""
-    value = (value or "").replace("\u3000", " ").strip()
-    return "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in value)
+    """Strip, fold full-width ASCII and the ideographic space."""
+    return fold_width(value or "").strip()
 
 
 def _compact(value: str, separators: str = " -") -> str:

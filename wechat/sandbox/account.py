@@ -3,17 +3,12 @@ from __future__ import annotations
 
 from flask import current_app
 
-# Used only when a key is unset; app/config.py applies the same sandbox defaults when WECHAT_SANDBOX is on.
-SANDBOX_DEFAULTS = {
-    "WECHAT_APP_ID": "wxsandbox00000001",
-    "WECHAT_APP_SECRET": "sandbox-app-secret-0000000000000",
-    "WECHAT_TOKEN": "sandboxtoken",
-    "WECHAT_ENCODING_AES_KEY": "c2FuZGJveC1hZXMta2V5LTAwMDAwMDAwMDAwMDAwMDA",
-    "WECHAT_MESSAGE_MODE": "safe",
-    "WECHAT_MINIAPP_ID": "wxsandboxmini0001",
-    "WECHAT_MINIAPP_SECRET": "sandbox-miniapp-secret-00000000",
-    "WECHAT_TEMPLATE_DAILY_QUOTA": 100000,
-}
+from app.config import WECHAT_SANDBOX_DEFAULTS
+
+# Used only when a key is unset: the sandbox account of app/config.py (applied there when
+# WECHAT_SANDBOX is on), plus the message mode and quota the fake assumes.
+SANDBOX_DEFAULTS = {**WECHAT_SANDBOX_DEFAULTS, "WECHAT_MESSAGE_MODE": "safe",
+                    "WECHAT_TEMPLATE_DAILY_QUOTA": 100000}
 # The official account's original id (gh_…): WeChat puts it in ToUserName of every inbound message.
 ORIGINAL_ID = "gh_5a4d6b0c1e2f"
 

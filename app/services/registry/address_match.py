@@ -14,6 +14,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 
 from app.extensions import db
+from app.identity import fold_width
 from app.models import Address
 
 CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
@@ -47,10 +48,7 @@ def _cn_to_int(text: str) -> int:
 
 def normalise_address(text: str) -> str:
     """Canonical address text for matching: half-width, Arabic numerals, one spelling per unit."""
-    folded = "".join(
-        chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else (" " if c == "\u3000" else c)
-        for c in (text or "")
-    )
+    folded = fold_width(text or "")
     folded = _NOISE.sub("", folded).lower()
     folded = _CN_NUMBER.sub(lambda m: str(_cn_to_int(m.group())), folded)
     for pattern, replacement in _VARIANTS:
