@@ -11,8 +11,9 @@ from werkzeug.exceptions import NotFound
 
 from app.extensions import db
 from app.models import (
-    Address, Alert, AuditLog, Community, ControlTask, Declaration, House, Officer, OwnershipClaim,
-    Person, PoliceArea, Residence, SpotCheck, SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
+    Address, Alert, AuditLog, CaseCheck, Community, ControlTask, Declaration, House,
+    MissedRegistration, Officer, OwnershipClaim, Person, PoliceArea, Residence, SpotCheck,
+    SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
 )
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
@@ -159,7 +160,30 @@ def scope_spot_check_plan_items(stmt: Select, officer: Officer) -> Select:
                                   SpotCheckPlanItem.police_area_id))
 
 
+def scope_case_checks(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over CaseCheck to cases of the officer's station (an officer: the station
+    of the officer's police area, as the KPI drill-down shows them)."""
+    if officer.role == "officer":
+        return stmt.where(CaseCheck.station_id == (officer.station_id or -1))
+    return stmt.where(area_clause(officer, CaseCheck.station_id, CaseCheck.station_id))
+
+
+def scope_missed(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over MissedRegistration (漏登) to the officer's area: the station for
+    admins; for an officer, misses at a house of the own police area, or not yet placed at any
+    house, in the own station."""
+    if officer.role != "officer":
+        return stmt.where(area_clause(officer, MissedRegistration.station_id,
+                                      MissedRegistration.station_id))
+    return stmt.where(or_(
+        MissedRegistration.house_id.in_(scoped_house_ids(officer)),
+        (MissedRegistration.house_id.is_(None))
+        & (MissedRegistration.station_id == (officer.station_id or -1))))
+
+
 _SCOPES = {
+    CaseCheck: scope_case_checks,
+    MissedRegistration: scope_missed,
     SpotCheck: scope_spot_checks,
     SpotCheckPlan: scope_spot_check_plans,
     SpotCheckPlanItem: scope_spot_check_plan_items,
