@@ -11,9 +11,9 @@ from werkzeug.exceptions import NotFound
 
 from app.extensions import db
 from app.models import (
-    Address, Alert, AuditLog, CaseCheck, Community, ControlTask, Declaration, House,
-    MissedRegistration, Officer, OwnershipClaim, Person, PoliceArea, Residence, SpotCheck,
-    SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
+    Address, Alert, AuditLog, CaseCheck, CaseImport, Community, ControlTask, Declaration,
+    House, MissedRegistration, Officer, OwnershipClaim, Person, PoliceArea, Residence,
+    SpotCheck, SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
 )
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
@@ -181,7 +181,19 @@ def scope_missed(stmt: Select, officer: Officer) -> Select:
         & (MissedRegistration.station_id == (officer.station_id or -1))))
 
 
+def scope_case_imports(stmt: Select, officer: Officer) -> Select:
+    """Case imports (案前比对导入) an administrator may follow: the own uploads for a station
+    admin, every upload of the branch's officers (and the CLI's) for branch roles."""
+    if officer.role in BRANCH_ROLES:
+        branch = select(Officer.id).where(Officer.branch_id == officer.branch_id)
+        return stmt.where(or_(CaseImport.officer_id.in_(branch), CaseImport.officer_id.is_(None)))
+    if officer.role == "station_admin":
+        return stmt.where(CaseImport.officer_id == officer.id)
+    return stmt.where(false())
+
+
 _SCOPES = {
+    CaseImport: scope_case_imports,
     CaseCheck: scope_case_checks,
     MissedRegistration: scope_missed,
     SpotCheck: scope_spot_checks,

@@ -53,14 +53,19 @@ def record_miss(*, source: str, station_id: int, document_type: str, blind_index
 
 def open_for_case(check: CaseCheck, *, days: int, now: datetime) -> MissedRegistration:
     """The 漏登 of a case person not registered before the case (once per case person)."""
-    found = db.session.execute(select(MissedRegistration).where(
-        MissedRegistration.case_check_id == check.id)).scalar()
+    found = task_for_case(check)
     if found is not None:
         return found
     return record_miss(source="case", station_id=check.station_id,
                        document_type=check.document_type, blind_index=check.document_blind_index,
                        case_check_id=check.id, days=days, now=now,
                        summary=f"案前比对漏登 {mask_name(check.name)}（案件 {check.case_number}）")
+
+
+def task_for_case(check: CaseCheck) -> MissedRegistration | None:
+    """The 漏登 task of a case person, if the miss made one."""
+    return db.session.execute(select(MissedRegistration).where(
+        MissedRegistration.case_check_id == check.id)).scalar()
 
 
 def note_registration(miss: MissedRegistration, declaration: Declaration,
