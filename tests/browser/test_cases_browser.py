@@ -76,7 +76,8 @@ def test_upload_then_list_then_close_the_trace_back_task(browser, live_server, c
         expect(page.locator("#missed-status")).to_have_attribute("data-status", "resolved")
         expect(page.locator("#missed-status")).to_contain_text("房东未申报")
         page.get_by_role("link", name="漏登追溯", exact=True).first.click()
-        expect(page.locator(f"[data-missed='{_task_id(live_server, case_number)}']")).to_have_count(0)
+        task_id = _task_id(live_server, case_number)
+        expect(page.locator(f"[data-missed='{task_id}']")).to_have_count(0)
         assert errors == []
     finally:
         context.close()
