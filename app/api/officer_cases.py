@@ -9,9 +9,9 @@ from app.api.officer import _ip, _page_arg, _status_arg
 from app.api.officer_auth import json_body, officer_required, officer_write
 from app.models import MissedRegistration
 from app.schemas.cases import MissedCloseInSchema, MissedOutSchema
-from app.services import audit
+from app.services.accounts import audit
+from app.services.accounts.scoping import scoped_get
 from app.services.police import missed
-from app.services.scoping import scoped_get
 
 
 @bp.get("/officer/missed-registrations")

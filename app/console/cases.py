@@ -20,11 +20,11 @@ from app.models import (
     CaseCheck, CaseImport, Declaration, MissedRegistration, Officer, Person, utcnow,
 )
 from app.models.person import DOCUMENT_TYPE_LABELS
-from app.services import audit
+from app.services.accounts import audit
+from app.services.accounts.scoping import ADMIN_ROLES, scoped_get
 from app.services.errors import RuleError
 from app.services.police import cases as case_service
 from app.services.police import cases_import, missed
-from app.services.scoping import ADMIN_ROLES, scoped_get
 
 DECISIONS = {"": "全部", "yes": "案前已登记", "no": "未登记（漏登）"}
 

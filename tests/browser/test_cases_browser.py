@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.fakedata import FakeData
 from app.models import MissedRegistration
-from app.services.officers import create_officer
+from app.services.accounts.officers import create_officer
 from tests.factories import make_jurisdiction
 
 PASSWORD = "Liulanqi-ceshi-2026"

@@ -13,9 +13,9 @@ from app.models import (
     Alert, Branch, CaseCheck, CaseImport, Community, Employer, Employment, House,
     MissedRegistration, PoliceArea, Residence, Station,
 )
-from app.services.address_match import scope_cache
 from app.services.errors import RuleError, StateConflict
 from app.services.police import cases, cases_import, missed
+from app.services.registry.address_match import scope_cache
 from tests.console.helpers import make_declaration
 from tests.factories import make_address, make_person
 

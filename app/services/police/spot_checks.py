@@ -16,8 +16,8 @@ from app.models import (
     Address, Declaration, House, Officer, Person, Residence, SpotCheck,
     SpotCheckPerson, SpotCheckPlan, SpotCheckPlanItem, utcnow,
 )
-from app.services import declarations
-from app.services.declarations import Submitter, local_today
+from app.services.declarations import declare as declarations
+from app.services.declarations.declare import Submitter, local_today
 from app.services.errors import RuleError, StateConflict
 from app.services.police import missed
 from app.services.police.registered import registration_evidence
