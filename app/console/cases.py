@@ -174,5 +174,9 @@ def missed_close(missed_id: int):
     audit.record(officer, "missed.close", "missed_registration", task.id, ip=client_ip(),
                  detail={"outcome": task.outcome_code, "source": task.source})
     db.session.commit()
+    return _closed(task)
+
+
+def _closed(task: MissedRegistration):
     flash("漏登追溯已办结", "success")
     return redirect(url_for("console.missed_task", missed_id=task.id))

@@ -249,3 +249,25 @@ def test_a_large_file_runs_as_a_job_and_counts_its_progress(world, app, tmp_path
     db.session.refresh(record)
     assert (record.status, record.processed, record.imported) == ("done", 5, 5)
     assert cases_import.progress(record) == 100 and record.path is None
+
+
+def test_flask_cases_import_command_reads_xlsx_and_reports_by_line(app, world, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADER.strip().split(","))
+    code = world.a.jurisdiction["station"].code
+    sheet.append(["居民身份证", fake.resident_id(), "命令行", "AJ-CLI", date(2026, 11, 20), code, ""])
+    sheet.append(["居民身份证", "110105194912310000", "坏号", "AJ-CLI", "2026-11-20", code, ""])
+    path = tmp_path / "cases.xlsx"
+    book.save(path)
+    result = app.test_cli_runner().invoke(args=["cases", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imported 1 new" in result.output and "第 3 行" in result.output
+    again = app.test_cli_runner().invoke(args=["cases", "import", str(path)])
+    assert "imported 0 new, unchanged 1" in again.output
+    bad = tmp_path / "cases.txt"
+    bad.write_text("x")
+    refused = app.test_cli_runner().invoke(args=["cases", "import", str(bad)])
+    assert refused.exit_code != 0 and ".csv" in refused.output
