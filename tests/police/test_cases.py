@@ -146,15 +146,16 @@ def test_import_reports_bad_rows_by_line_and_imports_the_good_ones(world):
 
 def test_reimporting_the_same_file_changes_nothing(world):
     code = world.a.jurisdiction["station"].code
-    rows = _csv(f"居民身份证,{fake.resident_id()},张案,AJ-1,2026-11-20,{code},是",
-                f"居民身份证,{fake.resident_id()},李案,AJ-1,2026-11-20,{code},否")
+    first_line = f"居民身份证,{fake.resident_id()},张案,AJ-1,2026-11-20,{code},是"
+    rows = _csv(first_line, f"居民身份证,{fake.resident_id()},李案,AJ-1,2026-11-20,{code},否",
+                first_line)  # the same person twice in one file is stored once
     first = cases.import_rows(rows, now=NOW)
     db.session.commit()
     counts = [db.session.scalar(select(func.count()).select_from(m))
               for m in (CaseCheck, MissedRegistration, Alert)]
     again = cases.import_rows(rows, now=NOW)
     db.session.commit()
-    assert (first.imported, again.imported, again.unchanged) == (2, 0, 2)
+    assert (first.imported, first.unchanged, again.imported, again.unchanged) == (2, 1, 0, 3)
     assert [db.session.scalar(select(func.count()).select_from(m))
             for m in (CaseCheck, MissedRegistration, Alert)] == counts == [2, 1, 1]
 

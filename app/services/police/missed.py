@@ -51,9 +51,11 @@ def record_miss(*, source: str, station_id: int, document_type: str, blind_index
     return miss
 
 
-def open_for_case(check: CaseCheck, *, days: int, now: datetime) -> MissedRegistration:
-    """The 漏登 of a case person not registered before the case (once per case person)."""
-    found = task_for_case(check)
+def open_for_case(check: CaseCheck, *, days: int, now: datetime,
+                  fresh: bool = False) -> MissedRegistration:
+    """The 漏登 of a case person not registered before the case (once per case person; `fresh`:
+    the case person was just stored, so there is none yet to look for)."""
+    found = None if fresh else task_for_case(check)
     if found is not None:
         return found
     return record_miss(source="case", station_id=check.station_id,
