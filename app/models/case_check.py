@@ -79,6 +79,7 @@ class MissedRegistration(TimestampMixin, db.Model):
 
     case_check: Mapped[CaseCheck | None] = relationship()
     station: Mapped["Station"] = relationship()  # noqa: F821
+    spot_check_person: Mapped["SpotCheckPerson | None"] = relationship()  # noqa: F821
     house: Mapped["House | None"] = relationship()  # noqa: F821
     actual_address: Mapped["Address | None"] = relationship()  # noqa: F821
     registered_declaration: Mapped["Declaration | None"] = relationship(  # noqa: F821

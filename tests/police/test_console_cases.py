@@ -113,3 +113,20 @@ def test_a_large_upload_runs_as_a_job_and_its_page_refreshes_while_running(
     client.post("/console/logout")
     login(client, "officer_a")
     assert client.get(f"/console/cases/imports/{record.id}").status_code == 403
+
+
+def test_a_spot_check_miss_is_in_the_same_list_and_detail(client, world):
+    from app.services.police import spot_checks
+
+    spot_checks.record_spot_check(world.officers["officer_a"], world.a.house, [{
+        "document_type": "resident_id", "document_number": fake.resident_id(),
+        "name": "李抽查", "room": "101"}])
+    db.session.commit()
+    task = db.session.execute(select(MissedRegistration)).scalar_one()
+    assert task.source == "spot_check"
+    login(client, "officer_a")
+    listing = client.get("/console/missed?source=spot_check").get_data(as_text=True)
+    assert f'data-missed="{task.id}"' in listing and "李*查" in listing
+    page = client.get(f"/console/missed/{task.id}").get_data(as_text=True)
+    assert 'id="spot-check-link"' in page and world.a.house.address.full_text in page
+    assert "data-missed=" not in client.get("/console/missed?source=case").get_data(as_text=True)
