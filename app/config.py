@@ -77,6 +77,14 @@ def load_config(instance_path: str) -> dict:
         "DECLARE_MOVE_IN_DAYS": env_int("DECLARE_MOVE_IN_DAYS", 3),
         "DECLARE_FOREIGN_HOURS": env_int("DECLARE_FOREIGN_HOURS", 24),
         "DECLARE_MOVE_OUT_DAYS": env_int("DECLARE_MOVE_OUT_DAYS", 3),
+        # Pre-case cross-check (案前比对, app/services/police/cases.py): a 漏登's trace-back
+        # deadline; the 户籍 region codes (first six ID digits) that are local, comma separated
+        # (empty: each branch's own region code); imports above CASE_IMPORT_INLINE_ROWS rows run
+        # as a job, the file kept in CASE_IMPORT_FOLDER (shared by web and worker hosts) till done.
+        "TRACE_BACK_DAYS": env_int("TRACE_BACK_DAYS", 7),
+        "BRANCH_REGION_CODES": env_str("BRANCH_REGION_CODES", ""),
+        "CASE_IMPORT_INLINE_ROWS": env_int("CASE_IMPORT_INLINE_ROWS", 500),
+        "CASE_IMPORT_FOLDER": env_str("CASE_IMPORT_FOLDER", str(instance / "case_imports")),
         # Retention (app/services/people/retention.py): audit rows are purged after AUDIT_RETENTION_DAYS
         # (at least 183: 网络安全法 第二十一条); people whose stays all ended more than
         # ENDED_RESIDENCE_RETENTION_DAYS ago are anonymised.

@@ -34,7 +34,7 @@ def held_jobs(monkeypatch):
 
 
 def _mixed_declarations(db) -> list[int]:
-    """One of each outcome: clean, overcrowded, watch hit, live elsewhere, 漏登 resolved,
+    """One of each outcome: clean, overcrowded, watch hit, live elsewhere, 漏登 补登 noted,
     ambiguous and exact free text, move-out; some submitted by WeChat users, some not."""
     fake = FakeData(4242)
     scope_cache.clear()
@@ -118,7 +118,8 @@ def _outcome(db, held) -> dict:
         "reminders": sorted((r.rule, r.status) for r in
                             db.session.execute(select(Reminder)).scalars()),
         "alerts": sorted((a.kind, a.status) for a in db.session.execute(select(Alert)).scalars()),
-        "missed": [m.status for m in db.session.execute(select(MissedRegistration)).scalars()],
+        "missed": [(m.status, m.registered_declaration_id is not None) for m in
+                   db.session.execute(select(MissedRegistration)).scalars()],
         "notifications": sorted((position[args[0]], args[1]) for name, args in held
                                 if name == "notify_declaration_status"),
     }
@@ -143,7 +144,8 @@ def test_batch_validation_decides_exactly_what_one_job_per_declaration_decides(d
     assert batched == one_by_one
     statuses = {status for _kind, status, *_ in batched["declarations"]}
     assert statuses == {"verified", "needs_review"}
-    assert batched["control_tasks"] and batched["reminders"] and batched["missed"] == ["resolved"]
+    assert batched["control_tasks"] and batched["reminders"]
+    assert batched["missed"] == [("open", True)]  # 已补登 shown, the officer closes it
     assert batched["notifications"]  # WeChat submitters are told; import submissions are not
 
 

@@ -14,3 +14,15 @@ def sweep_control_tasks(now_iso: str | None = None) -> int:
     raised = sweep_overdue(datetime.fromisoformat(now_iso) if now_iso else utcnow())
     db.session.commit()
     return raised
+
+
+def run_case_import(import_id: int) -> str | None:
+    """Import a large case-person file (案前比对) in committed chunks; the console page polls
+    the progress. Idempotent: a finished import is left alone, a crashed one resumes."""
+    from flask import current_app
+
+    from app.services.police.cases_import import run_import
+
+    record = run_import(import_id, config=current_app.config, commit=db.session.commit)
+    db.session.commit()
+    return record.status if record is not None else None

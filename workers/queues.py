@@ -30,6 +30,7 @@ JOB_OPTIONS: dict[str, dict] = {
     "send_reminders": {"job_timeout": 600, "retry": _BACKOFF, "failure_ttl": FAILURE_TTL},
     "record_template_delivery": {"job_timeout": 60, "retry": _BACKOFF, "failure_ttl": FAILURE_TTL},
     "send_push": {"job_timeout": 60, "retry": _BACKOFF, "failure_ttl": FAILURE_TTL},
+    "run_case_import": {"job_timeout": 3600, "retry": _BACKOFF, "failure_ttl": FAILURE_TTL},
     # Periodic: cheap, frequent, never worth keeping once the next period has come.
     "relay_outbox": {"job_timeout": 120, "ttl": 30, "result_ttl": 60, "failure_ttl": 3600},
     "retry_pushes": {"job_timeout": 300, "ttl": 120, "result_ttl": 300, "failure_ttl": 3600},

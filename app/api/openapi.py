@@ -7,6 +7,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
+from app.schemas import cases as cs
 from app.schemas import claims as c
 from app.schemas import declarations as s
 from app.schemas import officer as o
@@ -97,9 +98,22 @@ OFFICER_OPERATIONS = [
      sc.PlanOutSchema, False, True),
     ("post", "/officer/field-collections", "api.officer_field_collection",
      sc.FieldCollectionInSchema, sc.FieldCollectionOutSchema, False, True),
+    ("get", "/officer/missed-registrations", "api.officer_missed_list", None,
+     cs.MissedOutSchema, True, False),
+    ("get", "/officer/missed-registrations/{missed_id}", "api.officer_missed", None,
+     cs.MissedOutSchema, False, False),
+    ("post", "/officer/missed-registrations/{missed_id}/close", "api.officer_close_missed",
+     cs.MissedCloseInSchema, cs.MissedOutSchema, False, True),
 ]
 # Query parameters of officer reads (path parameters are read off the path).
-OFFICER_QUERY = {"api.officer_spot_house": [
+OFFICER_QUERY = {"api.officer_missed_list": [
+    {"name": "status", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["open", "resolved", "all"]},
+     "description": "open=待追溯（缺省）, resolved=已办结, all=全部"},
+    {"name": "source", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["case", "spot_check"]},
+     "description": "case=案前比对, spot_check=抽查；缺省为全部"},
+], "api.officer_spot_house": [
     {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
      "description": "门牌二维码中的地址码（qr_token）"},
 ], "api.officer_kpis": [

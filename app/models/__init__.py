@@ -3,7 +3,7 @@ from app.models.address import Address
 from app.models.alert import Alert
 from app.models.audit import AuditLog
 from app.models.base import utcnow
-from app.models.case_check import CaseCheck, MissedRegistration
+from app.models.case_check import CaseCheck, CaseImport, MissedRegistration
 from app.models.claim import OwnershipClaim
 from app.models.declaration import Declaration, DeclarationEvent
 from app.models.employer import Employer, Employment
@@ -26,7 +26,8 @@ from app.models.watch import ChecklistTemplate, ControlTask, Watch
 from app.models.wechat_user import WeChatUser
 
 __all__ = [
-    "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "ChecklistTemplate", "Community",
+    "Address", "Alert", "AuditLog", "Branch", "CaseCheck", "CaseImport", "ChecklistTemplate",
+    "Community",
     "ConsoleNotice", "ControlTask", "Declaration", "DeclarationEvent", "Employer", "Employment",
     "House", "IdempotentRequest", "KpiAggregate", "KpiAggregateState", "KpiReport",
     "KpiThreshold", "MissedRegistration", "Officer", "OutboxJob", "OwnershipClaim", "Penalty",

@@ -10,8 +10,9 @@ from sqlalchemy import Select, false, or_, select
 
 from app.extensions import db
 from app.models import (
-    Address, Alert, AuditLog, Community, ControlTask, Declaration, House, Officer, OwnershipClaim,
-    Person, PoliceArea, Residence, SpotCheck, SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
+    Address, Alert, AuditLog, CaseCheck, CaseImport, Community, ControlTask, Declaration,
+    House, MissedRegistration, Officer, OwnershipClaim, Person, PoliceArea, Residence,
+    SpotCheck, SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
 )
 from app.services.errors import NotFound
 
@@ -159,7 +160,42 @@ def scope_spot_check_plan_items(stmt: Select, officer: Officer) -> Select:
                                   SpotCheckPlanItem.police_area_id))
 
 
+def scope_case_checks(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over CaseCheck to cases of the officer's station (an officer: the station
+    of the officer's police area, as the KPI drill-down shows them)."""
+    if officer.role == "officer":
+        return stmt.where(CaseCheck.station_id == (officer.station_id or -1))
+    return stmt.where(area_clause(officer, CaseCheck.station_id, CaseCheck.station_id))
+
+
+def scope_missed(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over MissedRegistration (漏登) to the officer's area: the station for
+    admins; for an officer, misses at a house of the own police area, or not yet placed at any
+    house, in the own station."""
+    if officer.role != "officer":
+        return stmt.where(area_clause(officer, MissedRegistration.station_id,
+                                      MissedRegistration.station_id))
+    return stmt.where(or_(
+        MissedRegistration.house_id.in_(scoped_house_ids(officer)),
+        (MissedRegistration.house_id.is_(None))
+        & (MissedRegistration.station_id == (officer.station_id or -1))))
+
+
+def scope_case_imports(stmt: Select, officer: Officer) -> Select:
+    """Case imports (案前比对导入) an administrator may follow: the own uploads for a station
+    admin, every upload of the branch's officers (and the CLI's) for branch roles."""
+    if officer.role in BRANCH_ROLES:
+        branch = select(Officer.id).where(Officer.branch_id == officer.branch_id)
+        return stmt.where(or_(CaseImport.officer_id.in_(branch), CaseImport.officer_id.is_(None)))
+    if officer.role == "station_admin":
+        return stmt.where(CaseImport.officer_id == officer.id)
+    return stmt.where(false())
+
+
 _SCOPES = {
+    CaseImport: scope_case_imports,
+    CaseCheck: scope_case_checks,
+    MissedRegistration: scope_missed,
     SpotCheck: scope_spot_checks,
     SpotCheckPlan: scope_spot_check_plans,
     SpotCheckPlanItem: scope_spot_check_plan_items,

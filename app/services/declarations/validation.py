@@ -15,7 +15,6 @@ from app.extensions import db
 from app.identity import IdentityError, check_document
 from app.models import (
     Address,
-    Alert,
     Declaration,
     Employment,
     House,
@@ -249,19 +248,13 @@ def check_proposed_changes(declaration: Declaration, outcome: Outcome) -> None:
 
 
 def resolve_missed_registrations(declaration: Declaration) -> None:
-    """Open 漏登 trace-backs for a person now registered are resolved."""
+    """Open 漏登 trace-backs of a person now registered show it (已补登, which declaration); an
+    officer still closes them (app/services/police/missed.py)."""
+    from app.services.police.missed import note_registration
+
     for _prefix, person in _persons(declaration):
-        open_misses = _lookups().open_misses(person)
-        for miss in open_misses:
-            miss.status = "resolved"
-            miss.resolved_at = utcnow()
-            miss.house_id = declaration.house_id
-            miss.outcome = f"已通过申报登记（回执{declaration.receipt_code}）"
-            alert = db.session.execute(select(Alert).where(
-                Alert.object_type == "missed_registration", Alert.object_id == miss.id,
-                Alert.status == "open")).scalar()
-            if alert:
-                alert.status, alert.closed_at, alert.outcome = "closed", utcnow(), miss.outcome
+        for miss in _lookups().open_misses(person):
+            note_registration(miss, declaration)
 
 
 def activate_proposed_rows(declaration: Declaration) -> None:

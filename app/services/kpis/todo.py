@@ -22,13 +22,10 @@ def todo_counts(officer: Officer, now=None) -> dict:
                        .where(tasks, ControlTask.status == "open"))
     overdue_tasks = count(select(func.count()).select_from(ControlTask)
                           .where(tasks, ControlTask.status == "open", ControlTask.deadline < now))
-    # 漏登 trace-backs carry a station only: a plain officer is not counted for them.
-    missed = 0
-    if officer.role != "officer":
-        missed = count(select(func.count()).select_from(MissedRegistration).where(
-            scoping.area_clause(officer, MissedRegistration.station_id,
-                                MissedRegistration.station_id),
-            MissedRegistration.status == "open", MissedRegistration.deadline < now))
+    # 漏登 trace-backs in the officer's area as the 漏登追溯 list shows them (scoping.scope_missed).
+    missed = count(scoping.scope_missed(
+        select(func.count()).select_from(MissedRegistration), officer).where(
+        MissedRegistration.status == "open", MissedRegistration.deadline < now))
     open_alerts = count(select(func.count()).select_from(Alert)
                         .where(alerts, Alert.status == "open"))
     return {"open_tasks": open_tasks, "overdue": overdue_tasks + missed,

@@ -7,44 +7,30 @@ import random
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
+from app import settings
 from app.crypto import mask_name
 from app.extensions import db
 from app.models import (
-    Address, Declaration, House, MissedRegistration, Officer, Person, Residence, SpotCheck,
+    Address, Declaration, House, Officer, Person, Residence, SpotCheck,
     SpotCheckPerson, SpotCheckPlan, SpotCheckPlanItem, utcnow,
 )
 from app.services.declarations import declare, rentals
 from app.services.declarations.declare import Submitter, local_today
 from app.services.errors import RuleError, StateConflict
-from app.services.police.alerts import ALERT_DUE_DAYS, raise_alert
+from app.services.police import missed
+from app.services.police.registered import registration_evidence
 
-NOT_COUNTING = ("rejected", "withdrawn")
 MAX_PERSONS = 30
 MAX_SAMPLE = 200
 
 
 def was_registered_before(person_id: int | None, house_id: int, checked_at: datetime) -> bool:
-    """Whether the person was registered at the house before checked_at (naive UTC): a residence
-    there declared before that moment, not rejected or withdrawn, whose stay covers the local
-    check date. A residence without a declaration counts from when it was recorded."""
-    if person_id is None:
-        return False
-    day = local_today(checked_at)
-    stmt = (
-        select(Residence.id)
-        .outerjoin(Declaration, Declaration.id == Residence.declaration_id)
-        .where(Residence.person_id == person_id, Residence.house_id == house_id,
-               Residence.status.not_in(NOT_COUNTING),
-               Residence.start_date <= day,
-               or_(Residence.end_date.is_(None), Residence.end_date >= day),
-               or_(and_(Declaration.id.is_(None), Residence.created_at < checked_at),
-                   and_(Declaration.created_at < checked_at,
-                        Declaration.status.not_in(NOT_COUNTING))))
-        .limit(1)
-    )
-    return db.session.execute(stmt).first() is not None
+    """Whether the person was registered at the house before checked_at (naive UTC): the one
+    rule of app/services/police/registered.py, at this house, covering the local check date."""
+    return registration_evidence(person_id, checked_at, local_today(checked_at),
+                                 house_id=house_id) is not None
 
 
 def house_by_token(token: str) -> House | None:
@@ -138,17 +124,12 @@ def _collect_move_in(submitter: Submitter, house: House, data: dict, person, now
 
 def _missed(check: SpotCheck, row: SpotCheckPerson, house: House, now: datetime) -> None:
     person = db.session.get(Person, row.person_id)
-    missed = MissedRegistration(
+    days = missed.trace_back_days(settings.config())
+    missed.record_miss(
         source="spot_check", spot_check_person_id=row.id, station_id=house.station_id,
-        document_type=person.document_type, document_blind_index=person.document_blind_index,
-        deadline=now + timedelta(days=ALERT_DUE_DAYS), status="open", house_id=house.id,
-        landlord_person_id=house.owner_person_id)
-    db.session.add(missed)
-    db.session.flush()
-    raise_alert("missed_registration", "missed_registration", missed.id,
-                station_id=house.station_id, police_area_id=house.police_area_id,
-                summary=f"抽查发现未登记人员 {mask_name(person.name)}（{house.address.full_text}）",
-                now=now)
+        document_type=person.document_type, blind_index=person.document_blind_index,
+        house=house, days=days, now=now,
+        summary=f"抽查发现未登记人员 {mask_name(person.name)}（{house.address.full_text}）")
 
 
 # -- plans (抽查计划) ------------------------------------------------------------------------------

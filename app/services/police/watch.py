@@ -120,9 +120,10 @@ def delist(watch: Watch, reason: str, now: datetime | None = None) -> int:
     return task_service.cancel_for_delisting(watch, reason, now)
 
 
-def read_table(filename: str, data: bytes) -> list[tuple[int, dict]]:
+def read_table(filename: str, data: bytes, columns=COLUMNS,
+               required=REQUIRED) -> list[tuple[int, dict]]:
     """Rows of a CSV (UTF-8 or GB18030) or XLSX file as (line number, {column: value}), by the
-    Chinese headers of docs/IMPORTS.md."""
+    Chinese headers of docs/IMPORTS.md (the watch list's unless others are given)."""
     name = (filename or "").lower()
     if name.endswith(".xlsx"):
         rows = _xlsx_rows(data)
@@ -135,7 +136,7 @@ def read_table(filename: str, data: bytes) -> list[tuple[int, dict]]:
     except StopIteration:
         raise RuleError("file", "文件是空的") from None
     header = [str(h or "").strip().lstrip("\ufeff") for h in header]
-    missing = [c for c in REQUIRED if c not in header]
+    missing = [c for c in required if c not in header]
     if missing:
         raise RuleError("file", "缺少列：" + "、".join(missing))
     out = []
@@ -145,7 +146,7 @@ def read_table(filename: str, data: bytes) -> list[tuple[int, dict]]:
         if len(out) >= MAX_ROWS:
             raise RuleError("file", f"一次最多导入 {MAX_ROWS} 行")
         out.append((line, {h: (values[i] if i < len(values) else None)
-                           for i, h in enumerate(header) if h in COLUMNS}))
+                           for i, h in enumerate(header) if h in columns}))
     return out
 
 
