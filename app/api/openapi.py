@@ -10,6 +10,7 @@ from flask import current_app
 from app.schemas import claims as c
 from app.schemas import declarations as s
 from app.schemas import officer as o
+from app.schemas import penalties as pn
 from app.schemas import spot_checks as sc
 
 # (method, path, view endpoint, request schema, response schema, response is a list)
@@ -97,6 +98,10 @@ OFFICER_OPERATIONS = [
      sc.PlanOutSchema, False, True),
     ("post", "/officer/field-collections", "api.officer_field_collection",
      sc.FieldCollectionInSchema, sc.FieldCollectionOutSchema, False, True),
+    ("post", "/officer/penalties", "api.officer_record_penalty", pn.OfficerPenaltyInSchema,
+     pn.PenaltyOutSchema, False, True),
+    ("get", "/officer/penalties/{penalty_id}", "api.officer_penalty", None,
+     pn.PenaltyOutSchema, False, False),
 ]
 # Query parameters of officer reads (path parameters are read off the path).
 OFFICER_QUERY = {"api.officer_spot_house": [

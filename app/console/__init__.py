@@ -9,3 +9,4 @@ from app.console import field  # noqa: E402,F401  (watch list, control tasks, al
 from app.console import kpis  # noqa: E402,F401  (KPI dashboard and reports, issue #13)
 from app.console import spot  # noqa: E402,F401  (spot checks, issue #11)
 from app.console import collect  # noqa: E402,F401  (field collection, issue #11)
+from app.console import penalties  # noqa: E402,F401  (penalty decisions, issue #12)

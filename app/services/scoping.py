@@ -11,8 +11,9 @@ from werkzeug.exceptions import NotFound
 
 from app.extensions import db
 from app.models import (
-    Address, Alert, AuditLog, Community, ControlTask, Declaration, House, Officer, OwnershipClaim,
-    Person, PoliceArea, Residence, SpotCheck, SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
+    Address, Alert, AuditLog, Community, ControlTask, Declaration, House, MissedRegistration,
+    Officer, OwnershipClaim, Penalty, Person, PoliceArea, Residence, SpotCheck, SpotCheckPlan,
+    SpotCheckPlanItem, Station, Watch,
 )
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
@@ -29,6 +30,16 @@ def area_clause(officer: Officer, station_col, area_col):
     if officer.role == "officer":
         return area_col == officer.police_area_id if officer.police_area_id else false()
     if officer.role == "station_admin":
+        return station_col == officer.station_id if officer.station_id else false()
+    if officer.role in BRANCH_ROLES:
+        return station_col.in_(branch_station_ids(officer))
+    return false()
+
+
+def station_clause(officer: Officer, station_col):
+    """WHERE clause for rows that belong to a station only (漏登, penalties): officers and station
+    admins see their station's, branch roles every station of their branch."""
+    if officer.role in ("officer", "station_admin"):
         return station_col == officer.station_id if officer.station_id else false()
     if officer.role in BRANCH_ROLES:
         return station_col.in_(branch_station_ids(officer))
@@ -159,7 +170,19 @@ def scope_spot_check_plan_items(stmt: Select, officer: Officer) -> Select:
                                   SpotCheckPlanItem.police_area_id))
 
 
+def scope_penalties(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Penalty to the penalties decided in the officer's station."""
+    return stmt.where(station_clause(officer, Penalty.station_id))
+
+
+def scope_missed_registrations(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over MissedRegistration to the 漏登 of the officer's station."""
+    return stmt.where(station_clause(officer, MissedRegistration.station_id))
+
+
 _SCOPES = {
+    Penalty: scope_penalties,
+    MissedRegistration: scope_missed_registrations,
     SpotCheck: scope_spot_checks,
     SpotCheckPlan: scope_spot_check_plans,
     SpotCheckPlanItem: scope_spot_check_plan_items,

@@ -1,0 +1,34 @@
+"""penalty: the row of the table of laws it was decided under, the citation and article text as
+quoted when decided, and whether the circumstances were minor (情节较轻)
+
+Revision ID: c12penal013
+Revises: p11spot011
+Create Date: 2026-12-01 19:50:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = 'c12penal013'
+down_revision = 'p11spot011'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('penalty', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('legal_basis_key', sa.String(length=32), nullable=False,
+                                      server_default=''))
+        batch_op.add_column(sa.Column('legal_citation', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('legal_text', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('minor', sa.Boolean(), nullable=False,
+                                      server_default='0'))
+
+
+def downgrade():
+    with op.batch_alter_table('penalty', schema=None) as batch_op:
+        batch_op.drop_column('minor')
+        batch_op.drop_column('legal_text')
+        batch_op.drop_column('legal_citation')
+        batch_op.drop_column('legal_basis_key')
