@@ -126,9 +126,11 @@ def parse_amount(value) -> Decimal | None:
         amount = Decimal(str(value).strip().replace(",", ""))
     except InvalidOperation:
         raise RuleError("amount_yuan", "罚款金额应为数字（元），如 500") from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+    if not amount.is_finite():
+        raise RuleError("amount_yuan", "罚款金额应为数字（元），如 500")
+    if amount != amount.quantize(Decimal("0.01")):
         raise RuleError("amount_yuan", "罚款金额最多保留两位小数")
-    return amount
+    return amount.quantize(Decimal("0.01"))
 
 
 def check_sanction(basis: LegalBasis, kind: str, amount: Decimal | None,
