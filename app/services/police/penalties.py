@@ -70,9 +70,9 @@ def missed_date(missed: MissedRegistration) -> date:
 
 
 def record_penalty(officer: Officer, target: PenaltyTarget, *, landlord_person_id,
-                   offence_date: date | None, kind: str, amount_yuan, minor: bool,
-                   note: str | None = None, ip: str | None = None, channel: str = "console",
-                   now: datetime | None = None) -> Penalty:
+                   offence_date: date | None, kind: str = "fine", amount_yuan=None,
+                   minor: bool = False, note: str | None = None, ip: str | None = None,
+                   channel: str = "console", now: datetime | None = None) -> Penalty:
     """Record a penalty decision: the basis by the offence date, the sanction within its range.
     Raises RuleError naming the field (landlord_person_id, offence_date, kind, amount_yuan,
     minor, note) in Chinese; StateConflict when the 漏登 already has a decision."""
@@ -250,7 +250,9 @@ def render_pdf(penalty: Penalty) -> bytes:
         Paragraph("处罚决定记录", title), Spacer(1, 6 * mm), table, Spacer(1, 6 * mm),
         Paragraph(f"所引法律条文：{_escape(penalty.legal_citation or penalty.legal_basis)}"
                   f"{_escape(scope)}", body),
-        Paragraph(_escape(penalty.legal_text or ""), body), Spacer(1, 10 * mm),
+        Paragraph(_escape(penalty.legal_text or ""), body), Spacer(1, 14 * mm),
+        Paragraph("决定民警签名：＿＿＿＿＿＿＿＿　　被处罚人签名：＿＿＿＿＿＿＿＿　　日期：＿＿＿＿＿＿", body),
+        Spacer(1, 10 * mm),
         Paragraph("本记录由安居系统生成，供存档和打印；以公安机关制作的处罚决定书为准。", small),
     ])
     return out.getvalue()
