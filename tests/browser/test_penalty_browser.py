@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from app.extensions import db
 from app.fakedata import FakeData
 from app.models import House
-from app.services.officers import create_officer
+from app.services.accounts.officers import create_officer
 from tests.factories import make_address, make_jurisdiction, make_person
 
 PASSWORD = "Liulanqi-ceshi-2026"

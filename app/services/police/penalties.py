@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.formatting import local_date, to_local
 from app.models import House, MissedRegistration, Officer, Penalty, Person, Station, utcnow
-from app.services import audit, scoping
+from app.services.accounts import audit, scoping
 from app.services.errors import RuleError, StateConflict
 from app.services.police import legal_basis
 
