@@ -286,3 +286,29 @@ def test_a_penalty_on_a_missed_registration_is_the_same_offence_not_a_repeat(wor
 def test_the_year_before_a_leap_day_is_the_28th_of_february():
     assert penalties.year_before(date(2028, 2, 29)) == date(2027, 2, 28)
     assert penalties.year_before(date(2026, 1, 15)) == date(2025, 1, 15)
+
+
+def test_a_broken_table_of_laws_stops_the_app_from_starting(app_config, tmp_path, monkeypatch):
+    from app import create_app
+
+    broken = tmp_path / "legal_bases.json"
+    broken.write_text('{"bases": [{"key": "x"}]}', encoding="utf-8")
+    monkeypatch.setattr(legal_basis, "TABLE_FILE", str(broken))
+    legal_basis.table.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="malformed legal-basis table"):
+            create_app(app_config)
+    finally:
+        monkeypatch.undo()
+        legal_basis.table.cache_clear()
+    assert legal_basis.table()[-1].key == "zaf-2025-68"
+
+
+def test_another_station_sees_nothing_of_the_landlords_record(world):
+    landlord = _landlord(world)
+    _missed(world, landlord, found=datetime(2026, 5, 1))
+    _decide(world)
+    db.session.commit()
+    assert len(penalties.landlord_record(landlord, world.officers["officer_a"]).entries) == 2
+    assert penalties.landlord_record(landlord, world.officers["officer_b"]).entries == []
+    assert len(penalties.landlord_record(landlord, world.officers["branch_admin"]).entries) == 2

@@ -78,8 +78,15 @@ def _range(raw: dict) -> AmountRange:
 
 def parse_table(raw: dict) -> tuple[LegalBasis, ...]:
     """The rows of a table file, oldest first; a malformed table raises ValueError."""
+    try:
+        return _parse_rows(raw["bases"])
+    except (KeyError, TypeError, ArithmeticError) as exc:
+        raise ValueError(f"malformed legal-basis table: {exc!r}") from exc
+
+
+def _parse_rows(items: list) -> tuple[LegalBasis, ...]:
     rows = []
-    for item in raw["bases"]:
+    for item in items:
         minor = item.get("minor") or None
         rows.append(LegalBasis(
             key=item["key"], law=item["law"], edition=item["edition"], article=item["article"],
