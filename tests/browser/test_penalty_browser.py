@@ -34,7 +34,7 @@ def penalty_scene(live_server):
         db.session.add(house)
         username = f"pen{n}"
         create_officer(username=username, password=PASSWORD, name="处罚民警",
-                       badge_number=f"F{n:04d}", role="officer", branch_id=j["branch"].id,
+                       badge_number=f"CF{n:04d}", role="officer", branch_id=j["branch"].id,
                        station_id=j["station"].id, police_area_id=j["police_area"].id)
         db.session.commit()
         scene = {"username": username, "house_id": house.id, "landlord_id": landlord.id}

@@ -312,3 +312,13 @@ def test_another_station_sees_nothing_of_the_landlords_record(world):
     assert len(penalties.landlord_record(landlord, world.officers["officer_a"]).entries) == 2
     assert penalties.landlord_record(landlord, world.officers["officer_b"]).entries == []
     assert len(penalties.landlord_record(landlord, world.officers["branch_admin"]).entries) == 2
+
+
+def test_a_missed_registration_without_a_house_asks_for_the_house_first(client, world):
+    landlord = _landlord(world)
+    miss = _missed(world, landlord, found=datetime(2026, 5, 1))
+    miss.house_id = None
+    db.session.commit()
+    login(client, "officer_a")
+    resp = client.get(f"/console/penalties/new?missed={miss.id}")
+    assert resp.status_code == 400 and "尚未查明居住的房屋" in resp.get_data(as_text=True)

@@ -51,7 +51,8 @@ def target_for_missed(missed_id, officer: Officer) -> PenaltyTarget:
     """A penalty from a 漏登 of the officer's station: its house and landlord, its date."""
     missed = scoping.scoped_get(MissedRegistration, missed_id, officer)
     if missed.house_id is None:
-        raise RuleError("missed", "该漏登尚未查明居住的房屋，请先在核查任务中填写房屋")
+        raise RuleError("missed_registration_id",
+                        "该漏登尚未查明居住的房屋，请先在核查任务中填写房屋")
     house = db.session.get(House, missed.house_id)
     landlords = _landlords_of(house)
     named = db.session.get(Person, missed.landlord_person_id) if missed.landlord_person_id else None
