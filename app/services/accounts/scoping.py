@@ -37,7 +37,7 @@ def area_clause(officer: Officer, station_col, area_col):
 
 
 def station_clause(officer: Officer, station_col):
-    """WHERE clause for rows that belong to a station only (漏登, penalties): officers and station
+    """WHERE clause for rows that belong to a station only (penalties): officers and station
     admins see their station's, branch roles every station of their branch."""
     if officer.role in ("officer", "station_admin"):
         return station_col == officer.station_id if officer.station_id else false()
@@ -175,14 +175,22 @@ def scope_penalties(stmt: Select, officer: Officer) -> Select:
     return stmt.where(station_clause(officer, Penalty.station_id))
 
 
-def scope_missed_registrations(stmt: Select, officer: Officer) -> Select:
-    """Limit a select over MissedRegistration to the 漏登 of the officer's station."""
-    return stmt.where(station_clause(officer, MissedRegistration.station_id))
+def scope_missed(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over MissedRegistration (漏登) to the officer's area: the station for
+    admins; for an officer, misses at a house of the own police area, or not yet placed at any
+    house, in the own station."""
+    if officer.role != "officer":
+        return stmt.where(area_clause(officer, MissedRegistration.station_id,
+                                      MissedRegistration.station_id))
+    return stmt.where(or_(
+        MissedRegistration.house_id.in_(scoped_house_ids(officer)),
+        (MissedRegistration.house_id.is_(None))
+        & (MissedRegistration.station_id == (officer.station_id or -1))))
 
 
 _SCOPES = {
     Penalty: scope_penalties,
-    MissedRegistration: scope_missed_registrations,
+    MissedRegistration: scope_missed,
     SpotCheck: scope_spot_checks,
     SpotCheckPlan: scope_spot_check_plans,
     SpotCheckPlanItem: scope_spot_check_plan_items,

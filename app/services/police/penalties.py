@@ -177,7 +177,7 @@ class LandlordRecord:
 def landlord_record(person: Person, officer: Officer) -> LandlordRecord:
     """The 漏登 charged to this landlord and the penalties decided on them, in the officer's
     station scope, newest first; an offence with an earlier one within 12 months is a repeat."""
-    misses = db.session.execute(scoping.scope_missed_registrations(
+    misses = db.session.execute(scoping.scope_missed(
         select(MissedRegistration).where(MissedRegistration.landlord_person_id == person.id),
         officer)).scalars().all()
     penalties = db.session.execute(scoping.scope_penalties(
