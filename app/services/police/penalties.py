@@ -189,9 +189,8 @@ def landlord_record(person: Person, officer: Officer) -> LandlordRecord:
                                    offence=p.missed_registration_id not in listed))
     offences = sorted((e for e in entries if e.offence),
                       key=lambda e: (e.day, e.kind, e.missed.id if e.missed else e.penalty.id))
-    for i, entry in enumerate(offences):
-        start = year_before(entry.day)
-        entry.repeat = any(start <= earlier.day for earlier in offences[:i])
+    for i, entry in enumerate(offences):  # sorted: the one before is the latest earlier one
+        entry.repeat = i > 0 and offences[i - 1].day >= year_before(entry.day)
     by_miss = {e.missed.id: e for e in entries if e.missed is not None}
     for entry in entries:
         if entry.penalty is not None and entry.penalty.missed_registration_id in by_miss:
