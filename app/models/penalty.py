@@ -22,8 +22,9 @@ class Penalty(TimestampMixin, db.Model):
     landlord_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     house_id: Mapped[int] = mapped_column(ForeignKey("house.id"), index=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    # One decision per 漏登 (unique; NULL for a decision from a house, any number of those).
     missed_registration_id: Mapped[int | None] = mapped_column(
-        ForeignKey("missed_registration.id"), index=True
+        ForeignKey("missed_registration.id"), index=True, unique=True
     )
     offence_date: Mapped[date] = mapped_column(Date)
     # The short name, e.g. "治安管理处罚法(2012)第五十七条" or "治安管理处罚法(2025修订)第六十八条"

@@ -1,5 +1,5 @@
 """penalty: the row of the table of laws it was decided under, the citation and article text as
-quoted when decided, and whether the circumstances were minor (情节较轻)
+quoted when decided, whether the circumstances were minor (情节较轻); one decision per 漏登
 
 Revision ID: c12penal013
 Revises: p11spot011
@@ -24,9 +24,24 @@ def upgrade():
         batch_op.add_column(sa.Column('legal_text', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('minor', sa.Boolean(), nullable=False,
                                       server_default='0'))
+    _missed_index(unique=True)
+
+
+def _missed_index(unique: bool) -> None:
+    """Swap ix_penalty_missed_registration_id between plain and unique. MariaDB refuses to drop
+    an index a foreign key needs on its own, so there both happen in one ALTER TABLE."""
+    name = 'ix_penalty_missed_registration_id'
+    if op.get_bind().dialect.name == 'mysql':
+        op.execute(f"ALTER TABLE penalty DROP INDEX {name}, "
+                   f"ADD {'UNIQUE ' if unique else ''}INDEX {name} (missed_registration_id)")
+        return
+    with op.batch_alter_table('penalty', schema=None) as batch_op:
+        batch_op.drop_index(name)
+        batch_op.create_index(name, ['missed_registration_id'], unique=unique)
 
 
 def downgrade():
+    _missed_index(unique=False)
     with op.batch_alter_table('penalty', schema=None) as batch_op:
         batch_op.drop_column('minor')
         batch_op.drop_column('legal_text')

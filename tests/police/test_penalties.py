@@ -322,3 +322,22 @@ def test_a_missed_registration_without_a_house_asks_for_the_house_first(client, 
     login(client, "officer_a")
     resp = client.get(f"/console/penalties/new?missed={miss.id}")
     assert resp.status_code == 400 and "尚未查明居住的房屋" in resp.get_data(as_text=True)
+
+
+def test_the_database_keeps_one_decision_per_missed_registration(world):
+    from sqlalchemy.exc import IntegrityError
+
+    landlord = _landlord(world)
+    miss = _missed(world, landlord, found=datetime(2026, 5, 1))
+    officer = world.officers["officer_a"]
+    row = dict(landlord_person_id=landlord.id, house_id=world.a.house.id,
+               station_id=world.a.house.station_id, missed_registration_id=miss.id,
+               offence_date=date(2026, 5, 1), legal_basis="x", decided_by_officer_id=officer.id)
+    db.session.add(Penalty(**row))
+    db.session.commit()
+    db.session.add(Penalty(**row))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.add_all([Penalty(**dict(row, missed_registration_id=None)) for _ in range(2)])
+    db.session.commit()  # decisions from a house carry no 漏登: any number of them

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.formatting import local_date, to_local
@@ -102,8 +103,11 @@ def record_penalty(officer: Officer, target: PenaltyTarget, *, landlord_person_i
         offence_date=offence_date, legal_basis=basis.short, legal_basis_key=basis.key,
         legal_citation=basis.citation, legal_text=basis.text, minor=bool(minor), kind=kind,
         amount_yuan=amount, decided_by_officer_id=officer.id, decided_at=now, note=note or None)
-    db.session.add(penalty)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # the unique 漏登 index decides a race, not timing
+            db.session.add(penalty)
+    except IntegrityError:
+        raise StateConflict("该漏登已作出处罚决定") from None
     audit.record(officer, "penalty.record", "penalty", penalty.id, ip=ip, detail={
         "house_id": target.house.id, "landlord_person_id": landlord.id,
         "missed_registration_id": penalty.missed_registration_id, "basis": basis.key,
