@@ -44,6 +44,9 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
+    from app.services.police import legal_basis
+
+    legal_basis.table()  # the table of laws is data: a broken file stops start-up, not a decision
     from app.formatting import register as register_formatting
 
     register_formatting(app)

@@ -132,11 +132,12 @@ AUDIT_ACTION_LABELS = {
     "claim.withdraw": "撤回认领申请", "claim.file_house": "申请认领房屋",
     "claim.file_employer": "申请认领单位",
     "house.agent_set": "设置托管人", "house.agent_removed": "取消托管人",
+    "penalty.record": "记录处罚决定",
 }
 
 AUDIT_OBJECT_LABELS = {"declaration": "申报", "person": "人员", "address": "地址",
                        "officer": "账号", "house": "房屋", "employer": "单位",
-                       "ownership_claim": "认领申请", "alert": "预警"}
+                       "ownership_claim": "认领申请", "alert": "预警", "penalty": "处罚决定"}
 
 
 def audit_action_label(action: str | None) -> str:

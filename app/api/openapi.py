@@ -11,6 +11,7 @@ from app.schemas import cases as cs
 from app.schemas import claims as c
 from app.schemas import declarations as s
 from app.schemas import officer as o
+from app.schemas import penalties as pn
 from app.schemas import spot_checks as sc
 
 # (method, path, view endpoint, request schema, response schema, response is a list)
@@ -104,6 +105,10 @@ OFFICER_OPERATIONS = [
      cs.MissedOutSchema, False, False),
     ("post", "/officer/missed-registrations/{missed_id}/close", "api.officer_close_missed",
      cs.MissedCloseInSchema, cs.MissedOutSchema, False, True),
+    ("post", "/officer/penalties", "api.officer_record_penalty", pn.OfficerPenaltyInSchema,
+     pn.PenaltyOutSchema, False, True),
+    ("get", "/officer/penalties/{penalty_id}", "api.officer_penalty", None,
+     pn.PenaltyOutSchema, False, False),
 ]
 # Query parameters of officer reads (path parameters are read off the path).
 OFFICER_QUERY = {"api.officer_missed_list": [

@@ -10,3 +10,4 @@ from app.console import kpis  # noqa: E402,F401  (KPI dashboard and reports, iss
 from app.console import spot  # noqa: E402,F401  (spot checks, issue #11)
 from app.console import collect  # noqa: E402,F401  (field collection, issue #11)
 from app.console import cases  # noqa: E402,F401  (案前比对 and 漏登追溯, issue #12)
+from app.console import penalties  # noqa: E402,F401  (penalty decisions, issue #12)

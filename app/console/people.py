@@ -24,6 +24,7 @@ from app.services.accounts import audit, scoping
 from app.services.declarations import claims
 from app.services.people import linking, people, search as search_service
 from app.services.errors import RuleError
+from app.services.police import penalties
 
 DECLARED_BY_LABELS = {"landlord": "房东", "tenant": "租客本人", "employer": "用工单位",
                       "officer": "民警", "import": "批量导入"}
@@ -155,7 +156,8 @@ def _render_person(person: Person, revealed: dict | None = None, status: int = 2
                            change_labels=CHANGE_FIELD_LABELS,
                            linked_users=linking.linked_users(person),
                            link_form=link_form or LinkWeChatForm(), link_error=link_error,
-                           just_linked=linked), status
+                           just_linked=linked,
+                           landlord_record=penalties.landlord_record(person, officer)), status
 
 
 @bp.get("/persons/<int:person_id>")
@@ -211,7 +213,9 @@ def link_wechat(person_id: int):
 @login_required
 def house(house_id: int):
     """A house and its timeline: who lived there and when."""
-    h = scoping.scoped_get(House, house_id, current_officer())
+    officer = current_officer()
+    h = scoping.scoped_get(House, house_id, officer)
     return render_template("console/house.html", house=h,
                            timeline=search_service.house_timeline(h),
-                           pending_claims=claims.pending_count("house", h.id))
+                           pending_claims=claims.pending_count("house", h.id),
+                           penalties=penalties.house_penalties(h, officer))

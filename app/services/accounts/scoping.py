@@ -11,7 +11,7 @@ from sqlalchemy import Select, false, or_, select
 from app.extensions import db
 from app.models import (
     Address, Alert, AuditLog, CaseCheck, CaseImport, Community, ControlTask, Declaration,
-    House, MissedRegistration, Officer, OwnershipClaim, Person, PoliceArea, Residence,
+    House, MissedRegistration, Officer, OwnershipClaim, Penalty, Person, PoliceArea, Residence,
     SpotCheck, SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
 )
 from app.services.errors import NotFound
@@ -30,6 +30,16 @@ def area_clause(officer: Officer, station_col, area_col):
     if officer.role == "officer":
         return area_col == officer.police_area_id if officer.police_area_id else false()
     if officer.role == "station_admin":
+        return station_col == officer.station_id if officer.station_id else false()
+    if officer.role in BRANCH_ROLES:
+        return station_col.in_(branch_station_ids(officer))
+    return false()
+
+
+def station_clause(officer: Officer, station_col):
+    """WHERE clause for rows that belong to a station only (penalties): officers and station
+    admins see their station's, branch roles every station of their branch."""
+    if officer.role in ("officer", "station_admin"):
         return station_col == officer.station_id if officer.station_id else false()
     if officer.role in BRANCH_ROLES:
         return station_col.in_(branch_station_ids(officer))
@@ -168,6 +178,11 @@ def scope_case_checks(stmt: Select, officer: Officer) -> Select:
     return stmt.where(area_clause(officer, CaseCheck.station_id, CaseCheck.station_id))
 
 
+def scope_penalties(stmt: Select, officer: Officer) -> Select:
+    """Limit a select over Penalty to the penalties decided in the officer's station."""
+    return stmt.where(station_clause(officer, Penalty.station_id))
+
+
 def scope_missed(stmt: Select, officer: Officer) -> Select:
     """Limit a select over MissedRegistration (漏登) to the officer's area: the station for
     admins; for an officer, misses at a house of the own police area, or not yet placed at any
@@ -195,6 +210,7 @@ def scope_case_imports(stmt: Select, officer: Officer) -> Select:
 _SCOPES = {
     CaseImport: scope_case_imports,
     CaseCheck: scope_case_checks,
+    Penalty: scope_penalties,
     MissedRegistration: scope_missed,
     SpotCheck: scope_spot_checks,
     SpotCheckPlan: scope_spot_check_plans,
