@@ -223,6 +223,13 @@ def _skip(base, streams, offset: int, session) -> list | None:
     return decode_cursor(encode_cursor(found[offset - 1][0])) if len(found) >= offset else None
 
 
+def page_statements(filters: dict, officer) -> list:
+    """The selects of the queue's first page, one per stream (for EXPLAIN in the tests)."""
+    base = _base(filters, officer)
+    return [_ordered(base, stream, None, False).limit(PER_PAGE + 1)
+            for stream in _streams(filters)]
+
+
 def _totals(base, statuses, session) -> tuple[dict, set]:
     totals, capped = {}, set()
     for status in statuses:

@@ -150,3 +150,22 @@ def test_totals_above_the_cap_say_so(crowd, as_officer, monkeypatch):
     html = as_officer.get("/console/declarations?status=all").get_data(as_text=True)
     totals = re.search(r'data-testid="queue-totals">([^<]+)<', html).group(1)
     assert "以上" in totals and "3 条以上" in totals
+
+
+def test_address_search_lists_prefix_matches_and_falls_back_to_text_inside(world, as_officer):
+    from app.services import search as search_service
+    from tests.factories import make_address
+
+    community = world.a.jurisdiction["community"]
+    starts = make_address(community, full_text="前缀路8号1幢1单元101室")
+    inside = make_address(community, full_text="新前缀路8号1幢1单元101室")
+    db.session.commit()
+    officer = world.officers["station_admin_a"]
+    found, how = search_service.addresses_matching("前缀路8号", officer)
+    assert [a.id for a in found] == [starts.id] and how == "prefix"
+    found, how = search_service.addresses_matching("8号1幢1单元101", officer)
+    assert {starts.id, inside.id} <= {a.id for a in found} and how == "contains"
+    from tests.console.helpers import search
+
+    page = search(as_officer, "前缀路8号", kind="address").get_data(as_text=True)
+    assert "列出以“前缀路8号”开头的地址" in page and starts.full_text in page
