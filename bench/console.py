@@ -156,7 +156,7 @@ def ensure_officers():
 
     from app.extensions import db
     from app.models import Officer
-    from app.services.officers import hash_password
+    from app.services.accounts.officers import hash_password
 
     made = {}
     for username, role, station in (("bench_station", "station_admin", 1),
@@ -181,7 +181,7 @@ def samples(officer, n: int, rng: random.Random) -> dict:
     from app import crypto
     from app.extensions import db
     from app.models import Address, Community, House, Person, Residence
-    from app.services import scoping
+    from app.services.accounts import scoping
 
     rows = db.session.execute(scoping.scope_houses(
         select(Residence.person_id, Residence.house_id, House.address_id)

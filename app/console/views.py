@@ -19,8 +19,8 @@ from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Person
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.officer import ROLE_LABELS
-from app.services import audit, review, scoping
-from app.services import review_queue as queue
+from app.services.accounts import audit, scoping
+from app.services.declarations import queue, review
 from app.wording import CHANNEL_LABELS, reason_sentence
 from app.wording import ROLE_LABELS as SUBMITTER_ROLES
 from app.services.kpis import todo
@@ -76,7 +76,7 @@ def index():
 @login_required
 def declarations():
     """The review queue in the officer's area, by status, kind, community, age and lateness;
-    "下一页"/"上一页" carry a keyset cursor (app/services/review_queue.py)."""
+    "下一页"/"上一页" carry a keyset cursor (app/services/declarations/queue.py)."""
     filters = queue.parse_filters(request.args)
     with read_session() as reader:  # heavy read: the replica, unless this officer just decided
         result = queue.queue_page(filters, current_officer(), session=reader)

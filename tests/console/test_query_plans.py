@@ -14,8 +14,9 @@ from sqlalchemy import select, text
 from app import crypto
 from app.extensions import db
 from app.models import Address, Declaration, House, Person, Residence
-from app.services import review_queue as queue
-from app.services import scoping, search
+from app.services.declarations import queue
+from app.services.accounts import scoping
+from app.services.people import search
 
 QUEUE_INDEXES = {"ix_declaration_station_status_created", "ix_declaration_status_created",
                  "ix_declaration_station_kind_status", "ix_declaration_station_late_status",

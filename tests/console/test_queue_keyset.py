@@ -1,4 +1,4 @@
-"""The review queue's keyset pages (app/services/review_queue.py): the rows the old offset pages
+"""The review queue's keyset pages (app/services/declarations/queue.py): the rows the old offset pages
 showed, in the same order, for every sort and status filter; nothing shown twice or skipped when
 declarations arrive between two page loads; "上一页" returns the page before; capped totals."""
 from __future__ import annotations
@@ -13,8 +13,8 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import Address, Declaration, Officer
-from app.services import review_queue as queue
-from app.services import scoping
+from app.services.declarations import queue
+from app.services.accounts import scoping
 from tests.console.helpers import make_declaration
 
 STATUSES = ("needs_review", "flagged", "verified", "approved", "rejected", "received")
@@ -153,7 +153,7 @@ def test_totals_above_the_cap_say_so(crowd, as_officer, monkeypatch):
 
 
 def test_address_search_lists_prefix_matches_and_falls_back_to_text_inside(world, as_officer):
-    from app.services import search as search_service
+    from app.services.people import search as search_service
     from tests.factories import make_address
 
     community = world.a.jurisdiction["community"]

@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, or_, select
 
 from app.models import Address, Community, Declaration, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
-from app.services import scoping
+from app.services.accounts import scoping
 
 PER_PAGE = 50
 # The "待处理" view: what needs the officer (review, field check) before what only awaits a
