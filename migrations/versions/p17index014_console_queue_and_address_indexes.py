@@ -14,7 +14,7 @@ down_revision = 'p11spot011'
 branch_labels = None
 depends_on = None
 
-# (table, name, columns): see app/services/review_queue.py for the queries each one serves.
+# (table, name, columns): see app/services/declarations/queue.py for the queries each one serves.
 INDEXES = [
     ('declaration', 'ix_declaration_station_status_created', ['station_id', 'status', 'created_at']),
     ('declaration', 'ix_declaration_status_created', ['status', 'created_at']),
