@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import defer
 
 from app.models import Address, Community, Declaration, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
@@ -32,9 +33,9 @@ NEEDS_OFFICER = ("needs_review", "flagged")
 SORT_CHOICES = {"urgent": "需要处理的在前", "newest": "最新提交", "oldest": "最早提交",
                 "late": "逾期最久"}
 AGE_CHOICES = {"1": "超过 1 天", "3": "超过 3 天", "7": "超过 7 天", "30": "超过 30 天"}
-# Totals above this are shown as "10000 条以上": counting a city's whole queue on every page
-# load would cost more than the page itself.
-COUNT_CAP = 10_000
+# Totals above this are shown as "1000 条以上": counting a city's whole queue on every page
+# load would cost more than the page itself (the home page has the exact counts).
+COUNT_CAP = 1_000
 MAX_PAGE = 100_000
 
 
@@ -90,8 +91,10 @@ def _statuses(filters: dict) -> tuple[str, ...]:
 
 def _base(filters: dict, officer):
     """The select of queue rows in the area with every filter but the status."""
+    # The list shows neither the payload nor the candidates: not read (nor decoded) per row.
     stmt = (select(Declaration, Address.full_text)
-            .outerjoin(Address, Address.id == Declaration.address_id))
+            .outerjoin(Address, Address.id == Declaration.address_id)
+            .options(defer(Declaration.payload), defer(Declaration.candidates)))
     if filters["kind"] in KIND_LABELS:
         stmt = stmt.where(Declaration.kind == filters["kind"])
     if filters["community_id"].isdigit():
