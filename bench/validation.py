@@ -98,8 +98,12 @@ def _insert(table, rows: list[dict], chunk: int = 5000) -> None:
     db.session.commit()
 
 
-def build_data(args, rng: random.Random) -> dict:
-    """Jurisdiction, addresses, houses, persons, watch entries and declarations in `received`."""
+def build_data(args, rng: random.Random, *, stations: int = 4, areas: int = 20,
+               houses: int | None = None, phones: bool = False, shape=None) -> dict:
+    """Jurisdiction, addresses, houses, persons, watch entries and declarations in `received`.
+
+    bench/console.py reuses it with more stations, its own house count, phone numbers and
+    `shape(declaration_row, rng)`, which gives each declaration a status, age and lateness."""
     from app import crypto
     from app.extensions import db
     from app.fakedata import FakeData
@@ -111,7 +115,6 @@ def build_data(args, rng: random.Random) -> dict:
     now = datetime.utcnow().replace(microsecond=0)
     per_community = 5000
     n_communities = max(1, args.addresses // per_community)
-    stations, areas = 4, 20
     _insert(Branch.__table__, [{"id": 1, "code": "BV", "name": "压测分局", "region_code": "350299",
                                 "created_at": now, "updated_at": now}])
     _insert(Station.__table__, [{"id": s + 1, "branch_id": 1, "code": f"BV-S{s}",
@@ -166,7 +169,7 @@ def build_data(args, rng: random.Random) -> dict:
 
     t0 = time.perf_counter()
     n_decl = args.declarations
-    n_houses = max(1, n_decl // 2)
+    n_houses = houses or max(1, n_decl // 2)
     house_addresses = rng.sample(addresses, n_houses)
     community_of = {c["id"]: c for c in communities}
     houses = []
@@ -188,7 +191,12 @@ def build_data(args, rng: random.Random) -> dict:
             number = fake.resident_id()
         seen.add(number)
         enc, blind, masked = crypto.protect_document("resident_id", number)
-        persons.append({"id": i + 1, "document_type": "resident_id", "document_number_enc": enc,
+        if phones:
+            phone_enc, phone_blind, phone_masked = crypto.protect_phone(fake.mobile())
+        else:
+            phone_enc = phone_blind = phone_masked = None
+        persons.append({"phone_enc": phone_enc, "phone_blind_index": phone_blind,
+                        "phone_masked": phone_masked,"id": i + 1, "document_type": "resident_id", "document_number_enc": enc,
                         "document_blind_index": blind, "document_masked": masked,
                         "name": fake.name(), "nationality": "CHN", "is_floating": True,
                         "birth_date": date(1990, 1, 1), "created_at": now, "updated_at": now,
@@ -240,8 +248,10 @@ def build_data(args, rng: random.Random) -> dict:
                                                           room=None, relation="承租人",
                                                           foreign=False, late=False,
                                                           late_hours=None)]}))
+        if shape is not None:
+            shape(declarations[-1], rng)
         events.append({"declaration_id": i + 1, "from_status": None, "to_status": "received",
-                       "actor": "import", "at": now})
+                       "actor": "import", "at": declarations[-1]["created_at"]})
     # JSONText is a TypeDecorator: Core inserts through the table apply it like the ORM does.
     _insert(Declaration.__table__, declarations)
     _insert(Residence.__table__, residences)

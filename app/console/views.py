@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from app import crypto
 from app.console import bp
@@ -16,26 +16,19 @@ from app.console.forms import (
 )
 from app.db_read import mark_written, read_session
 from app.extensions import db
-from app.models import Address, Community, Declaration, House, Officer, Person, utcnow
+from app.models import Address, Declaration, House, Officer, Person
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.officer import ROLE_LABELS
 from app.services.accounts import audit, scoping
-from app.services.declarations import review
+from app.services.declarations import queue, review
 from app.wording import CHANNEL_LABELS, reason_sentence
 from app.wording import ROLE_LABELS as SUBMITTER_ROLES
 from app.services.kpis import todo
 
-PER_PAGE = 50
 # POSTs that write nothing an officer then expects to see: sign-in/out, and searches (POSTed
 # only to keep the query out of the URL).
 READS_BY_POST = ("console.login", "console.logout", "console.run_search", "console.export")
 PENDING = ("needs_review", "verified")
-# The queue's "待处理" view: what needs the officer (review, field check) before what only
-# awaits a bulk approval.
-QUEUE_PENDING = ("needs_review", "flagged", "verified")
-SORT_CHOICES = {"urgent": "需要处理的在前", "newest": "最新提交", "oldest": "最早提交",
-                "late": "逾期最久"}
-AGE_CHOICES = {"1": "超过 1 天", "3": "超过 3 天", "7": "超过 7 天", "30": "超过 30 天"}
 SENSITIVE_KEYS = {"document_number": "document", "id_number": "document", "phone": "phone",
                   "mobile": "phone", "contact_phone": "phone"}
 
@@ -79,75 +72,19 @@ def index():
                            notices=todo.unread_notices(officer))
 
 
-def _queue_filters(args) -> dict:
-    return {
-        "status": args.get("status", "pending"),
-        "kind": args.get("kind", ""),
-        "community_id": args.get("community_id", ""),
-        "age": args.get("age", ""),
-        "late": args.get("late", ""),
-        "sort": args.get("sort") if args.get("sort") in SORT_CHOICES else "urgent",
-    }
-
-
-def _queue_query(filters: dict, officer):
-    stmt = (select(Declaration, Address.full_text)
-            .outerjoin(Address, Address.id == Declaration.address_id))
-    status = filters["status"]
-    if status == "pending":
-        stmt = stmt.where(Declaration.status.in_(QUEUE_PENDING))
-    elif status in STATUS_LABELS:
-        stmt = stmt.where(Declaration.status == status)
-    if filters["kind"] in KIND_LABELS:
-        stmt = stmt.where(Declaration.kind == filters["kind"])
-    if filters["community_id"].isdigit():
-        stmt = stmt.where(Address.community_id == int(filters["community_id"]))
-    if filters["age"] in AGE_CHOICES:
-        stmt = stmt.where(Declaration.created_at < utcnow() - timedelta(days=int(filters["age"])))
-    if filters["late"] == "1":
-        stmt = stmt.where(Declaration.is_late.is_(True))
-    return scoping.scope_declarations(stmt, officer)
-
-
-def _ordered(stmt, sort: str):
-    needs_officer = case((Declaration.status.in_(("needs_review", "flagged")), 0), else_=1)
-    if sort == "newest":
-        return stmt.order_by(Declaration.created_at.desc(), Declaration.id.desc())
-    if sort == "oldest":
-        return stmt.order_by(Declaration.created_at, Declaration.id)
-    if sort == "late":
-        return stmt.order_by(func.coalesce(Declaration.late_hours, -1).desc(),
-                             Declaration.created_at, Declaration.id)
-    return stmt.order_by(needs_officer, Declaration.created_at, Declaration.id)
-
-
 @bp.get("/declarations")
 @login_required
 def declarations():
-    """The review queue in the officer's area, by status, kind, community, age and lateness."""
-    officer = current_officer()
-    filters = _queue_filters(request.args)
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
-    query = _queue_query(filters, officer)
+    """The review queue in the officer's area, by status, kind, community, age and lateness;
+    "下一页"/"上一页" carry a keyset cursor (app/services/declarations/queue.py)."""
+    filters = queue.parse_filters(request.args)
     with read_session() as reader:  # heavy read: the replica, unless this officer just decided
-        rows = reader.execute(_ordered(query, filters["sort"]).limit(PER_PAGE + 1)
-                              .offset((page - 1) * PER_PAGE)).all()
-        has_next = len(rows) > PER_PAGE
-        matching = query.subquery()
-        totals = dict(reader.execute(
-            select(matching.c.status, func.count()).group_by(matching.c.status)).all())
-        communities = reader.execute(scoping.scope_communities(
-            select(Community).order_by(Community.name), officer)).scalars().all()
-        return render_template("console/declarations.html", rows=rows[:PER_PAGE],
-                               filters=filters, page=page, has_next=has_next,
-                               communities=communities,
-                               any_verified=any(review.bulk_approvable(d)
-                                                for d, _ in rows[:PER_PAGE]),
-                               bulk_approvable=review.bulk_approvable,
-                               age_choices=AGE_CHOICES, bulk_form=BulkApproveForm(),
-                               sort_choices=SORT_CHOICES, totals=totals,
-                               total=sum(totals.values()))
+        result = queue.queue_page(filters, current_officer(), session=reader)
+        return render_template("console/declarations.html", q=result, rows=result.rows,
+                               filters=filters, communities=result.communities,
+                               any_verified=any(review.bulk_approvable(d) for d, _ in result.rows),
+                               bulk_approvable=review.bulk_approvable, bulk_form=BulkApproveForm(),
+                               age_choices=queue.AGE_CHOICES, sort_choices=queue.SORT_CHOICES)
 
 
 def flatten_payload(value, prefix: str = "") -> list[tuple[str, str, object]]:

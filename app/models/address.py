@@ -20,7 +20,12 @@ def new_qr_token() -> str:
 
 
 class Address(TimestampMixin, db.Model):
-    __table_args__ = (Index("ix_address_community_level", "community_id", "level"),)
+    __table_args__ = (
+        Index("ix_address_community_level", "community_id", "level"),
+        # Address lists and searches in full-text order (a community's, a station's).
+        Index("ix_address_community_text", "community_id", "full_text"),
+        Index("ix_address_station_text", "station_id", "full_text"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)

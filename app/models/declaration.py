@@ -39,8 +39,13 @@ STATUS_LABELS = {
 class Declaration(TimestampMixin, db.Model):
     __table_args__ = (
         UniqueConstraint("submitter_wechat_user_id", "idempotency_key"),
-        Index("ix_declaration_station_status", "station_id", "status"),
         Index("ix_declaration_status_updated", "status", "updated_at"),
+        # The review queue reads these in order (app/services/declarations/queue.py).
+        Index("ix_declaration_station_status_created", "station_id", "status", "created_at"),
+        Index("ix_declaration_status_created", "status", "created_at"),
+        Index("ix_declaration_station_kind_status", "station_id", "kind", "status", "created_at"),
+        Index("ix_declaration_station_late_status", "station_id", "is_late", "status",
+              "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,9 +20,15 @@ BRANCH_ROLES = ("branch_admin", "system_admin")
 ADMIN_ROLES = ("station_admin", "branch_admin", "system_admin")
 
 
-def branch_station_ids(officer: Officer) -> Select:
-    """Subquery: the ids of every station in the officer's branch."""
-    return select(Station.id).where(Station.branch_id == officer.branch_id)
+def branch_station_ids(officer: Officer) -> list[int]:
+    """The ids of every station in the officer's branch, as a list of values.
+
+    A list, not a subquery: MariaDB turns `station_id IN (SELECT …)` into a semi-join that
+    starts from the station table and then sorts every row of the branch (a city's million
+    declarations) for a page of 50; with the values it reads the index in page order instead
+    (bench/console.py, docs/PERFORMANCE.md)."""
+    return list(db.session.execute(
+        select(Station.id).where(Station.branch_id == officer.branch_id)).scalars())
 
 
 def area_clause(officer: Officer, station_col, area_col):

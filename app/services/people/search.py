@@ -36,6 +36,7 @@ class SearchResult:
     persons: list[Person] = field(default_factory=list)
     addresses: list[Address] = field(default_factory=list)
     declarations: list[Declaration] = field(default_factory=list)
+    address_match: str = "prefix"  # "prefix" or "contains": see addresses_matching
 
     @property
     def empty(self) -> bool:
@@ -62,13 +63,25 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def person_statement(kind: str, query: str, officer: Officer):
+    """The select of a person search in the area: "document" (blind index of every document
+    type), "phone" (blind index) or "name" (starts with the text, the name index)."""
+    if kind == "document":
+        where = or_(*[and_(Person.document_type == t, Person.document_blind_index ==
+                           document_blind_index(t, _canonical(t, query))) for t in DOCUMENT_TYPES])
+        order = (Person.id,)
+    elif kind == "phone":
+        where, order = Person.phone_blind_index == crypto.blind_index("phone", query), (Person.id,)
+    else:
+        where = Person.name.like(_like(query.strip()) + "%", escape="\\")
+        order = (Person.name, Person.id)
+    return scoping.scope_persons(select(Person).where(where), officer).order_by(*order).limit(LIMIT)
+
+
 def persons_by_document(number: str, officer: Officer, session=None) -> list[Person]:
     """People in the area holding this document number, matched by blind index of every type."""
-    clauses = [and_(Person.document_type == t,
-                    Person.document_blind_index == document_blind_index(t, _canonical(t, number)))
-               for t in DOCUMENT_TYPES]
-    stmt = scoping.scope_persons(select(Person).where(or_(*clauses)), officer)
-    return list((session or db.session).execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
+    return list((session or db.session).execute(
+        person_statement("document", number, officer)).scalars())
 
 
 def _canonical(document_type: str, number: str) -> str:
@@ -81,34 +94,60 @@ def _canonical(document_type: str, number: str) -> str:
 
 def persons_by_phone(phone: str, officer: Officer, session=None) -> list[Person]:
     """People in the area with this phone number, matched by blind index."""
-    stmt = scoping.scope_persons(
-        select(Person).where(Person.phone_blind_index == crypto.blind_index("phone", phone)),
-        officer)
-    return list((session or db.session).execute(stmt.order_by(Person.id).limit(LIMIT)).scalars())
+    return list((session or db.session).execute(
+        person_statement("phone", phone, officer)).scalars())
 
 
 def persons_by_name(name: str, officer: Officer, session=None) -> list[Person]:
     """People in the area whose name starts with the text (uses the name index)."""
-    stmt = scoping.scope_persons(
-        select(Person).where(Person.name.like(_like(name.strip()) + "%", escape="\\")), officer)
     return list((session or db.session).execute(
-        stmt.order_by(Person.name, Person.id).limit(LIMIT)).scalars())
+        person_statement("name", name, officer)).scalars())
+
+
+def address_statements(text: str, officer: Officer, community_id: int | None = None) -> dict:
+    """The selects of an address search: "prefix" (full text starts with the text, a range of
+    the index ix_address_station_text / ix_address_community_text), "code" (the door-plate
+    code) and "contains" (the text anywhere: a scan of the area's addresses)."""
+    text = text.strip()
+    base = select(Address)
+    if community_id:
+        base = base.where(Address.community_id == community_id)
+    base = scoping.scope_addresses(base, officer)
+    pattern = _like(text)
+    return {"prefix": base.where(Address.full_text.like(pattern + "%", escape="\\")),
+            "code": base.where(Address.code == text),
+            "contains": base.where(Address.full_text.like("%" + pattern + "%", escape="\\"))}
+
+
+def addresses_matching(text: str, officer: Officer, community_id: int | None = None,
+                       limit: int = LIMIT, session=None) -> tuple[list[Address], str]:
+    """(addresses, how) in the area for an address search: those whose full text starts with
+    the text or whose code is the text (how = "prefix"); only when there are none, those whose
+    full text contains it (how = "contains") — a city's million addresses are read in index
+    order for a prefix, but scanned for text in the middle."""
+    session = session or db.session
+    if not text.strip():
+        stmt = scoping.scope_addresses(select(Address), officer)
+        if community_id:
+            stmt = stmt.where(Address.community_id == community_id)
+        return list(session.execute(stmt.order_by(Address.full_text, Address.id)
+                                    .limit(limit)).scalars()), "prefix"
+    stmts = address_statements(text, officer, community_id)
+    found = {a.id: a for key in ("code", "prefix") for a in session.execute(
+        stmts[key].order_by(Address.full_text, Address.id).limit(limit)).scalars()}
+    how = "prefix"
+    if not found:
+        how = "contains"
+        found = {a.id: a for a in session.execute(
+            stmts["contains"].order_by(Address.full_text, Address.id).limit(limit)).scalars()}
+    ordered = sorted(found.values(), key=lambda a: (a.full_text, a.id))[:limit]
+    return ordered, how
 
 
 def addresses_by_text(text: str, officer: Officer, community_id: int | None = None,
                       limit: int = LIMIT, session=None) -> list[Address]:
-    """Addresses in the area whose full text or code contains the text."""
-    text = text.strip()
-    stmt = select(Address)
-    if text:
-        pattern = "%" + _like(text) + "%"
-        stmt = stmt.where(or_(Address.full_text.like(pattern, escape="\\"),
-                              Address.code == text))
-    if community_id:
-        stmt = stmt.where(Address.community_id == community_id)
-    stmt = scoping.scope_addresses(stmt, officer)
-    return list((session or db.session).execute(stmt.order_by(Address.full_text, Address.id)
-                                                .limit(limit)).scalars())
+    """Addresses in the area for the text (see addresses_matching)."""
+    return addresses_matching(text, officer, community_id, limit, session)[0]
 
 
 def declarations_by_receipt(code: str, officer: Officer, session=None) -> list[Declaration]:
@@ -142,7 +181,8 @@ def search(query: str, officer: Officer, kind: str = "auto", session=None) -> Se
     elif kind == "name":
         result.persons = persons_by_name(query, officer, session)
     elif kind == "address":
-        result.addresses = addresses_by_text(query, officer, session=session)
+        result.addresses, result.address_match = addresses_matching(query, officer,
+                                                                    session=session)
     elif kind == "receipt":
         result.declarations = declarations_by_receipt(query, officer, session)
     return result
