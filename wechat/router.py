@@ -108,7 +108,7 @@ def unknown_plate_text() -> str:
     return "没有找到这个门牌，可能已经停用。请联系社区民警，或回复「帮助」。"
 
 
-def plate_articles(address: Address) -> list[dict]:
+def plate_articles(address) -> list[dict]:
     """The news reply to a door-plate scan: one article opening that address's H5 page."""
     return [{
         "title": f"门牌：{address.full_text}",
@@ -140,7 +140,9 @@ def plate_reply(message, scene: str | None) -> BaseReply:
         token = token[len(QRSCENE_PREFIX):]
     address = None
     if token and len(token) <= 64:
-        address = db.session.execute(select(Address).where(Address.qr_token == token)).scalar()
+        # Only the three columns the reply needs: a scan is 15 % of all messages.
+        address = db.session.execute(select(Address.qr_token, Address.full_text, Address.status)
+                                     .where(Address.qr_token == token)).first()
     if address is None or address.status != "active":
         return TextReply(message=message, content=unknown_plate_text())
     return ArticlesReply(message=message, articles=plate_articles(address))

@@ -18,6 +18,7 @@ SEEN_KEY = "anju:wechat:seen:{openid}"
 SEEN_JITTER_SECONDS = 30
 _PENDING_SEEN = "anju_wechat_seen"
 _KNOWN_USERS = "anju_wechat_users"
+_MARKERS_READ = "anju_wechat_seen_read"
 
 
 def by_openid(openid: str) -> WeChatUser | None:
@@ -58,35 +59,45 @@ def seen_key(openid: str) -> str:
     return SEEN_KEY.format(openid=openid)
 
 
+def note_seen_marker(openid: str, present: bool) -> None:
+    """What the callback already read of the user's seen-marker (in its claim round trip), so
+    that seen() does not ask Redis again within this request."""
+    db.session.info.setdefault(_MARKERS_READ, {})[openid] = present
+
+
 def seen(openid: str, now: datetime | None = None) -> None:
     """Note that the user is around: the row is upserted at most once a minute.
 
     A message that needs nothing from the database (most text commands) then costs the callback
-    no query at all. The caller commits, then calls remember_seen().
+    no query at all. The caller commits, then sets seen_markers_to_set().
     """
-    if get_redis().exists(seen_key(openid)):
+    present = db.session.info.get(_MARKERS_READ, {}).pop(openid, None)
+    if present is None:
+        present = bool(get_redis().exists(seen_key(openid)))
+    if present:
         return
     upsert(openid, now=now)
-    # The marker is set only once the row is committed (remember_seen), so that a concurrent
+    # The marker is set only once the row is committed (seen_markers_to_set), so that a concurrent
     # message never skips the upsert while the row is still invisible to it.
     db.session.info.setdefault(_PENDING_SEEN, set()).add(openid)
 
 
-def remember_seen() -> None:
-    """After commit: mark the users upserted in that transaction as seen for a minute."""
-    pending = db.session.info.pop(_PENDING_SEEN, None)
-    if pending:
-        pipe = get_redis().pipeline(transaction=False)
-        for openid in pending:
-            # Jittered, so that users who all appeared at once do not all upsert again at once.
-            ttl = int(LAST_SEEN_RESOLUTION.total_seconds()) + random.randint(0, SEEN_JITTER_SECONDS)
-            pipe.set(seen_key(openid), 1, ex=ttl)
-        pipe.execute()
+def seen_markers_to_set() -> list[tuple[str, int]]:
+    """After commit: the seen-markers (key, TTL) for the users upserted in that transaction.
+
+    The caller sets them (in the same Redis round trip as its own writes); each lasts a minute.
+    """
+    db.session.info.pop(_MARKERS_READ, None)
+    pending = db.session.info.pop(_PENDING_SEEN, None) or ()
+    # Jittered, so that users who all appeared at once do not all upsert again at once.
+    base = int(LAST_SEEN_RESOLUTION.total_seconds())
+    return [(seen_key(openid), base + random.randint(0, SEEN_JITTER_SECONDS)) for openid in pending]
 
 
 def forget_seen() -> None:
     """After rollback: nothing was upserted, so nobody is marked as seen."""
     db.session.info.pop(_PENDING_SEEN, None)
+    db.session.info.pop(_MARKERS_READ, None)
 
 
 def _insert_committed(openid: str, source: str, unionid: str | None, now: datetime) -> None:
