@@ -170,7 +170,8 @@ def handle_once(fields: dict) -> str:
         return _earlier_reply(redis, key, earlier)
     try:
         reply = _handle(fields)
-        db.session.commit()
+        if db.session.registry.has() and db.session().in_transaction():
+            db.session.commit()  # most messages read and write nothing: no session, no commit
     except BaseException:
         count_callback("error")
         db.session.rollback()

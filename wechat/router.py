@@ -13,8 +13,8 @@ from sqlalchemy import select
 from wechatpy.replies import ArticlesReply, BaseReply, TextReply
 
 from app.extensions import db
-from app.models import Address, WeChatUser
-from app.services.declarations.ownership import houses_of
+from app.models import Address
+from app.services.declarations.ownership import houses_of_follower
 from wechat import users
 
 # Text commands and their close variants (traditional characters, synonyms). The first command
@@ -81,8 +81,8 @@ def declare_text() -> str:
             f"已登记的房屋可在这里申报租客：{public_url('/h5/houses')}")
 
 
-def my_houses_text(user: WeChatUser) -> str:
-    houses = houses_of(user)
+def my_houses_text(openid: str) -> str:
+    houses = houses_of_follower(openid)
     if not houses:
         return "您还没有登记房屋。请扫描房屋门牌上的二维码，按页面提示登记。"
     lines = [f"您登记了 {len(houses)} 套房屋："]
@@ -123,7 +123,7 @@ def command_text(command: str, openid: str) -> str:
     if command == "declare":
         return declare_text()
     if command == "my_houses":
-        return my_houses_text(users.upsert(openid))
+        return my_houses_text(openid)  # route() has upserted the user (users.seen)
     if command == "move_out":
         return move_out_text()
     if command == "permit":

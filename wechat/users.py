@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from flask import g
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -61,8 +62,9 @@ def seen_key(openid: str) -> str:
 
 def note_seen_marker(openid: str, present: bool) -> None:
     """What the callback already read of the user's seen-marker (in its claim round trip), so
-    that seen() does not ask Redis again within this request."""
-    db.session.info.setdefault(_MARKERS_READ, {})[openid] = present
+    that seen() does not ask Redis again within this request. Kept on `g`, not the database
+    session, so that a message needing no SQL never even creates a session."""
+    g.setdefault(_MARKERS_READ, {})[openid] = present
 
 
 def seen(openid: str, now: datetime | None = None) -> None:
@@ -71,7 +73,7 @@ def seen(openid: str, now: datetime | None = None) -> None:
     A message that needs nothing from the database (most text commands) then costs the callback
     no query at all. The caller commits, then sets seen_markers_to_set().
     """
-    present = db.session.info.get(_MARKERS_READ, {}).pop(openid, None)
+    present = g.get(_MARKERS_READ, {}).pop(openid, None)
     if present is None:
         present = bool(get_redis().exists(seen_key(openid)))
     if present:
@@ -87,8 +89,9 @@ def seen_markers_to_set() -> list[tuple[str, int]]:
 
     The caller sets them (in the same Redis round trip as its own writes); each lasts a minute.
     """
-    db.session.info.pop(_MARKERS_READ, None)
-    pending = db.session.info.pop(_PENDING_SEEN, None) or ()
+    g.pop(_MARKERS_READ, None)
+    # No session yet means no upsert (and creating one just to look would cost more than that).
+    pending = (db.session.info.pop(_PENDING_SEEN, None) if db.session.registry.has() else None) or ()
     # Jittered, so that users who all appeared at once do not all upsert again at once.
     base = int(LAST_SEEN_RESOLUTION.total_seconds())
     return [(seen_key(openid), base + random.randint(0, SEEN_JITTER_SECONDS)) for openid in pending]
@@ -97,7 +100,7 @@ def seen_markers_to_set() -> list[tuple[str, int]]:
 def forget_seen() -> None:
     """After rollback: nothing was upserted, so nobody is marked as seen."""
     db.session.info.pop(_PENDING_SEEN, None)
-    db.session.info.pop(_MARKERS_READ, None)
+    g.pop(_MARKERS_READ, None)
 
 
 def _insert_committed(openid: str, source: str, unionid: str | None, now: datetime) -> None:

@@ -202,3 +202,35 @@ def test_message_of_builds_what_wechatpys_parse_message_builds(xml):
     ours, theirs = message_of(parse_xml(xml)), parse_message(xml)
     assert type(ours) is type(theirs) and ours._data == theirs._data
     assert (ours.type, getattr(ours, "event", None)) == (theirs.type, getattr(theirs, "event", None))
+
+
+def test_my_houses_in_one_query_finds_what_houses_of_finds(db):
+    from app.models import House
+    from app.services.declarations.ownership import houses_of, houses_of_follower
+    from tests.factories import make_person
+
+    community = make_jurisdiction()["community"]
+    owner, linked, agent, stranger = (WeChatUser(openid=wx.new_openid()) for _ in range(4))
+    linked.person_id = make_person("350303199001011236").id
+    agent.person_id = make_person("350303199001011252", name="李四").id
+    db.session.add_all([owner, linked, agent, stranger])
+    db.session.flush()
+
+    def house(**owners):
+        address = make_address(community)
+        row = House(address_id=address.id, station_id=address.station_id,
+                    police_area_id=address.police_area_id, rooms=1, **owners)
+        db.session.add(row)
+        return row
+
+    house(owner_wechat_user_id=owner.id)
+    house(owner_wechat_user_id=owner.id, agent_person_id=agent.person_id)
+    house(owner_person_id=linked.person_id)
+    house(owner_person_id=agent.person_id)
+    db.session.commit()
+    for user in (owner, linked, agent, stranger):
+        found = houses_of_follower(user.openid)
+        assert [h.id for h in found] == [h.id for h in houses_of(user)]
+        assert all(h.address.full_text for h in found)
+    assert [len(houses_of_follower(u.openid)) for u in (owner, linked, agent, stranger)] == [2, 1, 2, 0]
+    assert houses_of_follower("o-nobody") == []
