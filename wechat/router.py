@@ -14,7 +14,7 @@ from wechatpy.replies import ArticlesReply, BaseReply, TextReply
 
 from app.extensions import db
 from app.models import Address
-from app.services.declarations.ownership import houses_of_follower
+from app.services.declarations.ownership import house_addresses_of_follower
 from wechat import users
 
 # Text commands and their close variants (traditional characters, synonyms). The first command
@@ -82,13 +82,13 @@ def declare_text() -> str:
 
 
 def my_houses_text(openid: str) -> str:
-    houses = houses_of_follower(openid)
-    if not houses:
+    addresses = house_addresses_of_follower(openid)
+    if not addresses:
         return "您还没有登记房屋。请扫描房屋门牌上的二维码，按页面提示登记。"
-    lines = [f"您登记了 {len(houses)} 套房屋："]
-    lines += [f"{i}. {house.address.full_text}" for i, house in enumerate(houses[:10], start=1)]
-    if len(houses) > 10:
-        lines.append(f"……共 {len(houses)} 套")
+    lines = [f"您登记了 {len(addresses)} 套房屋："]
+    lines += [f"{i}. {text}" for i, text in enumerate(addresses[:10], start=1)]
+    if len(addresses) > 10:
+        lines.append(f"……共 {len(addresses)} 套")
     lines.append(f"查看租客、申报入住或退租：{public_url('/h5/houses')}")
     return "\n".join(lines)
 
