@@ -1,6 +1,6 @@
 """Where one callback message's time goes: the app's WSGI callable under pyinstrument, no HTTP.
 
-    .venv/bin/python bench/profile_callback.py [--messages 5000] [--html out.html]
+    .venv/bin/python bench/profile_callback.py [--quick] [--messages 5000] [--html out.html]
                                                [--database-url URL] [--redis-url URL]
 
 Builds the app exactly as bench/callback.py's servers run it (production settings, safe mode,
@@ -96,11 +96,14 @@ def count_round_trips(app, environs: list[dict]) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="1,000 messages (make bench-quick)")
     parser.add_argument("--html", help="also write pyinstrument's HTML report here")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_CALLBACK_DATABASE_URL",
                                                                  bench.DEFAULT_DB))
     parser.add_argument("--redis-url", default=bench.DEFAULT_REDIS)
     args = parser.parse_args()
+    if args.quick:
+        args.messages = 1000
     from pyinstrument import Profiler
 
     env = bench.bench_env(args)
