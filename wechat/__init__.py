@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     _check_config(app)
 
     from wechat.callback import bp as callback_bp
+    from wechat.callback import install_fast_path
     from wechat.cli import wechat_cli
     from wechat.miniapp import bp as miniapp_bp
     from wechat.oauth import bp as oauth_bp
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     # throttle WeChat itself. Forged requests are refused by signature before any work is done.
     limiter.exempt(callback_bp)
     app.register_blueprint(callback_bp)
+    install_fast_path(app)  # the callback's POSTs skip the pages' per-request work
     app.register_blueprint(oauth_bp)
     app.register_blueprint(miniapp_bp, url_prefix="/api/v1/auth")
     app.cli.add_command(wechat_cli)

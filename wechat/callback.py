@@ -15,16 +15,18 @@ import re
 import time
 
 import xmltodict
-from flask import Blueprint, Response, current_app, request
-from wechatpy import parse_message
+from flask import Blueprint, Response, current_app, has_app_context, request
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
+from wechatpy.events import EVENT_TYPES
 from wechatpy.exceptions import InvalidAppIdException
+from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 from wechatpy.replies import create_reply
+from werkzeug.wrappers import Request
 
 from app.extensions import db
-from app.metrics import count_callback
+from app.metrics import count_callback, observe_request
 from app.redis_conn import get_redis
-from wechat.users import forget_seen, remember_seen
+from wechat.users import forget_seen, note_seen_marker, seen_key, seen_markers_to_set
 
 bp = Blueprint("wechat_callback", __name__, url_prefix="/wechat")
 
@@ -75,11 +77,11 @@ def check_request_signature(token: str, args) -> None:
         raise Refused(403, "bad signature")
 
 
-def read_body() -> bytes:
+def read_body(req) -> bytes:
     """The request body, refused if over 64 KiB (without reading more than that)."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
+    if (req.content_length or 0) > MAX_BODY_BYTES:
         raise Refused(400, "body too large")
-    body = request.stream.read(MAX_BODY_BYTES + 1)
+    body = req.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise Refused(400, "body too large")
     return body
@@ -153,45 +155,95 @@ def dedupe_key(fields: dict) -> str:
             f"{(fields.get('Event') or '').lower()}")
 
 
-def handle_once(fields: dict, xml_text: str) -> str:
-    """The plaintext reply XML ("" for none), computed once per message however often it arrives."""
+def handle_once(fields: dict) -> str:
+    """The plaintext reply XML ("" for none), computed once per message however often it arrives.
+
+    Two Redis round trips for a new message: one pipeline claims the message (SET NX), reads
+    whatever an earlier delivery left there and whether the sender was upserted within the last
+    minute; one pipeline, after the commit, stores the reply and the sender's seen-marker.
+    """
     redis = get_redis()
     key = dedupe_key(fields)
-    if not redis.set(key, PROCESSING, nx=True, ex=PROCESSING_TTL):
+    claimed, earlier = _claim(redis, key, fields.get("FromUserName"))
+    if not claimed:
         count_callback("duplicate")
-        return _earlier_reply(redis, key)
+        return _earlier_reply(redis, key, earlier)
     try:
-        reply = _handle(xml_text)
-        db.session.commit()
+        reply = _handle(fields)
+        if db.session.registry.has() and db.session().in_transaction():
+            db.session.commit()  # most messages read and write nothing: no session, no commit
     except BaseException:
         count_callback("error")
         db.session.rollback()
         forget_seen()
         redis.delete(key)  # let WeChat's retry handle it afresh
         raise
-    remember_seen()
-    redis.set(key, DONE + reply.encode("utf-8"), ex=DONE_TTL)
+    done = DONE + reply.encode("utf-8")
+    markers = seen_markers_to_set()
+    if markers:
+        pipe = redis.pipeline(transaction=False)
+        for marker, ttl in markers:
+            pipe.set(marker, 1, ex=ttl)
+        pipe.set(key, done, ex=DONE_TTL).execute()
+    else:
+        redis.set(key, done, ex=DONE_TTL)
     count_callback("handled")
     return reply
 
 
-def _earlier_reply(redis, key: str) -> str:
+def _claim(redis, key: str, openid: str | None) -> tuple[bool, bytes | None]:
+    """Claim the message in one round trip: (claimed, what an earlier delivery stored)."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.set(key, PROCESSING, nx=True, ex=PROCESSING_TTL)
+    pipe.get(key)
+    if openid:
+        pipe.exists(seen_key(openid))
+    claimed, value, *seen = pipe.execute()
+    if claimed and openid:
+        note_seen_marker(openid, bool(seen[0]))
+    return bool(claimed), value
+
+
+def _earlier_reply(redis, key: str, value: bytes | None) -> str:
     deadline = time.monotonic() + RETRY_WAIT_SECONDS
     while True:
-        value = redis.get(key)
         if value is not None and value.startswith(DONE):
             return value[len(DONE):].decode("utf-8")
         if value is None or time.monotonic() > deadline:
             return ""  # the first delivery failed or is still running: do not answer twice
         time.sleep(0.05)
+        value = redis.get(key)
 
 
-def _handle(xml_text: str) -> str:
+def _handle(fields: dict) -> str:
     from wechat.router import route
 
-    message = parse_message(xml_text)
+    message = message_of(fields)
     reply = route(message)
     return create_reply(reply, message=message, render=True) if reply is not None else ""
+
+
+def message_of(fields: dict):
+    """wechatpy's message or event object for fields already parsed by parse_xml.
+
+    The same choice of class as wechatpy's parse_message, without parsing the XML a third time.
+    """
+    message = dict(fields)  # wechatpy rewrites Event/EventKey of a scan-to-follow in place
+    kind = message["MsgType"].lower()
+    if kind != "event" and not kind.startswith("device_"):
+        return MESSAGE_TYPES.get(kind, UnknownMessage)(message)
+    event = message["Event"].lower() if message.get("Event") else None
+    if event is None and kind.startswith("device_"):
+        event = kind
+    elif kind.startswith("device_"):
+        event = f"device_{event}"
+    key = message.get("EventKey") or ""
+    if event == "subscribe" and key.startswith(("scanbarcode|", "scanimage|")):
+        event = message["Event"] = "subscribe_scan_product"
+    elif event == "subscribe" and key.startswith("qrscene_"):
+        event = message["Event"] = "subscribe_scan"
+        message["EventKey"] = key[len("qrscene_"):]
+    return EVENT_TYPES.get(event, UnknownMessage)(message)
 
 
 def _text(body: str, status: int = 200) -> Response:
@@ -201,42 +253,104 @@ def _text(body: str, status: int = 200) -> Response:
 @bp.route("/callback", methods=["GET", "POST"])
 def callback():
     """WeChat's server URL: echostr verification (GET) and every message and event (POST)."""
+    return respond(request)
+
+
+def respond(req) -> Response:
+    """The answer to one request from WeChat's servers (a werkzeug Request), in an app context."""
     config = current_app.config
     token = config.get("WECHAT_TOKEN")
     if not token:
         return _text("not configured", 503)
     try:
-        check_request_signature(token, request.args)
-        if request.method == "GET":
-            return _text(request.args.get("echostr", ""))
-        return _answer(token)
+        check_request_signature(token, req.args)
+        if req.method == "GET":
+            return _text(req.args.get("echostr", ""))
+        return _answer(req, token)
     except Refused as refused:
-        if request.method == "POST":
+        if req.method == "POST":
             count_callback("refused")
         current_app.logger.info("wechat callback refused (%s): %s", refused.status, refused.reason)
         return _text(refused.reason, refused.status)
 
 
-def _answer(token: str) -> Response:
-    mode = current_app.config.get("WECHAT_MESSAGE_MODE") or "safe"
-    encrypted = request.args.get("encrypt_type") == "aes"
+def _answer(req, token: str) -> Response:
+    config = current_app.config
+    mode = config.get("WECHAT_MESSAGE_MODE") or "safe"
+    encrypted = req.args.get("encrypt_type") == "aes"
     if mode == "safe" and not encrypted:
         raise Refused(400, "safe mode accepts only encrypted messages")
     if mode == "plain" and encrypted:
         raise Refused(400, "plaintext mode is configured")
-    body = read_body()
+    body = read_body(req)
     fields = parse_xml(body)
     if encrypted:
-        xml_text = decrypt(fields, token, request.args)
-        fields = parse_xml(xml_text)
-    else:
-        xml_text = body.decode("utf-8")  # parse_xml has checked it is UTF-8
+        fields = parse_xml(decrypt(fields, token, req.args))
     _check_message(fields)
-    reply = handle_once(fields, xml_text)
+    reply = handle_once(fields)
     if not reply:
         return _text("success")
     if encrypted:
-        crypto = WeChatCrypto(token, current_app.config["WECHAT_ENCODING_AES_KEY"],
-                              current_app.config["WECHAT_APP_ID"])
-        reply = crypto.encrypt_message(reply, request.args.get("nonce", ""), str(int(time.time())))
+        crypto = WeChatCrypto(token, config["WECHAT_ENCODING_AES_KEY"], config["WECHAT_APP_ID"])
+        reply = crypto.encrypt_message(reply, req.args.get("nonce", ""), str(int(time.time())))
     return Response(reply, mimetype="application/xml")
+
+
+# -- the fast path -------------------------------------------------------------------------------
+
+PATH = "/wechat/callback"
+ENDPOINT = "wechat_callback.callback"
+
+
+class FastCallback:
+    """WSGI middleware: POST /wechat/callback straight to respond(), around Flask's request cycle.
+
+    WeChat's servers post every message of every follower here, and none of the per-request
+    work of the pages applies to them: no cookie session, no signed-in officer, no rate limit
+    (the callback is exempt), no CSRF, no page headers, no request log line (refusals and errors
+    are still logged; every answer is counted in /metrics). Only an app context is pushed — the
+    caller's when one for this app is active, as Flask does — for config, database and Redis.
+    Errors are answered as the app's error handlers answer the callback: 503 "success" while
+    the database or Redis is away (the message's claim was dropped, so WeChat's retry is new),
+    else 500. Everything else (GET verification included) goes through Flask as before.
+    """
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.wsgi_app(environ, start_response)
+        started = time.perf_counter()
+        context = None
+        if not (has_app_context() and current_app._get_current_object() is self.app):
+            context = self.app.app_context()
+            context.push()
+        try:
+            response = self._respond(Request(environ))
+            observe_request(ENDPOINT, "POST", response.status_code, time.perf_counter() - started)
+        finally:
+            if context is not None:
+                context.pop()
+        return response(environ, start_response)
+
+    def _respond(self, req) -> Response:
+        from app.errors import MESSAGES, RETRY_AFTER_SECONDS, _forget_session, _unavailable_errors
+
+        try:
+            return respond(req)
+        except _unavailable_errors() as exc:
+            _forget_session()
+            self.app.logger.warning("backing server unavailable on %s: %s", PATH, type(exc).__name__)
+            return Response("success", status=503, mimetype="text/plain",
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        except Exception:  # noqa: BLE001 - never a traceback to WeChat; the log has it
+            db.session.rollback()
+            self.app.logger.exception("unhandled error on %s", PATH)
+            return _text(MESSAGES[500], 500)
+
+
+def install_fast_path(app) -> None:
+    """Serve the callback's POSTs through FastCallback (outermost, so nothing else runs first)."""
+    app.wsgi_app = FastCallback(app, app.wsgi_app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from flask import g
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -18,6 +19,7 @@ SEEN_KEY = "anju:wechat:seen:{openid}"
 SEEN_JITTER_SECONDS = 30
 _PENDING_SEEN = "anju_wechat_seen"
 _KNOWN_USERS = "anju_wechat_users"
+_MARKERS_READ = "anju_wechat_seen_read"
 
 
 def by_openid(openid: str) -> WeChatUser | None:
@@ -58,35 +60,47 @@ def seen_key(openid: str) -> str:
     return SEEN_KEY.format(openid=openid)
 
 
+def note_seen_marker(openid: str, present: bool) -> None:
+    """What the callback already read of the user's seen-marker (in its claim round trip), so
+    that seen() does not ask Redis again within this request. Kept on `g`, not the database
+    session, so that a message needing no SQL never even creates a session."""
+    g.setdefault(_MARKERS_READ, {})[openid] = present
+
+
 def seen(openid: str, now: datetime | None = None) -> None:
     """Note that the user is around: the row is upserted at most once a minute.
 
     A message that needs nothing from the database (most text commands) then costs the callback
-    no query at all. The caller commits, then calls remember_seen().
+    no query at all. The caller commits, then sets seen_markers_to_set().
     """
-    if get_redis().exists(seen_key(openid)):
+    present = g.get(_MARKERS_READ, {}).pop(openid, None)
+    if present is None:
+        present = bool(get_redis().exists(seen_key(openid)))
+    if present:
         return
     upsert(openid, now=now)
-    # The marker is set only once the row is committed (remember_seen), so that a concurrent
+    # The marker is set only once the row is committed (seen_markers_to_set), so that a concurrent
     # message never skips the upsert while the row is still invisible to it.
     db.session.info.setdefault(_PENDING_SEEN, set()).add(openid)
 
 
-def remember_seen() -> None:
-    """After commit: mark the users upserted in that transaction as seen for a minute."""
-    pending = db.session.info.pop(_PENDING_SEEN, None)
-    if pending:
-        pipe = get_redis().pipeline(transaction=False)
-        for openid in pending:
-            # Jittered, so that users who all appeared at once do not all upsert again at once.
-            ttl = int(LAST_SEEN_RESOLUTION.total_seconds()) + random.randint(0, SEEN_JITTER_SECONDS)
-            pipe.set(seen_key(openid), 1, ex=ttl)
-        pipe.execute()
+def seen_markers_to_set() -> list[tuple[str, int]]:
+    """After commit: the seen-markers (key, TTL) for the users upserted in that transaction.
+
+    The caller sets them (in the same Redis round trip as its own writes); each lasts a minute.
+    """
+    g.pop(_MARKERS_READ, None)
+    # No session yet means no upsert (and creating one just to look would cost more than that).
+    pending = (db.session.info.pop(_PENDING_SEEN, None) if db.session.registry.has() else None) or ()
+    # Jittered, so that users who all appeared at once do not all upsert again at once.
+    base = int(LAST_SEEN_RESOLUTION.total_seconds())
+    return [(seen_key(openid), base + random.randint(0, SEEN_JITTER_SECONDS)) for openid in pending]
 
 
 def forget_seen() -> None:
     """After rollback: nothing was upserted, so nobody is marked as seen."""
     db.session.info.pop(_PENDING_SEEN, None)
+    g.pop(_MARKERS_READ, None)
 
 
 def _insert_committed(openid: str, source: str, unionid: str | None, now: datetime) -> None:
