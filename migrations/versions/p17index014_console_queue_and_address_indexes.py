@@ -2,7 +2,7 @@
 and address search in full-text order
 
 Revision ID: p17index014
-Revises: p11spot011
+Revises: c12penal013
 Create Date: 2026-12-01 20:00:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = 'p17index014'
-down_revision = 'p11spot011'
+down_revision = 'c12penal013'
 branch_labels = None
 depends_on = None
 
