@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import (
     CaseCheck, CaseImport, Declaration, MissedRegistration, Officer, Person, utcnow,
 )
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.accounts import audit
 from app.services.accounts.scoping import ADMIN_ROLES, scoped_get
 from app.services.errors import RuleError

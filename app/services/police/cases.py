@@ -13,7 +13,7 @@ from app import crypto
 from app.extensions import db
 from app.identity import IdentityError, check_document
 from app.models import CaseCheck, Officer, Person, Station, utcnow
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.declarations.declare import local_midnight_utc, local_today
 from app.services.errors import RuleError
 from app.services.people.people import document_blind_index, local_region_codes
