@@ -21,7 +21,21 @@ def test_import_contracts_hold():
     assert "0 broken" in result.stdout
 
 
-def _todo_no_file_over_400_lines_in_the_services():
+# Being split by their owners while issue 15 lands (the validation performance work).
+SPLIT_ELSEWHERE = {"app/services/registry/address_import.py"}
+
+
+def test_no_file_over_400_lines_in_the_services():
     long = {str(p.relative_to(ROOT)): n for p in (ROOT / "app" / "services").rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
-    assert long == {}
+    assert set(long) <= SPLIT_ELSEWHERE, long
+
+
+def test_services_reach_the_outside_world_only_through_ports_the_factory_wires(app):
+    from app.services import ports
+    from wechat.push import WeChatPushes
+
+    assert isinstance(ports.pushes._impl, WeChatPushes)
+    with app.app_context():
+        assert ports.config() is app.config
+    assert ports.config() is None  # outside an app: services use their defaults
