@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import threading
 
+from app.redis_conn import get_redis
+from workers.schedule import enqueue_due_jobs
+
 _STARTED = "anju_embedded_scheduler"
 
 
@@ -23,9 +26,6 @@ def should_start(app) -> bool:
 
 def tick(app) -> list[str]:
     """Run every periodic job whose period is due, inline, inside the app context."""
-    from app.redis_conn import get_redis
-    from workers.schedule import enqueue_due_jobs
-
     with app.app_context():
         return enqueue_due_jobs(get_redis())
 

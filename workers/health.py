@@ -9,6 +9,7 @@ from rq import Worker
 
 from app.redis_conn import get_redis
 from workers.queues import QUEUE_NAMES, get_queue
+from workers.schedule import PERIODIC_JOBS, _LOCK_KEY
 
 HEARTBEAT_WITHIN = 60  # seconds: RQ workers beat every few seconds while alive
 
@@ -34,8 +35,6 @@ def worker_health(connection, now: datetime | None = None) -> tuple[bool, str]:
 
 def scheduler_health(connection, now: float | None = None) -> tuple[bool, str]:
     """Healthy when some scheduler took the every-minute sweep's current or previous period."""
-    from workers.schedule import PERIODIC_JOBS, _LOCK_KEY
-
     now = time.time() if now is None else now
     func, interval = min(((f, i) for f, i, _q, _k in PERIODIC_JOBS), key=lambda fi: fi[1])
     period = int(now // interval)

@@ -1,13 +1,22 @@
 """Jobs: plain importable functions that take ids and plain values, and are idempotent."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Declaration, utcnow
+from app.identity import check_document
+from app.models import Declaration, OutboxJob, utcnow
+from app.outbox import default_dedupe_key, jobs
+from app.services.declarations import claims
+from app.services.declarations.self_declare import escalate_unconfirmed, overdue_self_declarations
+from app.services.declarations.validation import validate
+from app.services.declarations.validation_batch import validate_many
+from app.services.reminders import notifications
+from workers.queues import enqueue_after_commit
 
 STALE_AFTER = timedelta(minutes=5)
 BATCH_SIZE = 500  # declarations per batch job
@@ -18,8 +27,6 @@ SWEEP_LIMIT = 5000
 def _notify_after_commit(declaration: Declaration) -> None:
     """Promise the submitter's push for the new status in the outbox, in the same transaction as
     the status itself; declarations nobody can be told skip it."""
-    from workers.queues import enqueue_after_commit
-
     # Officer and import submissions have no WeChat submitter: notify would do nothing, and a
     # job per declaration would cost the bulk path one more fork each.
     if declaration.submitter_wechat_user_id is not None:
@@ -28,8 +35,6 @@ def _notify_after_commit(declaration: Declaration) -> None:
 
 def validate_declaration(declaration_id: int) -> str | None:
     """Run the automatic checks on one declaration and notify the submitter of the outcome."""
-    from app.services.declarations.validation import validate
-
     declaration = db.session.execute(
         select(Declaration).where(Declaration.id == declaration_id).with_for_update()
     ).scalar_one_or_none()
@@ -49,8 +54,6 @@ def validate_declarations_batch(declaration_ids: list[int]) -> dict[str, int]:
     Each chunk is locked, prefetched and committed on its own; declarations already validated
     are skipped, so a retried or duplicated batch changes nothing.
     """
-    from app.services.declarations.validation_batch import validate_many
-
     counts: dict[str, int] = {}
     ids = sorted(set(int(i) for i in declaration_ids))
     for start in range(0, len(ids), BATCH_COMMIT_EVERY):
@@ -76,8 +79,6 @@ def enqueue_validation_batches(declaration_ids: list[int], size: int = BATCH_SIZ
     Ids are grouped by station, and free-text ones by the community they name, so one batch
     loads each scope of the address matcher once; returns the number of batch jobs queued.
     """
-    from workers.queues import enqueue_after_commit
-
     ids = sorted(set(int(i) for i in declaration_ids))
     if not ids:
         return 0
@@ -109,7 +110,6 @@ def warm_up() -> None:
     """
     import app.services.reminders.notifications  # noqa: F401
     import app.services.declarations.validation_batch  # noqa: F401
-    from app.identity import check_document
 
     check_document("resident_id", "11010519491231002X")
 
@@ -120,9 +120,6 @@ def sweep_stale_declarations(older_than_seconds: int | None = None) -> int:
 
     Not periodic: the outbox relay (workers/outbox.py) delivers every promise made since.
     """
-    from app.models import OutboxJob
-    from app.outbox import default_dedupe_key, jobs
-
     age = timedelta(seconds=older_than_seconds) if older_than_seconds is not None else STALE_AFTER
     ids = list(db.session.execute(
         select(Declaration.id).where(Declaration.status.in_(("received", "validating")),
@@ -150,26 +147,19 @@ def sweep_stale_declarations(older_than_seconds: int | None = None) -> int:
 
 def notify_declaration_status(declaration_id: int, status: str) -> None:
     """Push the submitter a message about the declaration's new status, once per change."""
-    from app.services.reminders.notifications import notify_declaration_status as notify
-
-    notify(declaration_id, status)
+    notifications.notify_declaration_status(declaration_id, status)
     db.session.commit()
 
 
 def notify_claim(claim_id: int, event: str) -> None:
     """Push the holder and the claimant what happened to an ownership claim, once per event."""
-    from app.services.declarations.claims import notify
-
-    notify(claim_id, event)
+    claims.notify(claim_id, event)
     db.session.commit()
-
 
 
 def notify_landlord_of_self_declaration(declaration_id: int) -> int:
     """Ask the landlord (owner and agent) to confirm a tenant's self-declaration, once each."""
-    from app.services.reminders.notifications import notify_landlord_of_self_declaration as notify
-
-    sent = len(notify(declaration_id))
+    sent = len(notifications.notify_landlord_of_self_declaration(declaration_id))
     db.session.commit()
     return sent
 
@@ -177,14 +167,6 @@ def notify_landlord_of_self_declaration(declaration_id: int) -> int:
 def escalate_unconfirmed_self_declarations(now_iso: str | None = None) -> int:
     """Put self-declarations the landlord left unanswered past the deadline in the officer's
     review queue; each only once, so running it again changes nothing."""
-    from datetime import datetime
-
-    from flask import current_app
-
-    from app.services.declarations.self_declare import (
-        escalate_unconfirmed, overdue_self_declarations,
-    )
-
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     days = int(current_app.config.get("SELF_DECLARATION_CONFIRM_DAYS", 3))
     escalated = 0

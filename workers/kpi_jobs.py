@@ -1,6 +1,9 @@
 """Periodic KPI work: the progress report of the half-month just ended (1st and 16th)."""
 from __future__ import annotations
 
+from datetime import datetime
+import os
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -12,8 +15,6 @@ from app.services.kpis.counts import plate_levels_from
 
 def report_folder() -> str:
     """Where report files live: instance/kpi_reports."""
-    import os
-
     return os.path.join(current_app.instance_path, "kpi_reports")
 
 
@@ -34,8 +35,6 @@ def refresh_kpi_aggregates(full: bool = False) -> dict:
 def generate_due_kpi_reports(now_iso: str | None = None) -> list[int]:
     """Make each branch's report for the half-month just ended, exactly once even when several
     schedulers or workers run this at the same time; tell station admins. Returns new ids."""
-    from datetime import datetime
-
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     period = reports.due_report_period(now)
     made = []

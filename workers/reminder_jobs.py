@@ -10,7 +10,11 @@ import time
 from datetime import datetime
 
 from app.extensions import db
+from app.metrics import observe_reminder_sweep
 from app.models import utcnow
+from app.redis_conn import get_redis
+from app.services.reminders import clock, delivery, quota, rules, sweep
+from workers.queues import enqueue_now
 
 SEND_JOB_TIMEOUT = 600
 # A queued id is not queued again for this long: a backlog waiting in Redis must not be doubled
@@ -27,10 +31,6 @@ def sweep_reminders(now_iso: str | None = None) -> dict:
 
     `now_iso` (naive UTC) freezes the clock for tests and back-fills; sends then use it too.
     """
-    from app.services.reminders import clock, delivery, quota, rules, sweep
-
-    from app.metrics import observe_reminder_sweep
-
     now = _now(now_iso)
     s = rules.settings()
     stats = sweep.SweepStats()
@@ -46,10 +46,6 @@ def sweep_reminders(now_iso: str | None = None) -> dict:
 
 def dispatch_due(now: datetime, s, *, now_iso: str | None = None) -> int:
     """Queue send batches for due reminders, within what is left of today's quota."""
-    from app.redis_conn import get_redis
-    from app.services.reminders import clock, delivery, quota, rules, sweep
-    from workers.queues import enqueue_now
-
     if clock.in_quiet_hours(now, s):
         return 0  # the first sweep after the quiet hours picks them up
     left = max(s.daily_quota - quota.quota_used(now), 0)
@@ -72,8 +68,6 @@ def dispatch_due(now: datetime, s, *, now_iso: str | None = None) -> int:
 
 def send_reminder(reminder_id: int, now_iso: str | None = None) -> str:
     """Send one reminder if it is still due: claim, commit, push, record the result, commit."""
-    from app.services.reminders import clock, delivery, quota, rules, sweep
-
     s = rules.settings()
     now = _now(now_iso)
     outcome = delivery.claim(reminder_id, now, s)

@@ -9,7 +9,9 @@ import signal
 from rq import SimpleWorker, Worker
 
 from app.extensions import db
+from app.logs import job_context
 from app.redis_conn import get_redis
+from workers.jobs import warm_up
 from workers.outage import REDIS_ERRORS, OncePerOutage, RedisOutage
 from workers.queues import JOB_SERIALIZER, QUEUE_NAMES, get_queue
 
@@ -35,8 +37,6 @@ class AppWorkerMixin:
         return result
 
     def work(self, *args, **kwargs):
-        from workers.jobs import warm_up
-
         with self.app.app_context():
             warm_up()
             return super().work(*args, **kwargs)
@@ -49,8 +49,6 @@ class AppWorkerMixin:
         return super().main_work_horse(job, queue)
 
     def perform_job(self, job, queue):
-        from app.logs import job_context
-
         with self.app.app_context(), job_context(job) as logged:
             try:
                 logged.ok = super().perform_job(job, queue)

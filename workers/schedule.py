@@ -16,6 +16,8 @@ from workers.jobs import escalate_unconfirmed_self_declarations
 from workers.outbox import relay_outbox
 from workers.police_jobs import sweep_control_tasks
 from workers.kpi_jobs import generate_due_kpi_reports, refresh_kpi_aggregates
+from workers.outage import REDIS_ERRORS, RedisOutage
+from workers.queues import enqueue_now
 from workers.reminder_jobs import sweep_reminders
 from workers.retention_jobs import anonymise_ended_stays, purge_audit_logs
 
@@ -43,8 +45,6 @@ _LOCK_KEY = "anju:schedule:{name}:{period}"
 
 def enqueue_due_jobs(connection, now: float | None = None, owner: str | None = None) -> list[str]:
     """Enqueue every periodic job whose current period nobody has enqueued yet; return names."""
-    from workers.queues import enqueue_now
-
     now = time.time() if now is None else now
     owner = owner or f"{socket.gethostname()}:{os.getpid()}"
     enqueued = []
@@ -62,8 +62,6 @@ def run_scheduler(connection, tick: float = 1.0, stop=lambda: False, log=print,
                   sleep=time.sleep) -> None:
     """Loop forever (until `stop()`): enqueue due periodic jobs every tick. A Redis outage is
     logged once when it starts and once when it ends, with back-off between attempts."""
-    from workers.outage import REDIS_ERRORS, RedisOutage
-
     outage = RedisOutage(log=lambda message: log(f"scheduler: {message}"))
     while not stop():
         try:
