@@ -272,3 +272,12 @@ def test_flask_cases_import_command_reads_xlsx_and_reports_by_line(app, world, t
     bad.write_text("x")
     refused = app.test_cli_runner().invoke(args=["cases", "import", str(bad)])
     assert refused.exit_code != 0 and ".csv" in refused.output
+
+
+def test_an_import_keeps_the_first_reasons_and_counts_them_all(world):
+    code = world.a.jurisdiction["station"].code
+    rows = _csv(*[f"居民身份证,{fake.resident_id()},人{i},AJ-{i},2026-13-01,{code},"
+                  for i in range(cases.MAX_ERRORS + 5)])
+    report = cases.import_rows(rows, now=NOW)
+    assert report.error_count == cases.MAX_ERRORS + 5 and len(report.errors) == cases.MAX_ERRORS
+    assert report.errors[0][0] == 2

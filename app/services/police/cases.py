@@ -27,7 +27,7 @@ COLUMNS = {"证件类型": "document_type", "证件号码": "document_number", "
 REQUIRED = ("证件类型", "证件号码", "姓名", "案件编号", "案发日期", "案发地派出所代码")
 YES = {"是", "y", "yes", "1", "true", "流动"}
 NO = {"否", "n", "no", "0", "false", "常住"}
-MAX_ERRORS = 500  # errors kept on an import (the count is complete)
+MAX_ERRORS = 200  # reasons kept on an import (TEXT holds 64 KB; the count is complete)
 EVIDENCE_KINDS = {"residence": "居住登记", "employment": "就业登记"}
 
 
