@@ -3,8 +3,9 @@
 Every ordering the queue offers is a list of *streams*, one per status (and, for "逾期最久",
 per late/not-late): each stream is one indexed query, `status = s` plus the filters, read in the
 order of the index ix_declaration_station_status_created (station_id, status, created_at) or
-ix_declaration_status_created (status, created_at). The streams' first rows are merged here, so a
-page costs a few index range reads of PER_PAGE + 1 rows whatever its depth. A page is addressed
+ix_declaration_status_created (status, created_at). The streams' first keys (sort columns and
+id, read from the index alone) are merged here and only the page's rows are then read, so a page
+costs a few index range reads of PER_PAGE + 1 entries and one read of 50 rows, whatever its depth. A page is addressed
 by a keyset cursor (the sort key of the row before it, `after`, or after it, `before`), which
 the "下一页"/"上一页" links carry; rows inserted between two page loads never shift a page
 (no row is shown twice or skipped). A bare `?page=N` (a typed or old link) still answers, by
@@ -202,35 +203,44 @@ def _merged(found: list, backward: bool) -> list:
     return sorted(found, key=lambda item: keyfunc((item[0], item[1])))
 
 
-def _read_streams(base, streams, cursor, backward, limit, session) -> list:
-    """The first `limit` rows after the cursor of the merged streams, in queue order."""
-    found = []
+def _keys_only(base, streams):
+    columns = {column.key: column for stream in streams for column, _ in stream.keys}
+    return base.with_only_columns(*columns.values())
+
+
+def _keys(base, streams, cursor, backward, limit, session) -> list:
+    """(sort key, stream, id) of the first `limit` rows after the cursor of the merged streams,
+    in queue order, read from the streams' key columns only (the index, not the rows)."""
+    found, keys_only = [], _keys_only(base, streams)
     for stream in streams:
-        stmt = _ordered(base, stream, cursor, backward)
+        stmt = _ordered(keys_only, stream, cursor, backward)
         if stmt is not None:
-            found += [(_row_key(stream, row[0]), stream, tuple(row))
+            found += [(_row_key(stream, row), stream, row.id)
                       for row in session.execute(stmt.limit(limit)).all()]
     return _merged(found, backward)[:limit]
 
 
+def _read_streams(base, streams, cursor, backward, limit, session) -> list:
+    """(sort key, stream, (declaration, address text)) of the first `limit` rows after the
+    cursor: the keys from the index, then only those rows."""
+    keys = _keys(base, streams, cursor, backward, limit, session)
+    rows = {d.id: (d, text) for d, text in session.execute(
+        base.where(Declaration.id.in_([i for _, _, i in keys]))).all()} if keys else {}
+    return [(key, stream, rows[i]) for key, stream, i in keys if i in rows]
+
+
 def _skip(base, streams, offset: int, session) -> list | None:
-    """The sort key of the row just before position `offset` (a `?page=N` link), read from the
-    streams' key columns only; None when the queue is shorter."""
-    found = []
-    columns = {column.key: column for stream in streams for column, _ in stream.keys}
-    keys_only = base.with_only_columns(*columns.values())
-    for stream in streams:
-        found += [(_row_key(stream, row), stream, None) for row in session.execute(
-            _ordered(keys_only, stream, None, False).limit(offset)).all()]
-    found = _merged(found, False)
+    """The sort key of the row just before position `offset` (a `?page=N` link); None when the
+    queue is shorter."""
+    found = _keys(base, streams, None, False, offset, session)
     return decode_cursor(encode_cursor(found[offset - 1][0])) if len(found) >= offset else None
 
 
 def page_statements(filters: dict, officer) -> list:
     """The selects of the queue's first page, one per stream (for EXPLAIN in the tests)."""
-    base = _base(filters, officer)
-    return [_ordered(base, stream, None, False).limit(PER_PAGE + 1)
-            for stream in _streams(filters)]
+    base, streams = _base(filters, officer), _streams(filters)
+    return [_ordered(_keys_only(base, streams), stream, None, False).limit(PER_PAGE + 1)
+            for stream in streams]
 
 
 def _totals(base, statuses, session) -> tuple[dict, set]:
