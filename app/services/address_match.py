@@ -45,12 +45,13 @@ def _cn_to_int(text: str) -> int:
     return total + current
 
 
+# Full-width ASCII to half-width, the ideographic space to a space: one translate per text.
+_HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: " "}
+
+
 def normalise_address(text: str) -> str:
     """Canonical address text for matching: half-width, Arabic numerals, one spelling per unit."""
-    folded = "".join(
-        chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else (" " if c == "\u3000" else c)
-        for c in (text or "")
-    )
+    folded = (text or "").translate(_HALF_WIDTH)
     folded = _NOISE.sub("", folded).lower()
     folded = _CN_NUMBER.sub(lambda m: str(_cn_to_int(m.group())), folded)
     for pattern, replacement in _VARIANTS:
