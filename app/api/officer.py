@@ -1,5 +1,5 @@
 """Officer API (警务通) under /api/v1/officer: sign-in, control tasks, alerts. Scoped exactly
-like the console (app/services/scoping.py); every write is idempotent (officer_auth)."""
+like the console (app/services/accounts/scoping.py); every write is idempotent (officer_auth)."""
 from __future__ import annotations
 
 import base64
@@ -19,11 +19,11 @@ from app.schemas.officer import (
     AlertCloseInSchema, AlertOutSchema, KpiTableOutSchema, OfficerOutSchema, SignInSchema,
     TaskItemInSchema, TaskOutSchema,
 )
-from app.services import audit, officer_tokens, officers
+from app.services.accounts import audit, officer_tokens, officers
 from app.services.errors import RuleError
 from app.services.police import alerts as police_alerts
 from app.services.police import tasks as police_tasks
-from app.services.scoping import BRANCH_ROLES, scoped_get
+from app.services.accounts.scoping import BRANCH_ROLES, scoped_get
 
 
 def _redis_or_none():

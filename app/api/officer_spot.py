@@ -14,10 +14,10 @@ from app.schemas.spot_checks import (
     PlanInSchema, PlanItemOutSchema, PlanOutSchema, SpotCheckInSchema, SpotCheckOutSchema,
     SpotHouseOutSchema,
 )
-from app.services import audit
+from app.services.accounts import audit
 from app.services.errors import RuleError
 from app.services.police import spot_checks
-from app.services.scoping import scope, scoped_get, scoped_ids
+from app.services.accounts.scoping import scope, scoped_get, scoped_ids
 
 
 def scoped_house_by_token(token: str, officer: Officer) -> House:

@@ -14,8 +14,9 @@ from app.console.auth import client_ip, current_officer, roles_required
 from app.console.forms import AddressForm, ImportForm, PlateForm
 from app.extensions import db
 from app.models import Address, Branch, Community, House
-from app.services import audit, plates, scoping
-from app.services.search import addresses_by_text
+from app.services.accounts import audit, scoping
+from app.services.registry import plates
+from app.services.people.search import addresses_by_text
 
 PER_PAGE = 100
 EDITABLE = ("full_text", "road", "number", "building", "unit", "floor", "room", "is_residential",
@@ -143,7 +144,7 @@ def import_addresses():
     report = None
     error = None
     if form.validate_on_submit():
-        from app.services.address_import import import_csv
+        from app.services.registry.address_import import import_csv
 
         officer = current_officer()
         communities = [c.id for c in _scoped_communities(officer)]

@@ -14,8 +14,8 @@ from app.console.forms import (
 )
 from app.extensions import db
 from app.models import AuditLog, Officer, PoliceArea, Station, utcnow
-from app.services import audit, scoping
-from app.services.officers import create_officer, hash_password
+from app.services.accounts import audit, scoping
+from app.services.accounts.officers import create_officer, hash_password
 from app.wording import AUDIT_ACTION_LABELS, AUDIT_OBJECT_LABELS
 
 AUDIT_PER_PAGE = 100

@@ -20,10 +20,11 @@ from app.extensions import db
 from app.models import Address, House
 from app.models.house import RENTAL_TYPE_LABELS
 from app.models.person import DOCUMENT_TYPE_LABELS
-from app.services import audit, idempotency
+from app.services.accounts import audit
+from app.services.declarations import idempotency
 from app.services.errors import RuleError
 from app.services.police import field_collection
-from app.services.scoping import scope
+from app.services.accounts.scoping import scope
 
 ROWS = 3
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")

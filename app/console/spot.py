@@ -16,10 +16,11 @@ from app.console.auth import client_ip, current_officer, roles_required
 from app.extensions import db
 from app.models import House, Officer, PoliceArea, SpotCheck, SpotCheckPlanItem
 from app.models.person import DOCUMENT_TYPE_LABELS
-from app.services import audit, idempotency
+from app.services.accounts import audit
+from app.services.declarations import idempotency
 from app.services.errors import RuleError
 from app.services.police import spot_checks
-from app.services.scoping import scope, scoped_get, scoped_ids
+from app.services.accounts.scoping import scope, scoped_get, scoped_ids
 
 ROWS = 5
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")

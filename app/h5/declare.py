@@ -27,12 +27,14 @@ from app.schemas.declarations import (
     MoveOutSchema, PledgeInSchema, SelfDeclarationSchema,
 )
 from app import crypto
-from app.services import claims, corrections, typed_address
-from app.services import declarations as svc
-from app.services import linking, ownership
+from app.services.declarations import claims, corrections
+from app.services.registry import typed_address
+from app.services.declarations import declare as svc
+from app.services.people import linking
+from app.services.declarations import ownership
 from app.services.errors import RuleError
-from app.services.pledge import current_pledge
-from app.services.validation import public_reasons
+from app.services.declarations.pledge import current_pledge
+from app.services.declarations.validation import public_reasons
 from app.wording import NEXT_STEPS
 
 REFUSED = (ValidationError, RuleError, IdentityError)

@@ -7,7 +7,7 @@ from app.extensions import db
 from app.h5 import bp
 from app.h5.identity import user_required
 from app.models import Address, House
-from app.services.ownership import owns
+from app.services.declarations.ownership import owns
 from app.urls import same_site_path
 
 

@@ -11,8 +11,8 @@ from decimal import Decimal
 from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Residence
 from app.outbox import jobs
-from app.services import declarations
-from app.services.declarations import Submitter
+from app.services.declarations import declare as declarations
+from app.services.declarations.declare import Submitter
 from app.services.errors import RuleError
 from app.services.police.tasks import store_photo
 

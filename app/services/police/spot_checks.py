@@ -15,8 +15,8 @@ from app.models import (
     Address, Declaration, House, MissedRegistration, Officer, Person, Residence, SpotCheck,
     SpotCheckPerson, SpotCheckPlan, SpotCheckPlanItem, utcnow,
 )
-from app.services import declarations
-from app.services.declarations import Submitter, local_today
+from app.services.declarations import declare as declarations
+from app.services.declarations.declare import Submitter, local_today
 from app.services.errors import RuleError, StateConflict
 from app.services.police.alerts import ALERT_DUE_DAYS, raise_alert
 

@@ -5,7 +5,8 @@ time costs a dozen queries each; here every lookup the checks make (persons, add
 live residences, occupancy, watch entries, open 漏登, proposed rows) is loaded for a whole chunk
 in a few IN queries, and the chunk is written once: the changed rows of each table in one
 UPDATE … CASE statement, the new rows in multi-row INSERTs. The checks themselves are the same
-code as for a single declaration (app.services.validation.validate), so the outcome is the same.
+code as for a single declaration (app.services.declarations.validation.validate), so the
+outcome is the same.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from app.models import (
     Address, Declaration, Employment, House, MissedRegistration, Person, PersonChange, Residence,
     Watch,
 )
-from app.services.validation import LOOKUPS_KEY, Lookups, validate
+from app.services.declarations.validation import LOOKUPS_KEY, Lookups, validate
 
 IN_CHUNK = 1000  # ids per IN (...) list
 BULK_UPDATES_KEY = "bulk_updates"  # session.info flag: flushes write dirty rows per table

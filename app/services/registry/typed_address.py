@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Address, Community, Declaration, House, Station
-from app.services.address_match import decisive, match_address
-from app.services.declarations import (
+from app.services.registry.address_match import decisive, match_address
+from app.services.declarations.declare import (
     Submitter, _create, _person_payload, _upsert_person, declare_self, find_by_idempotency_key,
 )
 from app.services.errors import RuleError

@@ -23,7 +23,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from app.models import Address, Officer, utcnow
-from app.services import audit
+from app.services.accounts import audit
 
 CID_FONT = "STSong-Light"  # reportlab's built-in CID font: the fallback when no font file exists
 # TrueType CJK fonts from Debian's packages (reportlab cannot embed the CFF outlines of Noto CJK).

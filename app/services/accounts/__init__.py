@@ -1,0 +1,1 @@
+"""Officer accounts: officers and their tokens, the audit trail, jurisdiction scoping."""

@@ -1,0 +1,1 @@
+"""The address registry: standard addresses and their import, door plates, matching typed addresses."""
