@@ -151,9 +151,10 @@ def _import(numbered: Iterable[tuple[int, dict | str]], batch_size: int, commit:
 
     ids = {key: row["id"] for key, row in existing.items()}
     new_rows = [r for r in rows.values() if r.key not in existing]
+    parents = {r.parent_key for r in new_rows}
     for level_rows in _by_depth(new_rows):
         for i in range(0, len(level_rows), batch_size):
-            _insert_batch(level_rows[i:i + batch_size], ids)
+            _insert_batch(level_rows[i:i + batch_size], ids, parents)
             if commit:
                 db.session.commit()
     report.inserted = len(new_rows)
@@ -206,18 +207,67 @@ def _by_depth(new_rows: list[Row]) -> list[list[Row]]:
     return levels
 
 
-def _insert_batch(batch: list[Row], ids: dict[str, int]) -> None:
+INSERTED = ("code", "level", "parent_id", "community_id", "police_area_id", "station_id",
+            *TEXT_FIELDS, "full_text", "aliases", "lat", "lng", "is_residential", "qr_token")
+
+
+def _insert_batch(batch: list[Row], ids: dict[str, int], parents: set[str]) -> None:
+    """Insert new addresses in one statement; read back the ids of those that are parents."""
     now = utcnow()
-    params = []
+    rows = []
     for row in batch:
-        values = {name: None for name in (*TEXT_FIELDS, "aliases", "lat", "lng")}
-        values.update(is_residential=True, status="active", plate_issued_at=None)
-        values.update(row.values)
-        values.update(code=row.code, parent_id=ids[row.parent_key] if row.parent_key else None,
-                      qr_token=new_qr_token(), created_at=now, updated_at=now)
-        params.append(values)
-    db.session.execute(insert(table), params)
-    codes = [row.code for row in batch]
-    for code, id_ in db.session.execute(select(table.c.code, table.c.id)
-                                        .where(table.c.code.in_(codes))):
-        ids[code_key(code)] = id_
+        values = row.values
+        rows.append((row.code, values["level"], ids[row.parent_key] if row.parent_key else None,
+                     values["community_id"], values["police_area_id"], values["station_id"],
+                     *(values.get(name) for name in TEXT_FIELDS), values["full_text"],
+                     values.get("aliases"), values.get("lat"), values.get("lng"),
+                     values.get("is_residential", True), new_qr_token()))
+    _insert_rows(rows, {"status": "active", "plate_issued_at": None, "created_at": now,
+                        "updated_at": now})
+    codes = [row.code for row in batch if row.key in parents]
+    for i in range(0, len(codes), 1000):
+        for code, id_ in db.session.execute(select(table.c.code, table.c.id)
+                                            .where(table.c.code.in_(codes[i:i + 1000]))):
+            ids[code_key(code)] = id_
+
+
+def _insert_rows(rows: list[tuple], constants: dict) -> None:
+    """One multi-row INSERT of INSERTED values (plus the same constants on every row).
+
+    On MariaDB the VALUES list is rendered here with the driver's own escaping (PyMySQL's
+    `Connection.escape`, which honours NO_BACKSLASH_ESCAPES), called once per value: the
+    driver's executemany reaches it through several more layers of Python per value (parameter
+    dicts, `%` formatting), which was two thirds of an import's time. SQLite gets a plain
+    executemany.
+    """
+    connection = db.session.connection()
+    dialect = connection.dialect
+    if dialect.name not in ("mysql", "mariadb"):
+        connection.execute(insert(table), [dict(zip(INSERTED, r), **constants) for r in rows])
+        return
+    raw = connection.connection.dbapi_connection
+    escape = raw.escape
+    processors = [(n, table.c[name].type.bind_processor(dialect))
+                  for n, name in enumerate(INSERTED)]
+    processors = [(n, p) for n, p in processors if p is not None]  # aliases: JSON text
+
+    def literal(value) -> str:
+        if value is None:
+            return "NULL"
+        if value.__class__ is int:
+            return str(value)
+        return escape(value)  # text, bool, float, datetime: as the driver renders them
+
+    fixed = "".join("," + literal(value) for value in constants.values())
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in (*INSERTED, *constants))
+    values = []
+    for row in rows:
+        if processors:
+            row = list(row)
+            for n, process in processors:
+                row[n] = process(row[n])
+        values.append("(" + ",".join(map(literal, row)) + fixed + ")")
+    # The driver's own cursor without parameters: no `%` formatting pass over the values.
+    with raw.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(table.name)} ({names}) VALUES " + ",".join(values))
