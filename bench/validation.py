@@ -324,9 +324,9 @@ WORKER_CONFIG_KEYS = ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "SECRET_KEY",
                       "FIELD_ENCRYPTION_KEYS", "FIELD_ENCRYPTION_ACTIVE_KEY_ID", "BLIND_INDEX_KEY")
 
 
-def run_worker_process(app, queue: str) -> tuple[float, float]:
-    """Drain one queue with a forking worker in a fresh process; (seconds, peak RSS in MB of
-    that worker and its work-horses)."""
+def run_worker_process(app, queue: str) -> tuple[float, float, float]:
+    """Drain one queue with a forking worker in a fresh process; (seconds, CPU seconds of the
+    worker and its work-horses, their peak RSS in MB)."""
     env = dict(os.environ, **{f"BENCH_WORKER_{k}": str(app.config[k]) for k in WORKER_CONFIG_KEYS})
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--drain", queue],
                             env=env, stdout=subprocess.PIPE, cwd=ROOT)
@@ -335,7 +335,8 @@ def run_worker_process(app, queue: str) -> tuple[float, float]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"the worker process failed ({proc.returncode})")
-    return json.loads(out.decode().strip().splitlines()[-1])["seconds"], usage.ru_maxrss / 1024
+    figures = json.loads(out.decode().strip().splitlines()[-1])
+    return figures["seconds"], figures["cpu_seconds"], usage.ru_maxrss / 1024
 
 
 def drain(queue: str) -> None:
@@ -345,7 +346,9 @@ def drain(queue: str) -> None:
     app = create_app({k: os.environ[f"BENCH_WORKER_{k}"] for k in WORKER_CONFIG_KEYS})
     with app.app_context():
         seconds = run_worker(app, queue)
-    print(json.dumps({"seconds": seconds}))
+    cpu = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                resource.getrusage(resource.RUSAGE_CHILDREN)))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu}))
 
 
 def status_counts(ids: list[int]) -> dict:
@@ -418,12 +421,15 @@ def main() -> None:
         jobs = enqueue_validation_batches(rest, size=args.batch_size, queue="low")
         db.session.commit()  # the batches are queued after commit
         db.session.remove()
-        batched_s, worker_mb = run_worker_process(app, "low")
+        load = os.getloadavg()[0]
+        batched_s, worker_cpu, worker_mb = run_worker_process(app, "low")
         batched_rate = len(rest) / batched_s
         batched_counts = status_counts(rest)
         print(f"batched ({jobs} jobs of {args.batch_size}): {len(rest):,} in {batched_s:.1f} s = "
               f"{batched_rate:,.0f} declarations/s per worker process  {batched_counts}; "
-              f"peak RSS of that worker process and its work-horses {worker_mb:,.0f} MB")
+              f"peak RSS of that worker process and its work-horses {worker_mb:,.0f} MB; "
+              f"their CPU {worker_cpu:.1f} s ({len(rest) / worker_cpu:,.0f} declarations per "
+              f"CPU second); load average {load:.1f} → {os.getloadavg()[0]:.1f}")
         left = batched_counts.get("received", 0) + baseline_counts.get("received", 0)
         if left:
             raise SystemExit(f"{left} declarations were not validated")
@@ -450,7 +456,9 @@ def main() -> None:
                                           "per_second": round(simple_rate, 1)},
         "batched": {"declarations": len(rest), "jobs": jobs, "seconds": round(batched_s, 2),
                     "per_second": round(batched_rate, 1), "statuses": batched_counts,
-                    "worker_peak_rss_mb": round(worker_mb)},
+                    "worker_peak_rss_mb": round(worker_mb),
+                    "worker_cpu_seconds": round(worker_cpu, 1),
+                    "load_average_before_after": [round(load, 1), round(os.getloadavg()[0], 1)]},
         "speedup": round(speedup, 2), "peak_memory_mb": round(peak_mb),
     }, ensure_ascii=False))
 

@@ -1,6 +1,8 @@
 """Address registry CSV import: validation by line, idempotent re-runs, parents in any order."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -452,4 +454,7 @@ def test_text_the_sql_would_choke_on_is_stored_exactly_and_a_rerun_changes_nothi
         assert address.aliases == list(dict.fromkeys(a for a in (kept, f"{text}|x".strip()) if a))
         assert address.is_residential is (n % 2 == 0) and address.status == "active"
         assert abs(address.lat - (24.5 + n / 100)) < 1e-4 and address.qr_token
+    tokens = {by_code(db, f"H{n}").qr_token for n in range(len(hostile))}
+    assert len(tokens) == len(hostile)  # one read of the random source, still one token each
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", token) for token in tokens)
     assert import_rows(rows).unchanged == len(hostile)

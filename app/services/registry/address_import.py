@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from app.extensions import db
 from app.models import utcnow
-from app.models.address import new_qr_token
+from app.models.address import new_qr_tokens
 from app.services.registry.address_rows import (
     ALWAYS_WRITTEN, COLUMNS, TEXT_FIELDS, Row, check_parents, clean_code, clean_text, code_key,
     column_name, communities_by_name, csv_reader, header_problem, numbered_csv_rows, parse_row,
@@ -215,13 +215,13 @@ def _insert_batch(batch: list[Row], ids: dict[str, int], parents: set[str]) -> N
     """Insert new addresses in one statement; read back the ids of those that are parents."""
     now = utcnow()
     rows = []
-    for row in batch:
+    for row, token in zip(batch, new_qr_tokens(len(batch))):
         values = row.values
         rows.append((row.code, values["level"], ids[row.parent_key] if row.parent_key else None,
                      values["community_id"], values["police_area_id"], values["station_id"],
                      *(values.get(name) for name in TEXT_FIELDS), values["full_text"],
                      values.get("aliases"), values.get("lat"), values.get("lng"),
-                     values.get("is_residential", True), new_qr_token()))
+                     values.get("is_residential", True), token))
     _insert_rows(rows, {"status": "active", "plate_issued_at": None, "created_at": now,
                         "updated_at": now})
     codes = [row.code for row in batch if row.key in parents]
