@@ -385,3 +385,38 @@ def test_rq_lines_for_each_reconnect_attempt_are_folded_into_one(app):
     assert len(lines) == 1 and "Redis unreachable" in lines[0]
     other = logger.makeRecord("rq.worker", logging.INFO, __file__, 1, "Job OK", (), None)
     assert quiet.filter(other) is True
+
+
+def test_batch_validation_writes_a_chunk_of_declarations_in_one_statement_not_one_per_row(
+        db, held_jobs):
+    from sqlalchemy import event
+
+    from workers.jobs import validate_declarations_batch
+
+    fake = FakeData(77)
+    community = make_jurisdiction()["community"]
+    landlord = svc.Submitter(role="landlord", channel="import")
+    for n in range(6):
+        owner = {"name": fake.name(), "document_type": "resident_id",
+                 "document_number": fake.resident_id()}
+        decl = svc.register_house(landlord, make_address(community, full_text=f"明光路{n}号"),
+                                  rental_type="whole", rooms=2, owner=owner)
+        svc.declare_move_in(landlord, db.session.get(House, decl.house_id), [dict(
+            owner, name=fake.name(), document_number=fake.resident_id(), start_date=TODAY)],
+            today=TODAY, now=NOW)
+    db.session.commit()
+    ids = list(db.session.execute(select(Declaration.id)).scalars())
+    updates: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert validate_declarations_batch(ids) == {"verified": len(ids)}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    tables = sorted(statement.split()[1] for statement in updates)
+    assert tables == ["declaration", "residence"]  # 12 declarations, 6 residences: 2 statements
+    assert all(" CASE " in statement for statement in updates)

@@ -132,7 +132,8 @@ def validate_many(declarations: list[Declaration]) -> list[Declaration]:
 
 @event.listens_for(Session, "before_flush")
 def _bulk_updates_before_flush(session, _flush_context, _instances) -> None:
-    if session.info.get(BULK_UPDATES_KEY):
+    # Not inside a SAVEPOINT: rows marked clean here would not be restored if it rolled back.
+    if session.info.get(BULK_UPDATES_KEY) and not session.in_nested_transaction():
         update_dirty_in_bulk(session)
 
 
