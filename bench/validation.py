@@ -17,8 +17,8 @@ What it measures, in one run on one data set:
 - the same on a non-forking SimpleWorker, for scale (warm caches between jobs);
 - declarations/s of the batched path (`validate_declarations_batch` via
   `enqueue_validation_batches`) on the same forking worker, on the rest — run in a worker process
-  of its own (as `python -m workers` is deployed), whose peak RSS (the worker and its
-  work-horses, from wait4) is the memory figure of a worker validating them all.
+  of its own (as `python -m workers` is deployed), whose peak RSS (the larger of the worker's
+  and its biggest work-horse's) is the memory figure of a worker validating them all.
 """
 from __future__ import annotations
 
@@ -330,13 +330,11 @@ def run_worker_process(app, queue: str) -> tuple[float, float, float]:
     env = dict(os.environ, **{f"BENCH_WORKER_{k}": str(app.config[k]) for k in WORKER_CONFIG_KEYS})
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--drain", queue],
                             env=env, stdout=subprocess.PIPE, cwd=ROOT)
-    out = proc.stdout.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    out, _ = proc.communicate()
     if proc.returncode:
         raise SystemExit(f"the worker process failed ({proc.returncode})")
     figures = json.loads(out.decode().strip().splitlines()[-1])
-    return figures["seconds"], figures["cpu_seconds"], usage.ru_maxrss / 1024
+    return figures["seconds"], figures["cpu_seconds"], figures["peak_rss_mb"]
 
 
 def drain(queue: str) -> None:
@@ -348,7 +346,12 @@ def drain(queue: str) -> None:
         seconds = run_worker(app, queue)
     cpu = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu}))
+    # The worker's own high-water mark from /proc (its ru_maxrss, like wait4's, still counts the
+    # bench process it was forked from before exec), and the largest work-horse's ru_maxrss.
+    status = Path("/proc/self/status").read_text()
+    own = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+    horses = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": max(own, horses)}))
 
 
 def status_counts(ids: list[int]) -> dict:
