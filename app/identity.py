@@ -64,10 +64,13 @@ class DocumentInfo:
     upgraded_from_15: bool = False
 
 
+# Full-width ASCII to half-width, the ideographic space to a space: one str.translate per text.
+_HALF_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: " "}
+
+
 def fold_width(value: str) -> str:
     """Full-width ASCII (what Chinese IMEs type) as half-width, the ideographic space as a space."""
-    return "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E
-                   else (" " if c == "\u3000" else c) for c in value)
+    return value.translate(_HALF_WIDTH)
 
 
 def _fold(value: str) -> str:

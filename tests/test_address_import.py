@@ -1,6 +1,8 @@
 """Address registry CSV import: validation by line, idempotent re-runs, parents in any order."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -427,3 +429,32 @@ def test_a_community_name_shared_by_two_stations_must_be_given_by_code(db, place
     scoped = import_csv(write(tmp_path, csv.replace("N1", "N3").replace("N2", "N4"), name="b.csv"),
                         community_ids={twin.id})
     assert scoped.inserted == 2 and by_code(db, "N3").community_id == twin.id
+
+
+def test_text_the_sql_would_choke_on_is_stored_exactly_and_a_rerun_changes_nothing(db, places):
+    # MariaDB gets the new rows as one INSERT rendered with the driver's escaping: quotes,
+    # backslashes, percent signs, NUL and line breaks must come back as they went in.
+    community = places[0]["community"]
+    hostile = ["O'Brien路", 'say "hi"', "C:\\new\\table", "100%", "%(code)s", "a\x00b",
+               "line\nbreak\r\n", "\x1a", "'); DROP TABLE address; --", "😀路", "\\'"]
+    rows = [{"code": f"H{n}", "level": "building", "community": community.code,
+             "road": text, "full_text": f"{text}号", "aliases": [text, f"{text}|x"],
+             "lat": 24.5 + n / 100, "lng": 118.1, "is_residential": n % 2 == 0}
+            for n, text in enumerate(hostile)]
+
+    report = import_rows(rows, commit=False)
+    db.session.commit()
+
+    assert (report.inserted, report.errors) == (len(hostile), [])
+    db.session.expire_all()
+    for n, text in enumerate(hostile):
+        address = by_code(db, f"H{n}")
+        kept = text.strip()  # every cell is trimmed
+        assert (address.road, address.full_text) == (kept[:64] or None, f"{text}号".strip())
+        assert address.aliases == list(dict.fromkeys(a for a in (kept, f"{text}|x".strip()) if a))
+        assert address.is_residential is (n % 2 == 0) and address.status == "active"
+        assert abs(address.lat - (24.5 + n / 100)) < 1e-4 and address.qr_token
+    tokens = {by_code(db, f"H{n}").qr_token for n in range(len(hostile))}
+    assert len(tokens) == len(hostile)  # one read of the random source, still one token each
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", token) for token in tokens)
+    assert import_rows(rows).unchanged == len(hostile)

@@ -9,14 +9,14 @@ from sqlalchemy import select
 from app import crypto
 from app.fakedata import FakeData
 from app.models import (
-    Alert, CaseCheck, ControlTask, Declaration, House, MissedRegistration, Reminder, Residence,
-    Watch, WeChatUser,
+    Alert, CaseCheck, ControlTask, Declaration, House, MissedRegistration, Person, PersonChange,
+    Reminder, Residence, Watch, WeChatUser,
 )
 from app.services.declarations import declare, rentals
 from app.services.registry.address_match import scope_cache
 from app.services.people.people import document_blind_index
 from tests.conftest import _clean_tables
-from tests.factories import make_address, make_jurisdiction
+from tests.factories import make_address, make_jurisdiction, make_person
 
 TODAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 10, 0)
@@ -35,7 +35,8 @@ def held_jobs(monkeypatch):
 
 def _mixed_declarations(db) -> list[int]:
     """One of each outcome: clean, overcrowded, watch hit, live elsewhere, 漏登 补登 noted,
-    ambiguous and exact free text, move-out; some submitted by WeChat users, some not."""
+    ambiguous and exact free text, move-out, a known person's new name and phone applied, and
+    a proposed name held with its declaration; some submitted by WeChat users, some not."""
     fake = FakeData(4242)
     scope_cache.clear()
     place = make_jurisdiction()
@@ -57,12 +58,12 @@ def _mixed_declarations(db) -> list[int]:
     officer_import = declare.Submitter(role="landlord", channel="import")
 
     houses = []
-    for n, rooms in enumerate((2, 1, 3)):
+    for n, rooms in enumerate((2, 1, 3, 3)):
         address = make_address(community, full_text=f"幸福路{n + 1}号1幢1单元101室")
         decl = rentals.register_house(wechat, address, rental_type="whole", rooms=rooms,
                                   owner=person())
         houses.append(db.session.get(House, decl.house_id))
-    h1, h2, h3 = houses
+    h1, h2, h3, h4 = houses
     listed, missed, mover = person(), person(), person()
     db.session.add(Watch(document_type="resident_id", category="重点人员", source="测试",
                          document_blind_index=document_blind_index(
@@ -85,6 +86,13 @@ def _mixed_declarations(db) -> list[int]:
     rentals.declare_move_in(wechat, h3, [listed], today=TODAY, now=NOW)
     rentals.declare_move_in(officer_import, h3, [dict(mover)], today=TODAY, now=NOW)
     rentals.declare_move_in(wechat, h1, [missed], today=TODAY, now=NOW)
+    known, twice = person(), person()
+    for data in (known, twice):
+        make_person(data["document_number"], name="曾用名")
+    rentals.declare_move_in(officer_import, h4, [dict(known, phone="13800138000")],
+                        today=TODAY, now=NOW)
+    rentals.declare_move_in(officer_import, h4, [dict(twice, name="曾用名")], today=TODAY, now=NOW)
+    rentals.declare_move_in(officer_import, h2, [twice], today=TODAY, now=NOW)
     for n, text in enumerate(("安居路88号3幢2单元50室", "和谐路十二号一栋一单元101室")):
         db.session.add(Declaration(
             kind="self", status="received", submitter_role="tenant",
@@ -120,6 +128,10 @@ def _outcome(db, held) -> dict:
         "alerts": sorted((a.kind, a.status) for a in db.session.execute(select(Alert)).scalars()),
         "missed": [(m.status, m.registered_declaration_id is not None) for m in
                    db.session.execute(select(MissedRegistration)).scalars()],
+        "person_changes": sorted((c.field, c.new_value, c.old_value, c.status, c.applied_by)
+                                 for c in db.session.execute(select(PersonChange)).scalars()),
+        "persons": sorted((p.name, p.phone_masked) for p in
+                          db.session.execute(select(Person)).scalars()),
         "notifications": sorted((position[args[0]], args[1]) for name, args in held
                                 if name == "notify_declaration_status"),
     }
@@ -147,6 +159,8 @@ def test_batch_validation_decides_exactly_what_one_job_per_declaration_decides(d
     assert batched["control_tasks"] and batched["reminders"]
     assert batched["missed"] == [("open", True)]  # 已补登 shown, the officer closes it
     assert batched["notifications"]  # WeChat submitters are told; import submissions are not
+    changes = {(field, status) for field, _new, _old, status, _by in batched["person_changes"]}
+    assert {("name", "applied"), ("phone", "applied"), ("name", "proposed")} <= changes
 
 
 def test_batch_validation_twice_changes_nothing_the_second_time(db, held_jobs):
@@ -165,10 +179,11 @@ def test_declarations_are_queued_in_batches_grouped_by_station(db, held_jobs):
 
     ids = _mixed_declarations(db)
     held_jobs.clear()
-    assert enqueue_validation_batches(ids + ids, size=4) == 3
+    full, rest = divmod(len(ids), 4)
+    assert enqueue_validation_batches(ids + ids, size=4) == full + bool(rest)
     batches = [args[0] for name, args in held_jobs if name == "validate_declarations_batch"]
     assert sorted(i for batch in batches for i in batch) == sorted(ids)
-    assert [len(b) for b in batches] == [4, 4, len(ids) - 8]
+    assert [len(b) for b in batches] == [4] * full + ([rest] if rest else [])
 
 
 def test_batches_run_through_a_real_queue_and_worker(app, db, held_jobs, monkeypatch, run_jobs):
@@ -176,7 +191,7 @@ def test_batches_run_through_a_real_queue_and_worker(app, db, held_jobs, monkeyp
 
     ids = _mixed_declarations(db)
     monkeypatch.undo()  # from here on jobs really go to the queue (or run inline without Redis)
-    assert enqueue_validation_batches(ids, size=3) == 4
+    assert enqueue_validation_batches(ids, size=3) == -(-len(ids) // 3)
     db.session.commit()
     run_jobs()
     db.session.expire_all()
@@ -372,3 +387,38 @@ def test_rq_lines_for_each_reconnect_attempt_are_folded_into_one(app):
     assert len(lines) == 1 and "Redis unreachable" in lines[0]
     other = logger.makeRecord("rq.worker", logging.INFO, __file__, 1, "Job OK", (), None)
     assert quiet.filter(other) is True
+
+
+def test_batch_validation_writes_a_chunk_of_declarations_in_one_statement_not_one_per_row(
+        db, held_jobs):
+    from sqlalchemy import event
+
+    from workers.jobs import validate_declarations_batch
+
+    fake = FakeData(77)
+    community = make_jurisdiction()["community"]
+    landlord = declare.Submitter(role="landlord", channel="import")
+    for n in range(6):
+        owner = {"name": fake.name(), "document_type": "resident_id",
+                 "document_number": fake.resident_id()}
+        decl = rentals.register_house(landlord, make_address(community, full_text=f"明光路{n}号"),
+                                      rental_type="whole", rooms=2, owner=owner)
+        rentals.declare_move_in(landlord, db.session.get(House, decl.house_id), [dict(
+            owner, name=fake.name(), document_number=fake.resident_id(), start_date=TODAY)],
+            today=TODAY, now=NOW)
+    db.session.commit()
+    ids = list(db.session.execute(select(Declaration.id)).scalars())
+    updates: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert validate_declarations_batch(ids) == {"verified": len(ids)}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    tables = sorted(statement.split()[1] for statement in updates)
+    assert tables == ["declaration", "residence"]  # 12 declarations, 6 residences: 2 statements
+    assert all(" CASE " in statement for statement in updates)

@@ -20,7 +20,7 @@ from workers.queues import enqueue_after_commit
 
 STALE_AFTER = timedelta(minutes=5)
 BATCH_SIZE = 500  # declarations per batch job
-BATCH_COMMIT_EVERY = 100  # a crash loses at most one chunk's work, and row locks stay short
+BATCH_COMMIT_EVERY = 250  # a crash loses at most one chunk's work, and row locks stay short
 SWEEP_LIMIT = 5000
 
 

@@ -30,7 +30,7 @@ from app.models import (
 from app.models.person import CHANGE_FIELD_LABELS
 from app.outbox import jobs
 from app.services.registry.address_match import decisive, match_address
-from app.services.people.people import apply_proposals
+from app.services.people.people import apply_change, proposals_of
 
 PERSONS_PER_ROOM = 2  # occupancy above rooms × this needs an officer's look
 MOVE_OUT_CONFIRM_DAYS = 3
@@ -79,6 +79,9 @@ class Lookups:
     def proposed(self, model, declaration_id: int) -> list:
         return db.session.execute(select(model).where(
             model.declaration_id == declaration_id, model.status == "pending")).scalars().all()
+
+    def proposals(self, declaration_id: int) -> list[PersonChange]:
+        return proposals_of(declaration_id)
 
     def flush(self) -> None:
         db.session.flush()
@@ -220,9 +223,7 @@ def check_proposed_changes(declaration: Declaration, outcome: Outcome) -> None:
     """What a declaration proposes about an existing person is applied only when nobody else
     vouches for that person: someone proven, or living at another landlord's house, needs an
     officer to decide."""
-    changes = db.session.execute(select(PersonChange).where(
-        PersonChange.declaration_id == declaration.id, PersonChange.status == "proposed")
-        .order_by(PersonChange.id)).scalars().all()
+    changes = _lookups().proposals(declaration.id)
     if not changes:
         return
     prefixes = {person.id: prefix for prefix, person in _persons(declaration)}
@@ -313,7 +314,8 @@ def validate(declaration: Declaration) -> bool:
         # A tenant's self-declaration becomes active only once the landlord confirms it.
         if not (declaration.kind == "self" and declaration.landlord_confirmation != "confirmed"):
             activate_proposed_rows(declaration)
-            apply_proposals(declaration.id, "worker")
+            for change in _lookups().proposals(declaration.id):
+                apply_change(change, "worker")
     _lookups().flush()
     return True
 

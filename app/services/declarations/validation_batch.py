@@ -3,22 +3,28 @@
 Imports and synced field collection bring declarations by the thousand. Checking them one at a
 time costs a dozen queries each; here every lookup the checks make (persons, addresses, houses,
 live residences, occupancy, watch entries, open 漏登, proposed rows) is loaded for a whole chunk
-in a few IN queries, and the chunk is flushed once. The checks themselves are the same code as
-for a single declaration (app.services.declarations.validation.validate), so the outcome is the same.
+in a few IN queries, and the chunk is written once: the changed rows of each table in one
+UPDATE … CASE statement, the new rows in multi-row INSERTs. The checks themselves are the same
+code as for a single declaration (app.services.declarations.validation.validate), so the
+outcome is the same.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.models import (
-    Address, Declaration, Employment, House, MissedRegistration, Person, Residence, Watch,
+    Address, Declaration, Employment, House, MissedRegistration, Person, PersonChange, Residence,
+    Watch,
 )
 from app.services.declarations.validation import LOOKUPS_KEY, Lookups, validate
 
 IN_CHUNK = 1000  # ids per IN (...) list
+BULK_UPDATES_KEY = "bulk_updates"  # session.info flag: flushes write dirty rows per table
 
 
 def _load(model, column, ids) -> list:
@@ -73,6 +79,10 @@ class PrefetchedLookups(Lookups):
         for model in (Residence, Employment):
             for row in _load(model, model.declaration_id, ids):
                 self.proposed_rows[(model, row.declaration_id)].append(row)
+        self.changes = defaultdict(list)
+        for change in sorted(_load(PersonChange, PersonChange.declaration_id, ids),
+                             key=lambda c: c.id):
+            self.changes[change.declaration_id].append(change)
 
     def live_elsewhere(self, person_id: int, house_id: int) -> list[Residence]:
         return [r for r in self.live.get(person_id, ()) if r.house_id != house_id]
@@ -92,6 +102,9 @@ class PrefetchedLookups(Lookups):
         return [row for row in self.proposed_rows.get((model, declaration_id), ())
                 if row.status == "pending"]
 
+    def proposals(self, declaration_id: int) -> list[PersonChange]:
+        return [c for c in self.changes.get(declaration_id, ()) if c.status == "proposed"]
+
     def flush(self) -> None:
         """Deferred: the chunk is flushed once, so its inserts and updates go out together."""
 
@@ -100,12 +113,103 @@ def validate_many(declarations: list[Declaration]) -> list[Declaration]:
     """Validate loaded declarations with shared lookups and one flush; returns those changed."""
     lookups = PrefetchedLookups(declarations)
     db.session.info[LOOKUPS_KEY] = lookups
+    db.session.info[BULK_UPDATES_KEY] = True
     changed = []
     try:
+        # The checks' per-declaration lookups are prefetched, so only the rare paths query
+        # (conflicts, watch hits, 漏登, proposed changes); the autoflush before such a query
+        # writes the rows changed so far in bulk too, and the query sees them as it would
+        # one declaration at a time.
         for declaration in declarations:
             if validate(declaration):
                 changed.append(declaration)
         db.session.flush()
     finally:
         db.session.info.pop(LOOKUPS_KEY, None)
+        db.session.info.pop(BULK_UPDATES_KEY, None)
     return changed
+
+
+@event.listens_for(Session, "before_flush")
+def _bulk_updates_before_flush(session, _flush_context, _instances) -> None:
+    # Not inside a SAVEPOINT: rows marked clean here would not be restored if it rolled back.
+    if session.info.get(BULK_UPDATES_KEY) and not session.in_nested_transaction():
+        update_dirty_in_bulk(session)
+
+
+def update_dirty_in_bulk(session) -> int:
+    """Write the column changes of the session's dirty rows as one UPDATE … CASE per table and
+    set of changed columns, instead of the flush's one UPDATE per row; returns rows written.
+
+    The values are those the flush would have written (including `onupdate` columns, through
+    each column type's own bind processing); the rows are then marked clean, so the flush that
+    follows only inserts new rows and syncs keys.
+    """
+    groups: dict[tuple, list] = defaultdict(list)
+    for obj in list(session.dirty):
+        state = inspect(obj)
+        plan = _plan(state.mapper)
+        if plan is None or state.key is None:
+            continue
+        keys = tuple(sorted(k for k in state.committed_state if k in plan.columns))
+        if keys:
+            groups[(plan, keys)].append((state.identity[0], obj))
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    written = 0
+    for (plan, keys), objs in groups.items():
+        attrs = keys + tuple(k for k in plan.onupdate if k not in keys)
+        stamps = {k: plan.onupdate[k]() for k in attrs if k not in keys}
+        params: dict[str, object] = {}
+        whens: dict[str, list[str]] = {k: [] for k in attrs}
+        for n, (key, obj) in enumerate(objs):
+            params[f"k{n}"] = key
+            for c, attr in enumerate(attrs):
+                value = stamps[attr] if attr in stamps else obj.__dict__.get(attr)
+                process = plan.processor(attr, dialect)
+                params[f"v{c}_{n}"] = process(value) if process else value
+                whens[attr].append(f"WHEN :k{n} THEN :v{c}_{n}")
+        key_name = quote(plan.key_column)
+        assignments = ", ".join(
+            f"{quote(plan.columns[a])} = CASE {key_name} {' '.join(whens[a])} END" for a in attrs)
+        keys_in = ", ".join(f":k{n}" for n in range(len(objs)))
+        session.execute(text(f"UPDATE {quote(plan.table)} SET {assignments} "
+                             f"WHERE {key_name} IN ({keys_in})"), params)
+        for _key, obj in objs:
+            for attr in attrs:
+                set_committed_value(obj, attr, stamps.get(attr, obj.__dict__.get(attr)))
+        written += len(objs)
+    return written
+
+
+class _Plan:
+    """What a bulk UPDATE needs to know about one mapped class."""
+
+    def __init__(self, mapper):
+        table = mapper.local_table
+        self.table, self.key_column = table.name, mapper.primary_key[0].name
+        self.columns = {prop.key: prop.columns[0].name for prop in mapper.column_attrs
+                        if prop.columns[0].table is table}
+        self.types = {prop.key: prop.columns[0].type for prop in mapper.column_attrs}
+        # Callable onupdate defaults (updated_at = utcnow): the flush would set them too.
+        self.onupdate = {mapper.get_property_by_column(c).key: c.onupdate.arg for c in table.c
+                         if c.onupdate is not None and c.onupdate.is_callable}
+        self.onupdate = {k: (lambda arg=arg: arg(None)) for k, arg in self.onupdate.items()}
+        self._processors: dict = {}
+
+    def processor(self, attr: str, dialect):
+        if attr not in self._processors:
+            self._processors[attr] = self.types[attr].bind_processor(dialect)
+        return self._processors[attr]
+
+
+_PLANS: dict = {}
+
+
+def _plan(mapper) -> _Plan | None:
+    """The bulk plan of a class with one table and one key column and no version counter."""
+    if mapper not in _PLANS:
+        simple = (len(mapper.tables) == 1 and len(mapper.primary_key) == 1
+                  and mapper.version_id_col is None)
+        _PLANS[mapper] = _Plan(mapper) if simple else None
+    return _PLANS[mapper]
