@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 
 from flask import current_app, jsonify, request
 
@@ -24,6 +23,7 @@ from app.services.errors import RuleError
 from app.services.police import alerts as police_alerts
 from app.services.police import tasks as police_tasks
 from app.services.scoping import BRANCH_ROLES, scoped_get
+from app.storage import evidence_dir
 
 
 def _redis_or_none():
@@ -171,7 +171,3 @@ def _ip() -> str | None:
     return (request.remote_addr or "")[:45] or None
 
 
-def evidence_dir() -> str:
-    """Where evidence photos are kept: EVIDENCE_DIR, else instance/evidence (never the DB)."""
-    return current_app.config.get("EVIDENCE_DIR") or os.path.join(current_app.instance_path,
-                                                                  "evidence")

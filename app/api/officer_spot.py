@@ -9,14 +9,15 @@ from app.api import bp
 from app.api.officer import _ip
 from app.api.officer_auth import json_body, officer_required, officer_write
 from app.extensions import db
-from app.models import Address, House, Officer, PoliceArea, SpotCheck, SpotCheckPlanItem
+from app.models import House, Officer, PoliceArea, SpotCheck, SpotCheckPlanItem
 from app.schemas.spot_checks import (
-    PlanInSchema, PlanItemOutSchema, PlanOutSchema, SpotCheckInSchema, SpotCheckOutSchema,
+    FieldCollectionInSchema, FieldCollectionOutSchema, PlanInSchema, PlanItemOutSchema, PlanOutSchema, SpotCheckInSchema, SpotCheckOutSchema,
     SpotHouseOutSchema,
 )
 from app.services import audit
 from app.services.errors import RuleError
-from app.services.police import spot_checks
+from app.services.police import field_collection, spot_checks
+from app.storage import evidence_dir
 from app.services.scoping import scope, scoped_get, scoped_ids
 
 
@@ -124,28 +125,15 @@ def officer_create_plan(officer):
 def officer_field_collection(officer):
     """Register a house and/or its residents on site for a landlord who cannot, with the
     landlord's signature drawn on the screen; validated like a WeChat declaration."""
-    import base64
-    import binascii
-
-    from app.api.officer import evidence_dir
-    from app.schemas.spot_checks import FieldCollectionInSchema, FieldCollectionOutSchema
-    from app.services.police import field_collection
-
     data = FieldCollectionInSchema().load(json_body())
-    address = db.session.execute(scope(Address, select(Address).where(
-        Address.qr_token == data["qr_token"].strip()), officer)).scalar_one_or_none()
+    address = field_collection.scoped_address(officer, data["qr_token"])
     if address is None:
         abort(404)
-    try:
-        signature = base64.b64decode(data["signature_png_base64"], validate=True)
-    except (binascii.Error, ValueError):
-        raise RuleError("signature_png_base64", "签名编码不正确（应为 base64）") from None
-    result = field_collection.collect(
-        officer, address, signer_name=data["signer_name"], signature=signature,
-        evidence_dir=evidence_dir(), owner=data.get("owner"),
-        rental_type=data.get("rental_type"), rooms=data.get("rooms"),
+    signature = field_collection.decode_signature(
+        data["signature_png_base64"], "signature_png_base64", "签名编码不正确（应为 base64）")
+    result = field_collection.collect_recorded(
+        officer, address, ip=_ip(), detail={"gps": data.get("lat") is not None, "channel": "api"},
+        signer_name=data["signer_name"], signature=signature, evidence_dir=evidence_dir(),
+        owner=data.get("owner"), rental_type=data.get("rental_type"), rooms=data.get("rooms"),
         tenants=data.get("tenants") or [], lat=data.get("lat"), lng=data.get("lng"))
-    audit.record(officer, "field.collect", "house", result.house.id, ip=_ip(),
-                 detail={"declarations": [d.id for d in result.declarations],
-                         "gps": data.get("lat") is not None, "channel": "api"})
     return FieldCollectionOutSchema().dump(result), 200

@@ -2,10 +2,9 @@
 item by item on a phone, the 五见/四知 templates, and the alerts to handle (预警处置)."""
 from __future__ import annotations
 
-import os
 
 from flask import (
-    abort, current_app, flash, redirect, render_template, request, send_file, url_for,
+    abort, flash, redirect, render_template, request, send_file, url_for,
 )
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -27,6 +26,7 @@ from app.services.police import alerts as alert_service
 from app.services.police import tasks as task_service
 from app.services.police import watch as watch_service
 from app.services.scoping import ADMIN_ROLES, scoped_get
+from app.storage import evidence_dir
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
 
@@ -80,11 +80,6 @@ def fromiso(value):
 def _page() -> int:
     value = request.args.get("page", "1")
     return max(int(value), 1) if value.isdigit() and len(value) < 7 else 1
-
-
-def _evidence_dir() -> str:
-    return current_app.config.get("EVIDENCE_DIR") or os.path.join(current_app.instance_path,
-                                                                  "evidence")
 
 
 # -- watch list --------------------------------------------------------------------------------
@@ -235,7 +230,7 @@ def complete_item(task_id: int, key: str):
     try:
         photo = None
         if form.photo.data and getattr(form.photo.data, "filename", ""):
-            photo = task_service.store_photo(_evidence_dir(), form.photo.data.read())
+            photo = task_service.store_photo(evidence_dir(), form.photo.data.read())
         item = task_service.complete_item(
             task, key, officer, lat=form.lat.data or None, lng=form.lng.data or None,
             no_gps_reason=form.no_gps_reason.data, note=form.note.data, photo=photo)
@@ -258,7 +253,7 @@ def task_photo(task_id: int, name: str):
     task = scoped_get(ControlTask, task_id, current_officer())
     if name not in {i.get("photo") for i in task.checklist}:
         abort(404)
-    path = task_service.photo_path(_evidence_dir(), name)
+    path = task_service.photo_path(evidence_dir(), name)
     if path is None:
         abort(404)
     return send_file(path, mimetype="image/png" if name.endswith(".png") else "image/jpeg")

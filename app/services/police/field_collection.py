@@ -4,17 +4,22 @@ records are stamped with time, GPS, collector and channel "field" and validated 
 WeChat declaration (through the outbox; several at once through the batch path)."""
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Residence
 from app.outbox import jobs
-from app.services import declarations
+from app.services import audit, declarations
 from app.services.declarations import Submitter
 from app.services.errors import RuleError
 from app.services.police.tasks import store_photo
+from app.services.scoping import scope
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_SIGNATURE_BYTES = 1024 * 1024
@@ -88,3 +93,31 @@ def _validate(made: list[Declaration]) -> None:
         from workers.jobs import enqueue_validation_batches
 
         enqueue_validation_batches([d.id for d in made])
+
+
+def scoped_address(officer: Officer, token: str | None) -> Address | None:
+    """The address behind a door-plate token if it lies in the officer's area (console and
+    officer API alike)."""
+    token = (token or "").strip()
+    if not token:
+        return None
+    return db.session.execute(scope(Address, select(Address).where(
+        Address.qr_token == token), officer)).scalar_one_or_none()
+
+
+def decode_signature(text: str, field: str, message: str) -> bytes:
+    """A drawn signature sent as base64; RuleError(field, message) when it does not decode."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RuleError(field, message) from None
+
+
+def collect_recorded(officer: Officer, address: Address, *, ip: str | None, detail: dict,
+                     **fields) -> Collected:
+    """collect(), with its audit row naming the declarations made (console and API alike)."""
+    result = collect(officer, address, **fields)
+    audit.record(officer, "field.collect", "house", result.house.id, ip=ip,
+                 detail={"declarations": [d.id for d in result.declarations], **detail})
+    return result
+
