@@ -1,0 +1,1 @@
+"""The address registry: standard addresses, their import, door plates and address matching."""
