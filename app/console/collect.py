@@ -3,27 +3,26 @@ landlord who cannot, with the landlord's signature drawn on the screen (signatur
 carries an idempotency key made when it is opened, like the spot-check form."""
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from app.console import bp
+from app.console import bp, idempotent
 from app.console.auth import client_ip, current_officer
-from app.console.spot import CsrfForm, _coord
+from app.console.idempotent import CsrfForm
+from app.console.spot import _coord
 from app.extensions import db
 from app.models import Address
 from app.models.house import RENTAL_TYPE_LABELS
 from app.models.person import DOCUMENT_TYPE_LABELS
-from app.services import idempotency, ownership
+from app.services import ownership
 from app.services.errors import RuleError
 from app.services.police import field_collection
 from app.storage import evidence_dir
 
 ROWS = 3
-_KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
 _DATA_URL = "data:image/png;base64,"
 
 
@@ -73,14 +72,6 @@ def _tenants(form) -> list[dict]:
     return out
 
 
-def _form_problem(form) -> str | None:
-    if not CsrfForm().validate_on_submit():
-        return "页面已过期，请刷新后重新填写"
-    if not _KEY_RE.match(form.get("idempotency_key", "")):
-        return "表单缺少提交编号，请刷新后重新填写"
-    return None
-
-
 def _owner(form) -> dict | None:
     if not (form.get("o_name", "").strip() or form.get("o_document_number", "").strip()):
         return None
@@ -112,30 +103,15 @@ def field_collect():
     """Save a field collection (a resend with the same key lands once)."""
     officer, form = current_officer(), request.form
     address = _address(officer, form.get("qr_token", ""))
-    if problem := _form_problem(form):
+    if problem := idempotent.form_problem(form):
         return _render(address, problem, 400, form)
-    key, print_ = form["idempotency_key"], _fingerprint(form)
     try:
-        stored = idempotency.stored_answer(officer.id, key, print_)
-        result = stored or field_collection.collect_recorded(
+        if location := idempotent.stored_location(officer, form):
+            return redirect(location)
+        result = field_collection.collect_recorded(
             officer, address, ip=client_ip(), detail={"channel": "console"}, **_collected(form))
     except RuleError as exc:
         db.session.rollback()
         return _render(address, exc.message, 400, form)
-    if stored is not None:
-        return redirect(stored.body["location"])
-    return _stored_redirect(officer, key, print_, result)
-
-
-def _fingerprint(form) -> str:
-    body = {k: form.getlist(k) for k in sorted(form.keys()) if k != "csrf_token"}
-    return idempotency.fingerprint("POST", request.path, body)
-
-
-def _stored_redirect(officer, key: str, print_: str, result):
-    """The answer kept for the key with the collection, committed, then the house page."""
-    location = url_for("console.house", house_id=result.house.id)
-    idempotency.store_answer(officer.id, key, print_, 303, {"location": location})
-    db.session.commit()
-    flash(f"已现场采集 {len(result.declarations)} 份申报，待系统核验", "success")
-    return redirect(location, 303)
+    return idempotent.answered(officer, form, url_for("console.house", house_id=result.house.id),
+                               f"已现场采集 {len(result.declarations)} 份申报，待系统核验")
