@@ -20,7 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.keys import ensure_secrets
 
     ensure_secrets(app.config, app.instance_path)
-    from app.services.retention import retention_problems
+    from app.services.people.retention import retention_problems
 
     if retention_problems(app.config):
         raise RuntimeError("refusing to start:\n" + "\n".join(retention_problems(app.config)))

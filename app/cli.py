@@ -19,7 +19,7 @@ def register(app: Flask) -> None:
     @click.option("--batch-size", default=2000, show_default=True)
     def import_addresses(path: str, batch_size: int):
         """Import standard addresses from a CSV file (see docs/ADDRESS_IMPORT.md)."""
-        from app.services.address_import import import_csv
+        from app.services.registry.address_import import import_csv
 
         report = import_csv(path, batch_size=batch_size)
         for line, reason in report.errors:
@@ -40,7 +40,7 @@ def register(app: Flask) -> None:
         import os
 
         from app.extensions import db
-        from app.services import audit
+        from app.services.accounts import audit
         from app.services.errors import RuleError
         from app.services.police.watch import import_rows, read_table
 
@@ -71,7 +71,7 @@ def register(app: Flask) -> None:
 
         The declarations it leaves "received" go through batch validation, as an import would.
         """
-        from app.services.demo import load_demo_data
+        from app.services.demo.load import load_demo_data
         from workers.jobs import enqueue_validation_batches
 
         from app.extensions import db

@@ -62,7 +62,7 @@ def load_config(instance_path: str) -> dict:
         # What door-plate QRs encode: "wechat" (a parametric QR: scanning follows the account)
         # or "h5" (the H5 link itself).
         "PLATE_QR_MODE": env_str("PLATE_QR_MODE", "wechat" if production else "h5"),
-        # Reminders (app/services/reminders.py): quiet hours in local time, the template-message
+        # Reminders (app/services/reminders/sweep.py): quiet hours in local time, the template-message
         # daily quota, and per-rule overrides as JSON, e.g. {"house_undeclared": {"after_days": 7}}.
         "REMINDER_TIMEZONE": env_str("REMINDER_TIMEZONE", "Asia/Shanghai"),
         "REMINDER_QUIET_START": env_str("REMINDER_QUIET_START", "22:00"),
@@ -77,7 +77,7 @@ def load_config(instance_path: str) -> dict:
         "DECLARE_MOVE_IN_DAYS": env_int("DECLARE_MOVE_IN_DAYS", 3),
         "DECLARE_FOREIGN_HOURS": env_int("DECLARE_FOREIGN_HOURS", 24),
         "DECLARE_MOVE_OUT_DAYS": env_int("DECLARE_MOVE_OUT_DAYS", 3),
-        # Retention (app/services/retention.py): audit rows are purged after AUDIT_RETENTION_DAYS
+        # Retention (app/services/people/retention.py): audit rows are purged after AUDIT_RETENTION_DAYS
         # (at least 183: 网络安全法 第二十一条); people whose stays all ended more than
         # ENDED_RESIDENCE_RETENTION_DAYS ago are anonymised.
         "AUDIT_RETENTION_DAYS": env_int("AUDIT_RETENTION_DAYS", 400),

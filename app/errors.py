@@ -76,7 +76,7 @@ def register(app: Flask) -> None:
         return render_template("error.html", code=400, message="；".join(fields.values())), 400
 
     from app.field_errors import FieldError
-    from app.services.ownership import NotYours
+    from app.services.declarations.ownership import NotYours
 
     @app.errorhandler(FieldError)
     def rule_error(exc):

@@ -141,7 +141,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def timed_import(label: str, path: Path, batch_size: int, rows: int) -> dict:
-    from app.services.address_import import import_csv
+    from app.services.registry.address_import import import_csv
 
     start = time.perf_counter()
     report = import_csv(str(path), batch_size=batch_size)

@@ -167,7 +167,7 @@ def child(args) -> None:
     app = make_app(args.database_url, args.redis_url)
     with app.app_context():
         from app.extensions import db
-        from app.services import reminders
+        from app.services.reminders import sweep as reminders
         from workers.reminder_jobs import dispatch_due
 
         s = reminders.settings()

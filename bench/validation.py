@@ -276,7 +276,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure_matching(data: dict, n: int, rng: random.Random) -> dict:
     """p50/p95 of a free-text match with the scopes loaded, plus the cold load of one scope."""
-    from app.services.address_match import match_address, scope_cache
+    from app.services.registry.address_match import match_address, scope_cache
 
     sample = rng.sample(data["addresses"], min(n, len(data["addresses"])))
     scope_cache.clear()
@@ -345,7 +345,7 @@ def main() -> None:
         from sqlalchemy import text
 
         from app.extensions import db
-        from app.services.address_match import scope_cache
+        from app.services.registry.address_match import scope_cache
         from workers.jobs import enqueue_validation_batches, validate_declaration
         from workers.queues import enqueue_now
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Address
-from app.services.address_import import import_csv, import_rows
+from app.services.registry.address_import import import_csv, import_rows
 from tests.factories import make_jurisdiction
 
 HEADER = "code,level,parent_code,community,road,number,building,unit,floor,room,full_text,aliases"

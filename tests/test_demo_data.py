@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from app import crypto
 from app.identity import check_document
 from app.models import Address, House, Officer, Person, Residence
-from app.services.demo import load_demo_data
-from app.services.officers import verify_password
+from app.services.demo.load import load_demo_data
+from app.services.accounts.officers import verify_password
 
 
 def test_full_demo_has_the_promised_counts_and_one_officer_per_role(db):

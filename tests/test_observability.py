@@ -176,7 +176,7 @@ def test_metrics_allow_list_admits_a_configured_network(app, client, monkeypatch
 
 
 def test_metrics_report_declarations_by_status(client, db):
-    from app.services import declarations as svc
+    from app.services.declarations import declare as svc
 
     place = make_jurisdiction()
     fake = FakeData(77)

@@ -19,7 +19,7 @@ from app import create_app
 from app.extensions import db as _db
 from app.fakedata import FakeData
 from app.models import Declaration, House, OutboxJob, PushMessage, WeChatUser, utcnow
-from app.services import declarations as svc
+from app.services.declarations import declare as svc
 from tests.factories import make_address, make_jurisdiction
 from tests.test_migrations import scratch_database_url  # noqa: F401  (fixture)
 from wechat.sandbox import store
@@ -293,7 +293,9 @@ def test_services_promise_jobs_by_name_without_importing_workers():
 
     services = Path(__file__).resolve().parents[1] / "app" / "services"
     offenders = []
-    for path in services.glob("*.py"):
+    # The modules this test read before issue 15 moved them into domain folders (police/ and
+    # kpis/ are held by the import-linter contract of tests/test_architecture.py).
+    for path in (p for p in services.rglob("*.py") if p.parent.name not in ("police", "kpis")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \

@@ -8,7 +8,7 @@ from app import crypto
 from app.fakedata import FakeData
 from app.identity import IdentityError
 from app.models import Branch, Person, PersonChange
-from app.services.people import find_person, upsert_person
+from app.services.people.people import find_person, upsert_person
 
 fake = FakeData(99)
 

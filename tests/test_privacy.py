@@ -16,7 +16,7 @@ from app.extensions import db
 from app.fakedata import FakeData
 from app.identity import _check_digit, check_document
 from app.models import AuditLog, House, Person, Residence
-from app.services.demo import load_demo_data
+from app.services.demo.load import load_demo_data
 from tests.api.test_api import user_api
 from tests.console.helpers import login, search
 from tests.factories import make_address, make_jurisdiction
@@ -228,7 +228,7 @@ OLD_MASK = "USA358*****0012"  # how a 2004 foreign PR card was masked before: "5
 
 
 def test_masked_snapshots_from_before_are_masked_again_on_receipt_and_console(client, db):
-    from app.services.declarations import RECEIPT_ALPHABET
+    from app.services.declarations.declare import RECEIPT_ALPHABET
     from tests.console.helpers import PASSWORD, create_officer, make_declaration
 
     place = make_jurisdiction()

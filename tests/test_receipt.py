@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from app.fakedata import FakeData
-from app.services import declarations as svc
+from app.services.declarations import declare as svc
 from tests.factories import make_address, make_jurisdiction
 
 fake = FakeData(8)

@@ -23,7 +23,7 @@ from app import create_app
 from app.extensions import db as _db
 from app.fakedata import FakeData
 from app.models import Declaration, DeclarationEvent, House, Residence, WeChatUser
-from app.services import declarations as svc
+from app.services.declarations import declare as svc
 from tests.conftest import TEST_KEYS
 from tests.factories import make_address, make_jurisdiction
 

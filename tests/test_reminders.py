@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Alert, Declaration, House, Reminder, Residence, WeChatUser, utcnow
-from app.services import notifications, reminders
-from app.services.declarations import confirm_tenants_unchanged, residence_permit_date
+from app.services.reminders import notifications, sweep as reminders
+from app.services.declarations.declare import confirm_tenants_unchanged, residence_permit_date
 from tests.factories import make_address, make_jurisdiction, make_person
 
 # 12:00 in Shanghai (UTC+8): inside the sending day.
@@ -583,7 +583,7 @@ def test_landlord_who_unfollowed_the_account_is_escalated_end_to_end(db, place):
 
 PROCESS_SCRIPT = """
 import sys
-from app.services import notifications
+from app.services.reminders import notifications
 
 
 def recording_push(wechat_user_id, *, title, lines, link, dedupe_key):

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from app import create_app
 from app.fakedata import FakeData
 from app.models import AuditLog, Declaration, House, Person, Residence
-from app.services import declarations as svc
-from app.services import retention
-from app.services.people import upsert_person
+from app.services.declarations import declare as svc
+from app.services.people import retention
+from app.services.people.people import upsert_person
 from tests.conftest import raw_dump
 from tests.factories import make_address, make_jurisdiction
 from workers.retention_jobs import anonymise_ended_stays, purge_audit_logs

@@ -11,10 +11,10 @@ from app.models import (
     Alert, CaseCheck, ControlTask, Declaration, House, MissedRegistration, Reminder, Residence,
     Watch,
 )
-from app.services import declarations as svc
-from app.services.address_match import match_address, normalise_address, scope_cache
-from app.services.people import document_blind_index
-from app.services.validation import public_reasons, validate
+from app.services.declarations import declare as svc
+from app.services.registry.address_match import match_address, normalise_address, scope_cache
+from app.services.people.people import document_blind_index
+from app.services.declarations.validation import public_reasons, validate
 from tests.factories import make_address, make_jurisdiction
 
 fake = FakeData(77)
@@ -216,8 +216,8 @@ def test_sweeper_reenqueues_declarations_left_in_received(db, place, run_jobs):
 
 def test_officer_approval_activates_and_rejection_withdraws_proposed_residences(db, place,
                                                                                 run_jobs):
-    from app.services import review
-    from app.services.officers import create_officer
+    from app.services.declarations import review
+    from app.services.accounts.officers import create_officer
 
     officer = create_officer(username="rev", password="pw-123456", name="审核员",
                              badge_number="R1", role="station_admin",

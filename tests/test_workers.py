@@ -12,9 +12,9 @@ from app.models import (
     Alert, CaseCheck, ControlTask, Declaration, House, MissedRegistration, Reminder, Residence,
     Watch, WeChatUser,
 )
-from app.services import declarations as svc
-from app.services.address_match import scope_cache
-from app.services.people import document_blind_index
+from app.services.declarations import declare as svc
+from app.services.registry.address_match import scope_cache
+from app.services.people.people import document_blind_index
 from tests.conftest import _clean_tables
 from tests.factories import make_address, make_jurisdiction
 

@@ -27,7 +27,7 @@ from wechatpy.exceptions import WeChatClientException
 from app.extensions import db
 from app.models import PushMessage, WeChatUser, utcnow
 from app.redis_conn import get_redis
-from app.services.notifications import PushResult
+from app.services.reminders.notifications import PushResult
 
 # 43004: the user does not follow the account; 43101: the user refused subscribe messages.
 UNREACHABLE_ERRCODES = (43004, 43101)
@@ -303,7 +303,7 @@ def reclaim_stale_sending(now: datetime | None = None) -> int:
 def send_due_pushes(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
     """Send pending pushes that are due (not_before passed, recorded RETRY_AFTER ago), oldest
     first, until today's quota is spent; never in quiet hours. Returns counts per result."""
-    from app.services.reminders import in_quiet_hours, settings
+    from app.services.reminders.sweep import in_quiet_hours, settings
 
     now = now or utcnow()
     counts: dict[str, int] = {}

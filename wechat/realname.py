@@ -13,7 +13,7 @@ mini-program front end is built and the capability is granted, production uses
 from __future__ import annotations
 
 from app.models import WeChatUser
-from app.services.linking import RealNameClaim, RealNameStart
+from app.services.people.linking import RealNameClaim, RealNameStart
 
 NOT_OPENED = ("微信实名核验暂未开通。请携带本人身份证到社区警务室，"
               "出示「我的居住登记」页面上的关联码，由民警核实后为您关联。")

@@ -14,7 +14,7 @@ from wechatpy.replies import ArticlesReply, BaseReply, TextReply
 
 from app.extensions import db
 from app.models import Address, WeChatUser
-from app.services.ownership import houses_of
+from app.services.declarations.ownership import houses_of
 from wechat import users
 
 # Text commands and their close variants (traditional characters, synonyms). The first command

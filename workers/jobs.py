@@ -28,7 +28,7 @@ def _notify_after_commit(declaration: Declaration) -> None:
 
 def validate_declaration(declaration_id: int) -> str | None:
     """Run the automatic checks on one declaration and notify the submitter of the outcome."""
-    from app.services.validation import validate
+    from app.services.declarations.validation import validate
 
     declaration = db.session.execute(
         select(Declaration).where(Declaration.id == declaration_id).with_for_update()
@@ -49,7 +49,7 @@ def validate_declarations_batch(declaration_ids: list[int]) -> dict[str, int]:
     Each chunk is locked, prefetched and committed on its own; declarations already validated
     are skipped, so a retried or duplicated batch changes nothing.
     """
-    from app.services.validation_batch import validate_many
+    from app.services.declarations.validation_batch import validate_many
 
     counts: dict[str, int] = {}
     ids = sorted(set(int(i) for i in declaration_ids))
@@ -107,8 +107,8 @@ def warm_up() -> None:
     Without it each work-horse imports the services and python-stdnum's region table again,
     which costs more than validating a declaration.
     """
-    import app.services.notifications  # noqa: F401
-    import app.services.validation_batch  # noqa: F401
+    import app.services.reminders.notifications  # noqa: F401
+    import app.services.declarations.validation_batch  # noqa: F401
     from app.identity import check_document
 
     check_document("resident_id", "11010519491231002X")
@@ -150,7 +150,7 @@ def sweep_stale_declarations(older_than_seconds: int | None = None) -> int:
 
 def notify_declaration_status(declaration_id: int, status: str) -> None:
     """Push the submitter a message about the declaration's new status, once per change."""
-    from app.services.notifications import notify_declaration_status as notify
+    from app.services.reminders.notifications import notify_declaration_status as notify
 
     notify(declaration_id, status)
     db.session.commit()
@@ -158,7 +158,7 @@ def notify_declaration_status(declaration_id: int, status: str) -> None:
 
 def notify_claim(claim_id: int, event: str) -> None:
     """Push the holder and the claimant what happened to an ownership claim, once per event."""
-    from app.services.claims import notify
+    from app.services.declarations.claims import notify
 
     notify(claim_id, event)
     db.session.commit()
@@ -167,7 +167,7 @@ def notify_claim(claim_id: int, event: str) -> None:
 
 def notify_landlord_of_self_declaration(declaration_id: int) -> int:
     """Ask the landlord (owner and agent) to confirm a tenant's self-declaration, once each."""
-    from app.services.notifications import notify_landlord_of_self_declaration as notify
+    from app.services.reminders.notifications import notify_landlord_of_self_declaration as notify
 
     sent = len(notify(declaration_id))
     db.session.commit()
@@ -181,7 +181,7 @@ def escalate_unconfirmed_self_declarations(now_iso: str | None = None) -> int:
 
     from flask import current_app
 
-    from app.services.declarations import escalate_unconfirmed, overdue_self_declarations
+    from app.services.declarations.declare import escalate_unconfirmed, overdue_self_declarations
 
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     days = int(current_app.config.get("SELF_DECLARATION_CONFIRM_DAYS", 3))

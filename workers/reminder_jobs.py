@@ -27,7 +27,7 @@ def sweep_reminders(now_iso: str | None = None) -> dict:
 
     `now_iso` (naive UTC) freezes the clock for tests and back-fills; sends then use it too.
     """
-    from app.services import reminders
+    from app.services.reminders import sweep as reminders
 
     from app.metrics import observe_reminder_sweep
 
@@ -47,7 +47,7 @@ def sweep_reminders(now_iso: str | None = None) -> dict:
 def dispatch_due(now: datetime, s, *, now_iso: str | None = None) -> int:
     """Queue send batches for due reminders, within what is left of today's quota."""
     from app.redis_conn import get_redis
-    from app.services import reminders
+    from app.services.reminders import sweep as reminders
     from workers.queues import enqueue_now
 
     if reminders.in_quiet_hours(now, s):
@@ -72,7 +72,7 @@ def dispatch_due(now: datetime, s, *, now_iso: str | None = None) -> int:
 
 def send_reminder(reminder_id: int, now_iso: str | None = None) -> str:
     """Send one reminder if it is still due: claim, commit, push, record the result, commit."""
-    from app.services import reminders
+    from app.services.reminders import sweep as reminders
 
     s = reminders.settings()
     now = _now(now_iso)

@@ -1,4 +1,4 @@
-"""Retention jobs (app/services/retention.py), run daily by the scheduler; idempotent."""
+"""Retention jobs (app/services/people/retention.py), run daily by the scheduler; idempotent."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +7,8 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import utcnow
-from app.services import audit, retention
+from app.services.accounts import audit
+from app.services.people import retention
 
 
 def _now(now_iso: str | None) -> datetime:

@@ -81,8 +81,8 @@ def idempotent(view):
                 raise
             from app.schemas.claims import ClaimOutSchema
             from app.schemas.declarations import DeclarationOutSchema
-            from app.services import claims
-            from app.services.declarations import Submitter, find_by_idempotency_key
+            from app.services.declarations import claims
+            from app.services.declarations.declare import Submitter, find_by_idempotency_key
 
             uid = api_user().id
             existing = find_by_idempotency_key(Submitter("landlord", uid), key)

@@ -18,11 +18,11 @@ from app.schemas.officer import (
     AlertCloseInSchema, AlertOutSchema, KpiTableOutSchema, OfficerOutSchema, SignInSchema,
     TaskItemInSchema, TaskOutSchema,
 )
-from app.services import audit, officer_tokens, officers
+from app.services.accounts import audit, officer_tokens, officers
 from app.services.errors import RuleError
 from app.services.police import alerts as police_alerts
 from app.services.police import tasks as police_tasks
-from app.services.scoping import BRANCH_ROLES, scoped_get
+from app.services.accounts.scoping import BRANCH_ROLES, scoped_get
 from app.storage import evidence_dir
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Officer
 from app.redis_conn import get_redis
-from app.services import idempotency, officer_tokens
+from app.services.declarations import idempotency
+from app.services.accounts import officer_tokens
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
 

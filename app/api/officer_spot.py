@@ -16,7 +16,7 @@ from app.schemas.spot_checks import (
 from app.services.errors import RuleError
 from app.services.police import field_collection, spot_checks
 from app.storage import evidence_dir
-from app.services.scoping import scoped_get, scoped_ids
+from app.services.accounts.scoping import scoped_get, scoped_ids
 
 
 def scoped_house_by_token(token: str, officer: Officer) -> House:

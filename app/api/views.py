@@ -29,9 +29,10 @@ from app.schemas.declarations import (
     house_fields,
     typed_address_fields,
 )
-from app.services import claims, corrections, typed_address
-from app.services import declarations as svc
-from app.services import ownership
+from app.services.declarations import claims, corrections
+from app.services.registry import typed_address
+from app.services.declarations import declare as svc
+from app.services.declarations import ownership
 
 declaration_out = DeclarationOutSchema()
 submission_limit = limiter.shared_limit(SUBMISSION_LIMIT, scope=SUBMISSION_SCOPE,

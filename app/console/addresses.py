@@ -9,7 +9,9 @@ from app.console.auth import client_ip, current_officer, roles_required
 from app.console.forms import AddressForm, ImportForm, PlateForm
 from app.extensions import db
 from app.models import Address
-from app.services import ownership, plates, scoping
+from app.services.accounts import scoping
+from app.services.declarations import ownership
+from app.services.registry import plates
 from app.services.registry import addresses as registry
 
 def _page() -> int:

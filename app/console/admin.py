@@ -12,7 +12,7 @@ from app.console.forms import (
 )
 from app.extensions import db
 from app.models import Officer
-from app.services import scoping
+from app.services.accounts import scoping
 from app.services.accounts import officer_admin
 from app.services.errors import RuleError
 from app.wording import AUDIT_ACTION_LABELS, AUDIT_OBJECT_LABELS

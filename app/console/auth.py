@@ -14,8 +14,8 @@ from app.console.forms import LoginForm, LogoutForm, PasswordChangeForm
 from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter, login_manager
 from app.models import Officer, utcnow
 from app.redis_conn import get_redis
-from app.services import audit, officers
-from app.services.officers import hash_password, verify_password
+from app.services.accounts import audit, officers
+from app.services.accounts.officers import hash_password, verify_password
 from app.urls import same_site_path
 
 IDLE_TIMEOUT_MINUTES = 8 * 60
@@ -97,7 +97,7 @@ def enforce_idle_timeout():
 
 
 def authenticate(username: str, password: str) -> tuple[Officer | None, str | None]:
-    """Check the credentials under the shared back-off rule (app/services/officers.py)."""
+    """Check the credentials under the shared back-off rule (app/services/accounts/officers.py)."""
     try:
         redis = get_redis()
         redis.ping()

@@ -11,7 +11,8 @@ from app.console.forms import ClaimDecisionForm
 from app.extensions import db
 from app.models import Address, Employer, House, OwnershipClaim, WeChatUser
 from app.models.claim import CLAIM_STATUS_LABELS, CLAIM_SUBJECT_LABELS
-from app.services import claims, scoping
+from app.services.declarations import claims
+from app.services.accounts import scoping
 
 PER_PAGE = 50
 

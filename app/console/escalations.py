@@ -12,7 +12,8 @@ from app.console import bp
 from app.console.auth import client_ip, current_officer
 from app.extensions import db
 from app.models import House, utcnow
-from app.services import audit, reminders
+from app.services.accounts import audit
+from app.services.reminders import sweep as reminders
 
 KIND_LABELS = {"unreachable_landlord": "房东无法联系", "reminder_unanswered": "提醒多次未处理",
                "move_out_unconfirmed": "退租未确认"}

@@ -19,13 +19,13 @@ from app.console.forms import choices
 from app.extensions import db
 from app.models import Alert, ChecklistTemplate, ControlTask, Employer, House, Watch
 from app.models.person import DOCUMENT_TYPE_LABELS
-from app.services import audit
-from app.services.checklist import active_templates, save_version
+from app.services.accounts import audit
+from app.services.police.checklist import active_templates, save_version
 from app.services.errors import RuleError
 from app.services.police import alerts as alert_service
 from app.services.police import tasks as task_service
 from app.services.police import watch as watch_service
-from app.services.scoping import ADMIN_ROLES, scoped_get
+from app.services.accounts.scoping import ADMIN_ROLES, scoped_get
 from app.storage import evidence_dir
 
 BRANCH_ROLES = ("branch_admin", "system_admin")

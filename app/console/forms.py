@@ -10,7 +10,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from app.models.officer import OFFICER_ROLES, ROLE_LABELS
-from app.services.plates import PLATE_SIZES
+from app.services.registry.plates import PLATE_SIZES
 
 
 

@@ -8,7 +8,7 @@ from flask import flash, redirect, request
 from flask_wtf import FlaskForm
 
 from app.extensions import db
-from app.services import idempotency
+from app.services.declarations import idempotency
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
 

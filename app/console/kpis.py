@@ -15,7 +15,7 @@ from app.console import bp
 from app.console.auth import current_officer, roles_required
 from app.extensions import db
 from app.models import KpiReport, utcnow
-from app.services import scoping
+from app.services.accounts import scoping
 from app.services.kpis import charts, reports, thresholds as kpi_thresholds, todo
 from app.services.kpis import compute as kc
 from app.services.kpis.drilldown import MISS_LABELS, drill_down

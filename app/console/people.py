@@ -19,7 +19,9 @@ from app.models import Declaration, House, Person
 from app.models.house import RENTAL_TYPE_LABELS
 from app.models.person import CHANGE_FIELD_LABELS, DOCUMENT_TYPE_LABELS
 from app.redis_conn import get_redis
-from app.services import audit, claims, linking, people, scoping, search as search_service
+from app.services.accounts import audit, scoping
+from app.services.declarations import claims
+from app.services.people import linking, people, search as search_service
 from app.services.errors import RuleError
 
 DECLARED_BY_LABELS = {"landlord": "房东", "tenant": "租客本人", "employer": "用工单位",

@@ -16,7 +16,7 @@ from app.models import House, SpotCheck, SpotCheckPlanItem
 from app.models.person import DOCUMENT_TYPE_LABELS
 from app.services.errors import RuleError
 from app.services.police import spot_checks
-from app.services.scoping import scoped_get, scoped_ids
+from app.services.accounts.scoping import scoped_get, scoped_ids
 
 ROWS = 5
 

@@ -19,7 +19,8 @@ from app.extensions import db
 from app.models import Address, Community, Declaration, House, Officer, Person, utcnow
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.officer import ROLE_LABELS
-from app.services import audit, review, scoping
+from app.services.accounts import audit, scoping
+from app.services.declarations import review
 from app.wording import CHANNEL_LABELS, reason_sentence
 from app.wording import ROLE_LABELS as SUBMITTER_ROLES
 from app.services.kpis import todo

@@ -21,10 +21,11 @@ from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
 from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.schemas.declarations import CorrectionSchema
-from app.services import corrections, ownership, typed_address
-from app.services import declarations as svc
+from app.services.declarations import corrections, ownership
+from app.services.registry import typed_address
+from app.services.declarations import declare as svc
 from app.services.errors import RuleError
-from app.services.validation import public_reasons
+from app.services.declarations.validation import public_reasons
 from app.wording import NEXT_STEPS
 
 REFUSED = (ValidationError, RuleError, IdentityError)

@@ -13,8 +13,9 @@ from app.h5.declare import (
 from app.h5.forms import check_csrf, load_all, nest, row_defaults
 from app.h5.identity import user_required
 from app.schemas.declarations import EmployerInSchema, HireSchema, LeaveSchema, employer_fields
-from app.services import declarations as svc
-from app.services import ownership, typed_address
+from app.services.declarations import declare as svc
+from app.services.declarations import ownership
+from app.services.registry import typed_address
 
 
 @bp.route("/h5/a/<token>/employer", methods=["GET", "POST"])

@@ -18,10 +18,10 @@ from app.schemas.claims import AgentInSchema
 from app.schemas.declarations import (
     HouseInSchema, MoveInSchema, MoveOutSchema, PledgeInSchema, house_fields,
 )
-from app.services import claims, ownership
-from app.services import declarations as svc
+from app.services.declarations import claims, ownership
+from app.services.declarations import declare as svc
 from app.services.errors import RuleError
-from app.services.pledge import current_pledge
+from app.services.declarations.pledge import current_pledge
 
 HOUSE_DEFAULTS = {"rental_type": "whole", "rooms": "1", "owner-document_type": "resident_id"}
 

@@ -10,7 +10,7 @@ from flask import abort, current_app, render_template, request
 from app.crypto import mask_document, mask_name
 from app.h5 import bp, code_guess_limit
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
-from app.services.declarations import RECEIPT_ALPHABET, find_by_receipt_code
+from app.services.declarations.declare import RECEIPT_ALPHABET, find_by_receipt_code
 from app.wording import NEXT_STEPS, ROLE_LABELS
 
 

@@ -15,8 +15,10 @@ from app.h5.forms import check_csrf, load_all, nest
 from app.h5.identity import user_required
 from app.h5.receipt import _masked_address, _masked_people
 from app.schemas.declarations import SelfDeclarationSchema, typed_address_fields
-from app.services import declarations as svc
-from app.services import linking, ownership, typed_address
+from app.services.declarations import declare as svc
+from app.services.declarations import ownership
+from app.services.people import linking
+from app.services.registry import typed_address
 from app.services.errors import RuleError
 
 REAL_NAME_SESSION = "real_name_claim"

@@ -4,7 +4,7 @@ from werkzeug.routing import BuildError
 
 from app.h5 import bp
 from app.h5.identity import user_required
-from app.services import ownership
+from app.services.declarations import ownership
 from app.urls import same_site_path
 
 

@@ -30,7 +30,7 @@ class ClaimOutSchema(BaseSchema):
     employer_id = fields.Method("_employer_id", metadata={"description": "通过后才给出"})
 
     def _message(self, claim):
-        from app.services.claims import receipt_message
+        from app.services.declarations.claims import receipt_message
 
         return receipt_message(claim)
 

@@ -152,7 +152,7 @@ class DeclarationOutSchema(BaseSchema):
     decision_reason = fields.String(allow_none=True)
 
     def _public_reasons(self, declaration):
-        from app.services.validation import public_reasons
+        from app.services.declarations.validation import public_reasons
 
         return public_reasons(declaration)
 
@@ -173,7 +173,7 @@ class ResidenceOutSchema(BaseSchema):
                                                           "type": "string", "format": "date"})
 
     def _permit_from(self, residence):
-        from app.services.declarations import residence_permit_date
+        from app.services.declarations.declare import residence_permit_date
 
         return residence_permit_date(residence.start_date).isoformat()
 

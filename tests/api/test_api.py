@@ -175,8 +175,8 @@ def test_move_in_too_far_ahead_and_move_out_before_move_in(landlord, world):
 
 def link_by_officer(db, user, document_number, branch):
     """An officer links the user at the station (the mini-program has no real-name check yet)."""
-    from app.services import linking
-    from app.services.people import find_person
+    from app.services.people import linking
+    from app.services.people.people import find_person
     from tests.console.helpers import PASSWORD, create_officer
 
     officer = create_officer(password=PASSWORD, username=f"link{user.id}", name="民警",
@@ -288,7 +288,7 @@ def test_landlord_marks_the_house_vacant_through_the_api(landlord, world, db):
 
 def test_rejected_house_is_corrected_through_the_api(landlord, world, db):
     from tests.console.helpers import PASSWORD, create_officer
-    from app.services import review
+    from app.services.declarations import review
 
     created = register(landlord, world["addresses"][0]).get_json()
     declaration = db.session.get(Declaration, created["id"])
@@ -313,7 +313,7 @@ def test_rejected_house_is_corrected_through_the_api(landlord, world, db):
 # -- typed addresses ----------------------------------------------------------------------------
 
 def _typed_world(db):
-    from app.services.address_match import scope_cache
+    from app.services.registry.address_match import scope_cache
 
     scope_cache.clear()  # ids repeat between tests; a worker's cache lives 5 minutes
     place = make_jurisdiction()

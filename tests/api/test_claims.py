@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Employer, House, PushMessage, WeChatUser
-from app.services.claims import EMPLOYER_CLAIM_FILED, HOUSE_CLAIM_FILED
+from app.services.declarations.claims import EMPLOYER_CLAIM_FILED, HOUSE_CLAIM_FILED
 from tests.api.test_api import fake, person, register, user_api
 from tests.factories import make_address, make_jurisdiction
 

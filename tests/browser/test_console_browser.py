@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.extensions import db
-from app.services.officers import create_officer
+from app.services.accounts.officers import create_officer
 from tests.console.helpers import make_declaration
 from tests.factories import make_address, make_jurisdiction
 

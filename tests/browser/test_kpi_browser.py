@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from app.extensions import db
-from app.services.officers import create_officer
+from app.services.accounts.officers import create_officer
 from tests import kpi_factories as kf
 from tests.factories import make_jurisdiction
 

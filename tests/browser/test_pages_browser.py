@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.fakedata import FakeData
 from app.models import House, Residence
-from app.services.officers import create_officer
+from app.services.accounts.officers import create_officer
 from tests.browser.test_declare_browser import become
 from tests.console.helpers import make_declaration
 from tests.factories import make_address, make_jurisdiction, make_person

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from app.extensions import db
 from app.fakedata import FakeData
-from app.services.officers import create_officer
+from app.services.accounts.officers import create_officer
 from tests.browser.test_declare_browser import become, fill_person
 from tests.browser.test_sandbox_browser import _address
 

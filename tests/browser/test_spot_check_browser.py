@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.fakedata import FakeData
 from app.models import House, SpotCheck, SpotCheckPerson
-from app.services.officers import create_officer
+from app.services.accounts.officers import create_officer
 from tests.factories import make_address, make_jurisdiction
 
 PASSWORD = "Liulanqi-ceshi-2026"

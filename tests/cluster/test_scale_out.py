@@ -90,7 +90,7 @@ def _seed(primary: MariaDB, env: dict, addresses: int, users: int) -> dict:
     from app.api.auth import issue_app_token
     from app.extensions import db
     from app.models import Officer, WeChatUser, utcnow
-    from app.services.officers import hash_password
+    from app.services.accounts.officers import hash_password
     from tests.factories import make_address, make_jurisdiction
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": primary.socket_url("anju"), "REDIS_URL": None,

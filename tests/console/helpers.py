@@ -8,7 +8,7 @@ from datetime import date
 
 from app.extensions import db as _db
 from app.models import Declaration, DeclarationEvent, House, Officer, Residence, utcnow
-from app.services.officers import hash_password
+from app.services.accounts.officers import hash_password
 from tests.factories import make_address, make_jurisdiction, make_person
 
 PASSWORD = "Zhengque-mima-2026"

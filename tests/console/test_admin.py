@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, Officer
-from app.services import audit
+from app.services.accounts import audit
 from tests.console.helpers import PASSWORD, login
 
 

@@ -29,7 +29,7 @@ def test_wrong_password_and_unknown_user_get_the_same_chinese_message(client, wo
 
 def _clock(monkeypatch, start: float = 1_800_000_000.0):
     """Control the sign-in back-off's clock; returns a function that moves it on."""
-    from app.services import officers
+    from app.services.accounts import officers
 
     now = [start]
     monkeypatch.setattr(officers, "_now", lambda: now[0])

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Address, AuditLog
-from app.services import plates
+from app.services.registry import plates
 from tests.factories import make_address
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, Declaration
-from app.services import review
+from app.services.declarations import review
 from tests.console.helpers import make_declaration
 
 

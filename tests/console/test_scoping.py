@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Address, AuditLog, Declaration
-from app.services import scoping
+from app.services.accounts import scoping
 from tests.console.helpers import login, search
 
 
@@ -114,7 +114,7 @@ def test_scope_declarations_by_role(world, role, sees_a, sees_b):
 
 
 def test_audit_viewer_of_a_station_admin_shows_only_that_stations_officers(client, world):
-    from app.services import audit
+    from app.services.accounts import audit
 
     audit.record(world.officers["officer_a"], "test.a", "declaration", 1)
     audit.record(world.officers["officer_b"], "test.b", "declaration", 2)

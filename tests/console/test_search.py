@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditLog, Residence
-from app.services import search
+from app.services.people import search
 from tests.console.helpers import login, search as search_page
 
 

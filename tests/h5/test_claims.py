@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.fakedata import FakeData
 from app.models import Employer, House, OwnershipClaim, WeChatUser
-from app.services.claims import HOUSE_CLAIM_FILED
+from app.services.declarations.claims import HOUSE_CLAIM_FILED
 from tests.factories import make_address, make_jurisdiction
 from tests.h5.test_pages import get, house_form, sign_in
 from wechat.sandbox import store

@@ -13,7 +13,7 @@ from app.fakedata import FakeData
 from app.models import (
     AuditLog, Declaration, House, Person, PersonChange, PushMessage, Residence, WeChatUser, utcnow,
 )
-from app.services.people import find_person
+from app.services.people.people import find_person
 from tests.console.helpers import PASSWORD, create_officer, login
 from tests.factories import make_address, make_jurisdiction
 from tests.h5.test_pages import get, house_form, pass_real_name, sign_in

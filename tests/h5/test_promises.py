@@ -94,7 +94,7 @@ def db_session():
 
 
 def _reject(db, place, declaration_id: int) -> Declaration:
-    from app.services import review
+    from app.services.declarations import review
 
     declaration = db.session.get(Declaration, declaration_id)
     if declaration.status in ("received", "validating"):
@@ -140,7 +140,7 @@ def test_vacancy_stops_the_undeclared_tenant_reminder(client, db, place):
     from datetime import timedelta
 
     from app.models import utcnow
-    from app.services import reminders
+    from app.services.reminders import sweep as reminders
 
     sign_in(client, "房东")
     house = register(client, db, place["addresses"][0])
@@ -283,7 +283,7 @@ def test_a_correction_with_nothing_changed_is_refused_with_a_message(client, db,
 
 def test_tenant_types_an_address_picks_a_candidate_and_declares_at_that_house(app, db, place,
                                                                              run_jobs):
-    from app.services.address_match import scope_cache
+    from app.services.registry.address_match import scope_cache
 
     scope_cache.clear()  # ids repeat between tests; a worker's cache lives 5 minutes
     landlord, tenant = app.test_client(), app.test_client()

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from sqlalchemy import func, select
 
 from app.models import Reminder
-from app.services.demo import load_demo_data
+from app.services.demo.load import load_demo_data
 from workers import embedded
 
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from app import formatting
 from app.formatting import lateness, local_date, local_datetime, local_today
 from app.models import WeChatUser
-from app.services import notifications
+from app.services.reminders import notifications
 from tests.console.helpers import login, make_declaration
 from wechat.sandbox import store
 
@@ -78,7 +78,7 @@ def world_db_commit():
 
 def test_endorsement_reminder_text_names_the_date_in_chinese(world):
     from app.models import Reminder
-    from app.services import reminders
+    from app.services.reminders import sweep as reminders
 
     reminder = Reminder(rule="permit_endorsement", target_type="residence",
                         target_id=world.a.residence.id, period_key="y2027-03-01")

@@ -12,7 +12,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from app.extensions import db
-from app.services import plates
+from app.services.registry import plates
 from tests.console.helpers import login
 from tests.factories import make_address
 from wechat.sandbox import store

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from app.extensions import db
 from app.fakedata import FakeData
 from app.models import Alert, ControlTask, Residence, utcnow
-from app.services import declarations as decl_svc
-from app.services.checklist import active_templates, save_version
+from app.services.declarations import declare as decl_svc
+from app.services.police.checklist import active_templates, save_version
 from app.services.errors import RuleError
 from app.services.police import alerts, tasks, watch
-from app.services.validation import public_reasons
+from app.services.declarations.validation import public_reasons
 from tests.console.helpers import DOCUMENTS
 
 NOW = datetime(2026, 11, 27, 2, 0)

@@ -64,7 +64,7 @@ def test_password_change_ends_every_api_token(app, client, world):
 
 
 def test_tokens_expire(client, world, monkeypatch):
-    from app.services import officer_tokens
+    from app.services.accounts import officer_tokens
 
     monkeypatch.setattr(officer_tokens, "TOKEN_TTL_SECONDS", 1)
     resp = sign_in(client, "officer_a")

@@ -316,7 +316,7 @@ def _shanghai(day_offset: int, hour: int, minute: int = 0):
     """A naive UTC instant at hour:minute Shanghai time, `day_offset` days after today."""
     from datetime import datetime, time as dtime
 
-    from app.services import reminders
+    from app.services.reminders import sweep as reminders
 
     s = reminders.settings()
     today = reminders.local(push.utcnow(), s).date()
@@ -335,7 +335,7 @@ def _declaration_by(user):
 
 
 def test_a_decision_at_23_00_reaches_the_submitter_at_08_00_once(app, db, monkeypatch):
-    from app.services.notifications import notify_declaration_status
+    from app.services.reminders.notifications import notify_declaration_status
     from wechat.jobs import retry_pushes
 
     _quiet_hours(app, monkeypatch)
@@ -358,7 +358,7 @@ def test_a_decision_at_23_00_reaches_the_submitter_at_08_00_once(app, db, monkey
 
 
 def test_a_quota_deferred_status_push_is_sent_the_next_morning_once(app, db, monkeypatch):
-    from app.services.notifications import notify_declaration_status
+    from app.services.reminders.notifications import notify_declaration_status
     from wechat.jobs import retry_pushes
 
     _quiet_hours(app, monkeypatch)
@@ -398,7 +398,7 @@ def test_a_push_recorded_by_a_worker_that_died_before_sending_is_sent_by_the_ret
 
 def test_the_embedded_demo_sends_a_night_decision_at_once_having_no_one_to_send_it_later(
         app, db, monkeypatch):
-    from app.services.notifications import notify_declaration_status
+    from app.services.reminders.notifications import notify_declaration_status
 
     _quiet_hours(app, monkeypatch, runs_later=False)
     user = follower(db)

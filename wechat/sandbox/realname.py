@@ -12,7 +12,7 @@ import secrets
 from app import crypto
 from app.models import WeChatUser
 from app.redis_conn import get_redis
-from app.services.linking import RealNameClaim, RealNameStart
+from app.services.people.linking import RealNameClaim, RealNameStart
 
 SESSION_TTL = 3600  # WeChat's verify_id is valid for an hour
 _KEY = "wxsandbox:realname:{ticket}"

@@ -1,1 +1,1 @@
-"""Officer accounts: sign-in, tokens, administration, the audit trail and what each may see."""
+"""Officer accounts: officers and their tokens, the audit trail, jurisdiction scoping."""

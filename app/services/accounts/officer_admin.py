@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditLog, Officer, PoliceArea, Station, utcnow
-from app.services import audit, scoping
+from app.services.accounts import audit, scoping
 from app.services.errors import RuleError
-from app.services.officers import create_officer, hash_password
+from app.services.accounts.officers import create_officer, hash_password
 
 AUDIT_PER_PAGE = 100
 BEIJING_OFFSET = timedelta(hours=8)

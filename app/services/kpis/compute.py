@@ -20,7 +20,7 @@ from app.models import (
     Address, Alert, Branch, CaseCheck, Community, ControlTask, House, Officer, PoliceArea,
     Residence, SpotCheck, SpotCheckPerson, Station, utcnow,
 )
-from app.services import scoping
+from app.services.accounts import scoping
 from app.services.errors import RuleError
 from app.services.kpis.periods import Period
 from app.services.kpis.thresholds import Thresholds, current_thresholds

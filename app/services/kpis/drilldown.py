@@ -11,7 +11,7 @@ from app.models import (
     Address, Alert, CaseCheck, ControlTask, House, Officer, Person, SpotCheck, SpotCheckPerson,
     Station, utcnow,
 )
-from app.services import scoping
+from app.services.accounts import scoping
 from app.services.errors import RuleError
 from app.services.kpis import compute as kc
 from app.services.kpis.periods import Period

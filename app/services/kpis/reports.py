@@ -296,7 +296,7 @@ def notify_report_ready(report: KpiReport) -> list[ConsoleNotice]:
 
 def reports_visible_to(officer: Officer) -> list[KpiReport]:
     """Reports an officer may list and download: station and branch admins of the branch."""
-    from app.services import scoping
+    from app.services.accounts import scoping
 
     if officer.role not in scoping.ADMIN_ROLES:
         return []
@@ -308,7 +308,7 @@ def reports_visible_to(officer: Officer) -> list[KpiReport]:
 
 def report_visible(report: KpiReport | None, officer: Officer) -> bool:
     """Station and branch admins of the report's branch may read a finished report."""
-    from app.services import scoping
+    from app.services.accounts import scoping
 
     return (report is not None and report.status == "ready"
             and officer.role in scoping.ADMIN_ROLES and report.branch_id == officer.branch_id)

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Alert, ConsoleNotice, ControlTask, MissedRegistration, Officer, utcnow
-from app.services import scoping
+from app.services.accounts import scoping
 
 
 def todo_counts(officer: Officer, now=None) -> dict:

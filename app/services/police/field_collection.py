@@ -15,11 +15,12 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Residence
 from app.outbox import jobs
-from app.services import audit, declarations
-from app.services.declarations import Submitter
+from app.services.accounts import audit
+from app.services.declarations import declare as declarations
+from app.services.declarations.declare import Submitter
 from app.services.errors import RuleError
 from app.services.police.tasks import store_photo
-from app.services.scoping import scope
+from app.services.accounts.scoping import scope
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_SIGNATURE_BYTES = 1024 * 1024

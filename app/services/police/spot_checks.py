@@ -15,8 +15,9 @@ from app.models import (
     Address, Declaration, House, MissedRegistration, Officer, Person, PoliceArea, Residence, SpotCheck,
     SpotCheckPerson, SpotCheckPlan, SpotCheckPlanItem, utcnow,
 )
-from app.services import audit, declarations, scoping
-from app.services.declarations import Submitter, local_today
+from app.services.accounts import audit, scoping
+from app.services.declarations import declare as declarations
+from app.services.declarations.declare import Submitter, local_today
 from app.services.errors import RuleError, StateConflict
 from app.services.police.alerts import ALERT_DUE_DAYS, raise_alert
 

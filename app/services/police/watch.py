@@ -15,7 +15,7 @@ from app.identity import IdentityError, check_document
 from app.models import Officer, Watch, utcnow
 from app.models.person import DOCUMENT_TYPE_LABELS
 from app.services.errors import RuleError
-from app.services.people import document_blind_index
+from app.services.people.people import document_blind_index
 from app.services.police import tasks as task_service
 
 BEIJING = timedelta(hours=8)  # China has no daylight saving: local midnight is 16:00 UTC
@@ -219,7 +219,7 @@ def _import_row(row: dict, now: datetime, report: WatchImportReport) -> None:
 def watches_for(officer: Officer, *, status: str = "live", page: int = 1,
                 per_page: int = 50) -> tuple[list[Watch], bool]:
     """The watch list as this officer may see it (scoping.scope_watches), newest first."""
-    from app.services.scoping import scope
+    from app.services.accounts.scoping import scope
 
     stmt = scope(Watch, select(Watch), officer)
     if status == "live":

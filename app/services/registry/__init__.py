@@ -1,1 +1,1 @@
-"""The address registry: standard addresses, their import, door plates and address matching."""
+"""The address registry: standard addresses and their import, door plates, matching typed addresses."""

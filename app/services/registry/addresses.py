@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Address, Community, Officer
-from app.services import audit, scoping
-from app.services.address_import import ImportReport, import_csv
-from app.services.search import addresses_by_text
+from app.services.accounts import audit, scoping
+from app.services.registry.address_import import ImportReport, import_csv
+from app.services.people.search import addresses_by_text
 
 PER_PAGE = 100
 EDITABLE = ("full_text", "road", "number", "building", "unit", "floor", "room", "is_residential",

@@ -4,8 +4,8 @@ Each function stores a Declaration in `received` together with the domain rows i
 the caller's transaction, and arranges the validation job to be enqueued after the commit.
 Payloads keep what was submitted, except that document and phone numbers are replaced by their
 masked form and the person's id: the plaintext lives only encrypted on the Person row. What a
-declaration says about an existing person is a proposal (app.services.people), never an overwrite;
-and no declaration links the submitting WeChat user to a person (app.services.linking does, on
+declaration says about an existing person is a proposal (app.services.people.people), never an overwrite;
+and no declaration links the submitting WeChat user to a person (app.services.people.linking does, on
 proof only).
 """
 from __future__ import annotations
@@ -36,10 +36,10 @@ from app.models import (
 from app.models.house import RENTAL_TYPES
 from app.models.person import DOCUMENT_TYPES
 from app.outbox import jobs
-from app.services import people
+from app.services.people import people
 from app.services.errors import RuleError
-from app.services.people import upsert_person
-from app.services.pledge import current_pledge
+from app.services.people.people import upsert_person
+from app.services.declarations.pledge import current_pledge
 
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O/1/I: read aloud over the phone
 MAX_DAYS_IN_FUTURE = 1
@@ -206,7 +206,7 @@ def _upsert_person(data: dict, submitter: Submitter, prefix: str) -> Person:
 
 def _named_person(data: dict, prefix: str) -> Person | None:
     """The existing person whose document the input names (checked first), or None if new."""
-    from app.services.people import find_person
+    from app.services.people.people import find_person
 
     document_type = data.get("document_type") or "resident_id"
     if document_type not in DOCUMENT_TYPES:
@@ -257,7 +257,7 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
     Anyone else registering at an address whose house is registered files an ownership claim
     (returned instead of a declaration) and changes nothing.
     """
-    from app.services import claims
+    from app.services.declarations import claims
 
     existing = (find_by_idempotency_key(submitter, idempotency_key)
                 or claims.find_by_idempotency_key(submitter.wechat_user_id, idempotency_key))
@@ -319,7 +319,7 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
 def set_agent(submitter: Submitter, house: House, agent: dict) -> House:
     """The owner names the house's agent (托管人): name, document and phone, checked like an
     owner's; the agent's proof-linked WeChat user may then manage the house."""
-    from app.services import audit
+    from app.services.accounts import audit
 
     if not (agent.get("phone") or "").strip():
         raise RuleError("agent.phone", "请填写托管人手机号码")
@@ -334,7 +334,7 @@ def set_agent(submitter: Submitter, house: House, agent: dict) -> House:
 
 def remove_agent(submitter: Submitter, house: House) -> House:
     """The owner removes the agent: the agent's access to the house ends at once."""
-    from app.services import audit
+    from app.services.accounts import audit
 
     if house.agent_person_id is None:
         raise RuleError("agent", "该房屋没有登记托管人")
@@ -572,7 +572,7 @@ def confirm_declaration(declaration: Declaration, confirmer: Submitter) -> Decla
     payload.setdefault("confirmed_by", []).append(confirmer.role)
     declaration.payload = payload
     if confirmer.role == "landlord" and declaration.status == "verified":
-        from app.services.validation import activate_proposed_rows
+        from app.services.declarations.validation import activate_proposed_rows
 
         activate_proposed_rows(declaration)
         people.apply_proposals(declaration.id, confirmer.actor)
@@ -597,7 +597,7 @@ def deny_self_declaration(declaration: Declaration, confirmer: Submitter,
     if declaration.status in ("approved", "rejected") or declaration.landlord_confirmation in (
             "confirmed", "denied"):
         raise RuleError("declaration", "该申报已处理，不能再拒绝")
-    from app.services.validation import withdraw_proposed_rows
+    from app.services.declarations.validation import withdraw_proposed_rows
 
     declaration.landlord_confirmation = "denied"
     declaration.landlord_answered_at = utcnow()
@@ -660,7 +660,7 @@ def register_employer(submitter: Submitter, *, name: str, uscc: str, address: Ad
     ownership claim (returned instead of a declaration) and changes nothing.
     """
     from app import crypto
-    from app.services import claims
+    from app.services.declarations import claims
 
     existing = (find_by_idempotency_key(submitter, idempotency_key)
                 or claims.find_by_idempotency_key(submitter.wechat_user_id, idempotency_key))

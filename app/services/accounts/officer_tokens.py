@@ -11,7 +11,7 @@ import secrets
 
 from app.extensions import db
 from app.models import Officer
-from app.services.officers import session_stamp
+from app.services.accounts.officers import session_stamp
 
 TOKEN_TTL_SECONDS = 12 * 3600
 _KEY = "anju:officer:token:{digest}"

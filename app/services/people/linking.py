@@ -17,7 +17,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.identity import IdentityError, check_document
 from app.models import Officer, Person, WeChatUser, utcnow
-from app.services import audit, people
+from app.services.accounts import audit
+from app.services.people import people
 from app.services.errors import RuleError
 
 LINK_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # read aloud at the counter

@@ -192,7 +192,7 @@ def history_of(person: Person) -> list[PersonChange]:
 
 def _refill_anonymised(person: Person, info, name: str, nationality: str,
                        phone: str | None, document_type: str) -> Person:
-    """A person anonymised by retention (services/retention.py) is declared again: the kept
+    """A person anonymised by retention (services/people/retention.py) is declared again: the kept
     record holds nothing to protect, so it takes what is declared, as a new person would."""
     person.document_number_enc, _, person.document_masked = crypto.protect_document(
         document_type, info.number)

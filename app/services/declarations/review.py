@@ -11,8 +11,9 @@ from sqlalchemy import or_, select
 from app.extensions import db
 from app.models import Address, Declaration, Officer, utcnow
 from app.outbox import jobs
-from app.services import audit, people, scoping
-from app.services.validation import activate_proposed_rows, withdraw_proposed_rows
+from app.services.accounts import audit, scoping
+from app.services.people import people
+from app.services.declarations.validation import activate_proposed_rows, withdraw_proposed_rows
 
 # Which statuses an officer may decide from: automatic results and earlier field-check flags.
 DECIDABLE = {

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from app.extensions import db
 from app.models import Officer, utcnow
 from app.models.officer import OFFICER_ROLES
-from app.services import audit
+from app.services.accounts import audit
 
 _hasher = PasswordHasher()
 

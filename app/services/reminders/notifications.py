@@ -48,7 +48,7 @@ def notify_declaration_status(declaration_id: int, status: str,
     hours the push is recorded and sent when they end (at once in the embedded demo, which runs
     no periodic jobs to send it later)."""
     from app.outbox import jobs
-    from app.services.reminders import in_quiet_hours, next_send_time, settings
+    from app.services.reminders.sweep import in_quiet_hours, next_send_time, settings
 
     declaration = db.session.get(Declaration, declaration_id)
     if declaration is None or declaration.submitter_wechat_user_id is None:

@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Address, Community, Declaration, House, Station
-from app.services.address_match import decisive, match_address
-from app.services.declarations import (
+from app.services.registry.address_match import decisive, match_address
+from app.services.declarations.declare import (
     Submitter, _create, _person_payload, _upsert_person, declare_self, find_by_idempotency_key,
 )
 from app.services.errors import RuleError
-from app.services.ownership import address_by_token
+from app.services.declarations.ownership import address_by_token
 
 MAX_TEXT = 128
 MAX_COMMUNITIES = 50

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Address, Branch, Community, Officer, utcnow
-from app.services import audit, scoping
+from app.services.accounts import audit, scoping
 
 CID_FONT = "STSong-Light"  # reportlab's built-in CID font: the fallback when no font file exists
 # TrueType CJK fonts from Debian's packages (reportlab cannot embed the CFF outlines of Noto CJK).

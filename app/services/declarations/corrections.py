@@ -17,7 +17,7 @@ from app.extensions import db
 from app.identity import IdentityError, check_mobile
 from app.models import Declaration, Employer, Employment, House, Residence
 from app.models.house import RENTAL_TYPES
-from app.services.declarations import (
+from app.services.declarations.declare import (
     Submitter, _check_date_not_future, _create, _dormitory_house, _person_payload,
     correct_move_in, find_by_idempotency_key, local_today,
 )
@@ -91,7 +91,7 @@ def _house_facts(house: House) -> dict:
 
 
 def _house(submitter, original, changes, key, today) -> Declaration:
-    from app.services import claims
+    from app.services.declarations import claims
 
     house = db.session.get(House, original.house_id) if original.house_id else None
     if house is None:
@@ -128,7 +128,7 @@ def _employer_facts(employer: Employer) -> dict:
 
 def _employer(submitter, original, changes, key, today) -> Declaration:
     from app import crypto
-    from app.services import claims
+    from app.services.declarations import claims
 
     employer = db.session.get(Employer, original.employer_id) if original.employer_id else None
     if employer is None:

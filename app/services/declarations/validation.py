@@ -30,8 +30,8 @@ from app.models import (
 )
 from app.models.person import CHANGE_FIELD_LABELS
 from app.outbox import jobs
-from app.services.address_match import decisive, match_address
-from app.services.people import apply_proposals
+from app.services.registry.address_match import decisive, match_address
+from app.services.people.people import apply_proposals
 
 PERSONS_PER_ROOM = 2  # occupancy above rooms × this needs an officer's look
 MOVE_OUT_CONFIRM_DAYS = 3

@@ -698,7 +698,7 @@ def deliver(reminder_id: int, now: datetime, s: Settings | None = None) -> str:
 
     An unreachable landlord (43004, or no WeChat account at all) is escalated at once.
     """
-    from app.services import notifications
+    from app.services.reminders import notifications
 
     s = s or settings()
     reminder = db.session.get(Reminder, reminder_id)
@@ -733,7 +733,7 @@ def record_delivery_result(dedupe_key: str, status: str, detail: str | None, now
                            s: Settings | None = None) -> str | None:
     """Record a result that arrives later (TEMPLATESENDJOBFINISH: a block or a failure after
     WeChat accepted the send) for the reminder behind a push dedupe key "reminder:<id>"."""
-    from app.services.notifications import PushResult
+    from app.services.reminders.notifications import PushResult
 
     prefix, _, raw_id = (dedupe_key or "").partition(":")
     if prefix != "reminder" or not raw_id.isdigit():
@@ -781,7 +781,7 @@ def _record(reminder: Reminder, result, rule: Rule, user, now: datetime, s: Sett
 
 def escalations_for(officer, *, status: str = "open", page: int = 1, per_page: int = 50):
     """The escalation alerts in the officer's area, newest first: (alerts, has_next)."""
-    from app.services.scoping import area_clause
+    from app.services.accounts.scoping import area_clause
 
     stmt = (select(Alert).where(Alert.kind.in_(ESCALATION_KINDS),
                                 area_clause(officer, Alert.station_id, Alert.police_area_id))
@@ -795,7 +795,7 @@ def escalations_for(officer, *, status: str = "open", page: int = 1, per_page: i
 
 def escalation_for(officer, alert_id) -> Alert | None:
     """One escalation alert if it lies in the officer's area, else None."""
-    from app.services.scoping import area_clause
+    from app.services.accounts.scoping import area_clause
 
     try:
         alert_id = int(alert_id)

@@ -4,7 +4,7 @@ Imports and synced field collection bring declarations by the thousand. Checking
 time costs a dozen queries each; here every lookup the checks make (persons, addresses, houses,
 live residences, occupancy, watch entries, open 漏登, proposed rows) is loaded for a whole chunk
 in a few IN queries, and the chunk is flushed once. The checks themselves are the same code as
-for a single declaration (app.services.validation.validate), so the outcome is the same.
+for a single declaration (app.services.declarations.validation.validate), so the outcome is the same.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import (
     Address, Declaration, Employment, House, MissedRegistration, Person, Residence, Watch,
 )
-from app.services.validation import LOOKUPS_KEY, Lookups, validate
+from app.services.declarations.validation import LOOKUPS_KEY, Lookups, validate
 
 IN_CHUNK = 1000  # ids per IN (...) list
 

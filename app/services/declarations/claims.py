@@ -20,8 +20,8 @@ from app.models import (
     Address, Employer, House, OwnershipClaim, Person, Residence, WeChatUser, utcnow,
 )
 from app.models.claim import CLAIM_STATUS_LABELS
-from app.services import audit
-from app.services.ownership import is_owner, owns
+from app.services.accounts import audit
+from app.services.declarations.ownership import is_owner, owns
 
 HOUSE_CLAIM_FILED = "该地址已有房屋登记，已提交房主变更申请，待社区民警核实"
 EMPLOYER_CLAIM_FILED = "该统一社会信用代码已有单位登记，已提交单位认领申请，待社区民警核实"
@@ -76,7 +76,7 @@ def find_by_idempotency_key(wechat_user_id: int | None, key: str | None) -> Owne
 
 def my_claim(user: WeChatUser, claim_id: int) -> OwnershipClaim:
     """A claim the user filed; anyone else's is NotYours (404)."""
-    from app.services.ownership import NotYours
+    from app.services.declarations.ownership import NotYours
 
     claim = db.session.get(OwnershipClaim, claim_id)
     if claim is None or claim.claimant_wechat_user_id != user.id:
@@ -187,7 +187,7 @@ def file_employer_claim(claimant_id: int, employer: Employer, *, name: str, addr
 def withdraw(claim: OwnershipClaim, user: WeChatUser, ip: str | None = None) -> OwnershipClaim:
     """The claimant withdraws a claim that still waits; nothing changes."""
     if claim.claimant_wechat_user_id != user.id:
-        from app.services.ownership import NotYours
+        from app.services.declarations.ownership import NotYours
 
         raise NotYours()
     if claim.status != "pending":
@@ -305,7 +305,7 @@ def _subject_text(claim: OwnershipClaim) -> str:
 def notify(claim_id: int, event: str) -> list:
     """Push what happened to a claim: the holder when it is filed (and when it is approved), the
     claimant when it is decided; at most once per claim, event and recipient."""
-    from app.services.notifications import send_push
+    from app.services.reminders.notifications import send_push
 
     claim = db.session.get(OwnershipClaim, claim_id)
     if claim is None:

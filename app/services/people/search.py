@@ -14,9 +14,9 @@ from app import crypto
 from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Person, Residence
 from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
-from app.services import scoping
+from app.services.accounts import scoping
 from app.identity import IdentityError, check_document
-from app.services.people import document_blind_index
+from app.services.people.people import document_blind_index
 
 SEARCH_KINDS = {
     "auto": "自动识别",

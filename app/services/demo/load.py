@@ -40,10 +40,10 @@ from app.models import (
     utcnow,
 )
 from app.models.address import new_qr_token
-from app.services.checklist import active_templates
+from app.services.police.checklist import active_templates
 from app.services.errors import RuleError
-from app.services.officers import create_officer
-from app.services.pledge import current_pledge
+from app.services.accounts.officers import create_officer
+from app.services.declarations.pledge import current_pledge
 
 BRANCH_REGION = "350206"  # the demo branch's district code: 户籍 here is local, not floating
 STATIONS = ["东城派出所", "西湖派出所", "南山派出所"]

@@ -1,0 +1,1 @@
+"""Declarations: declare, validate (one and in batches), review, ownership and claims, corrections."""

@@ -1,0 +1,1 @@
+"""People: persons, linking their records, search, retention."""
