@@ -15,6 +15,7 @@ from app.schemas.spot_checks import (
 )
 from app.services.errors import RuleError
 from app.services.police import field_collection, spot_checks
+from app.services.police import tasks as police_tasks
 from app.storage import evidence_dir
 from app.services.accounts.scoping import scoped_get, scoped_ids
 
@@ -116,7 +117,7 @@ def officer_field_collection(officer):
     address = field_collection.scoped_address(officer, data["qr_token"])
     if address is None:
         abort(404)
-    signature = field_collection.decode_signature(
+    signature = police_tasks.decode_base64(
         data["signature_png_base64"], "signature_png_base64", "签名编码不正确（应为 base64）")
     result = field_collection.collect_recorded(
         officer, address, ip=_ip(), detail={"gps": data.get("lat") is not None, "channel": "api"},

@@ -20,6 +20,7 @@ from app.models.person import DOCUMENT_TYPE_LABELS
 from app.services.declarations import ownership
 from app.services.errors import RuleError
 from app.services.police import field_collection
+from app.services.police import tasks as task_service
 from app.storage import evidence_dir
 
 ROWS = 3
@@ -88,7 +89,7 @@ def _collected(form) -> dict:
         raise RuleError("signature", "请让房东在屏幕上签名")
     rooms = form.get("rooms", "")
     return {"signer_name": form.get("signer_name", "").strip()[:64],
-            "signature": field_collection.decode_signature(
+            "signature": task_service.decode_base64(
                 signature_text[len(_DATA_URL):], "signature", "签名图片不正确，请重新签名"),
             "evidence_dir": evidence_dir(), "owner": _owner(form),
             "rental_type": form.get("rental_type") or None,

@@ -4,8 +4,6 @@ records are stamped with time, GPS, collector and channel "field" and validated 
 WeChat declaration (through the outbox; several at once through the batch path)."""
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -104,14 +102,6 @@ def scoped_address(officer: Officer, token: str | None) -> Address | None:
         return None
     return db.session.execute(scope(Address, select(Address).where(
         Address.qr_token == token), officer)).scalar_one_or_none()
-
-
-def decode_signature(text: str, field: str, message: str) -> bytes:
-    """A drawn signature sent as base64; RuleError(field, message) when it does not decode."""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise RuleError(field, message) from None
 
 
 def collect_recorded(officer: Officer, address: Address, *, ip: str | None, detail: dict,
