@@ -3,12 +3,13 @@ like the console (app/services/scoping.py); every write is idempotent (officer_a
 from __future__ import annotations
 
 
-from flask import current_app, jsonify, request
+from flask import abort, current_app, jsonify, request
 
 from app.api import bp
 from app.api.officer_auth import (
     api_officer, bearer_token, json_body, officer_required, officer_write,
 )
+from app.errors import error_body
 from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter
 from app.models import Alert, ControlTask, utcnow
 from app.redis_conn import get_redis
@@ -38,20 +39,15 @@ def _redis_or_none():
 def officer_sign_in():
     """Sign in with username and password: a bearer token valid for 12 hours."""
     data = SignInSchema().load(json_body())
-    ip = (request.remote_addr or "")[:45] or None
     redis = _redis_or_none()
-    officer, error = officers.authenticate(redis, data["username"].strip(), data["password"], ip)
+    officer, error = officers.sign_in(redis, data["username"].strip(), data["password"], _ip(),
+                                      via="api")
     if officer is None:
         db.session.commit()  # keep the lock note even though sign-in failed
-        from app.errors import error_body
-
         return jsonify(error_body(401, error)), 401
     if redis is None:
-        from flask import abort
-
         abort(503)
     token = officer_tokens.issue_token(redis, officer)
-    audit.record(officer, "officer.login", "officer", officer.id, ip=ip, detail={"channel": "api"})
     db.session.commit()
     return jsonify({"token": token, "token_type": "Bearer",
                     "expires_in": officer_tokens.TOKEN_TTL_SECONDS,
