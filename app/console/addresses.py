@@ -6,7 +6,7 @@ from flask_login import login_required
 
 from app.console import bp
 from app.console.auth import client_ip, current_officer, roles_required
-from app.console.forms import AddressForm, ImportForm, PlateForm
+from app.console.forms import AddressForm, ImportForm, PlateForm, page_number
 from app.extensions import db
 from app.models import Address
 from app.services.accounts import scoping
@@ -14,16 +14,11 @@ from app.services.declarations import ownership
 from app.services.registry import plates
 from app.services.registry import addresses as registry
 
-def _page() -> int:
-    page = request.args.get("page", "1")
-    return int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
-
-
 @bp.get("/addresses")
 @login_required
 def addresses():
     """Addresses in the area, searchable by text or code and filterable by community and plate."""
-    officer, page = current_officer(), _page()
+    officer, page = current_officer(), page_number(request.args)
     wanted = {"q": request.args.get("q", "")[:100], "plate": request.args.get("plate", ""),
               "community_id": request.args.get("community_id", "")}
     rows, has_next = registry.address_page(officer, page=page, **wanted)

@@ -9,6 +9,7 @@ from app.console import bp
 from app.console.auth import client_ip, current_officer, roles_required
 from app.console.forms import (
     OfficerActiveForm, choices, OfficerEditForm, OfficerForm, OfficerPasswordResetForm,
+    page_number,
 )
 from app.extensions import db
 from app.models import Officer
@@ -123,16 +124,11 @@ def _audit_filter(args) -> officer_admin.AuditFilter:
         since=_parse_date(args.get("since")), until=_parse_date(args.get("until")))
 
 
-def _page(args) -> int:
-    page = args.get("page", "1")
-    return int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
-
-
 @bp.get("/audit")
 @roles_required(*scoping.ADMIN_ROLES)
 def audit_log():
     """The audit log of the administrator's officers, filtered by action, officer, object, date."""
-    admin, args, page = current_officer(), request.args, _page(request.args)
+    admin, args, page = current_officer(), request.args, page_number(request.args)
     rows, has_next = officer_admin.audit_page(admin, _audit_filter(args), page)
     return render_template("console/audit.html", rows=rows, has_next=has_next, page=page,
                            args=args, actors=officer_admin.audit_actors(admin),
