@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_app_context, request
 
 from app.config import load_config
 
@@ -100,7 +100,14 @@ CACHEABLE_ENDPOINTS = {"static", "console.static", "bootstrap.static"}
 
 
 def register_ports(app: Flask) -> None:
-    """Wire the ports services ask for: the real-name check (实名核验) for linking persons."""
+    """Wire the ports services ask for (app/services/ports.py): configuration, WeChat pushes and
+    the real-name check (实名核验) for linking persons."""
+    from app.services import ports
+    from wechat.push import WeChatPushes
+
+    ports.wire_settings(lambda: current_app.config if has_app_context() else None)
+    if not ports.pushes.wired:  # a test (or embedding app) may have wired its own
+        ports.pushes.wire(WeChatPushes())
     if "anju_real_name_check" in app.extensions:
         return  # a test (or embedding app) supplied its own
     if app.config.get("WECHAT_SANDBOX"):

@@ -62,7 +62,7 @@ def load_config(instance_path: str) -> dict:
         # What door-plate QRs encode: "wechat" (a parametric QR: scanning follows the account)
         # or "h5" (the H5 link itself).
         "PLATE_QR_MODE": env_str("PLATE_QR_MODE", "wechat" if production else "h5"),
-        # Reminders (app/services/reminders/sweep.py): quiet hours in local time, the template-message
+        # Reminders (app/services/reminders/): quiet hours in local time, the template-message
         # daily quota, and per-rule overrides as JSON, e.g. {"house_undeclared": {"after_days": 7}}.
         "REMINDER_TIMEZONE": env_str("REMINDER_TIMEZONE", "Asia/Shanghai"),
         "REMINDER_QUIET_START": env_str("REMINDER_QUIET_START", "22:00"),

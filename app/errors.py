@@ -6,6 +6,8 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
+from app.field_errors import FieldError
+from app.services.errors import Forbidden, NotFound, StateConflict
 
 MESSAGES = {
     400: "请求有误",
@@ -56,6 +58,34 @@ def _unavailable_errors() -> tuple[type[BaseException], ...]:
             redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
+def _json_answer(code: int, message: str):
+    return jsonify(error_body(code, message)), code
+
+
+def _page_answer(code: int, message: str):
+    return render_template("error.html", code=code, message=message), code
+
+
+def _wechat_reply(code: int, message: str):
+    # WeChat shows the user "该公众号暂时无法提供服务" for anything but "success" or a reply.
+    return Response("success", mimetype="text/plain")
+
+
+# How each blueprint family answers a domain error (NotFound, Forbidden) of the services below:
+# the API and the mini-program login a JSON error body, the WeChat callback a reply WeChat
+# accepts, the H5 pages, the console and the rest a Chinese page.
+FAMILY_ANSWERS = {"api": _json_answer, "wechat_miniapp": _json_answer,
+                  "wechat_callback": _wechat_reply}
+
+
+def domain_answer(code: int, message: str | None):
+    """The answer of the request's blueprint family to a domain error."""
+    answer = FAMILY_ANSWERS.get(request.blueprint or "")
+    if answer is None:
+        answer = _json_answer if _wants_json() else _page_answer
+    return answer(code, message or MESSAGES[code])
+
+
 def _forget_session() -> None:
     """Drop the request's session and its connection (possibly dead) so the next request
     starts clean; the pool's pre-ping replaces dead connections."""
@@ -75,9 +105,6 @@ def register(app: Flask) -> None:
             return jsonify(error_body(400, "提交的信息有误，请检查标出的项目", fields)), 400
         return render_template("error.html", code=400, message="；".join(fields.values())), 400
 
-    from app.field_errors import FieldError
-    from app.services.declarations.ownership import NotYours
-
     @app.errorhandler(FieldError)
     def rule_error(exc):
         db.session.rollback()  # nothing half-proposed survives a refused submission
@@ -86,8 +113,6 @@ def register(app: Flask) -> None:
             return jsonify(error_body(400, exc.message, fields)), 400
         return render_template("error.html", code=400, message=exc.message), 400
 
-    from app.services.errors import StateConflict
-
     @app.errorhandler(StateConflict)
     def state_conflict(exc):
         db.session.rollback()
@@ -95,11 +120,13 @@ def register(app: Flask) -> None:
             return jsonify(error_body(409, exc.message, {exc.field: exc.message})), 409
         return render_template("error.html", code=409, message=exc.message), 409
 
-    @app.errorhandler(NotYours)
-    def not_yours(exc):
-        if _wants_json():
-            return jsonify(error_body(404, str(exc))), 404
-        return render_template("error.html", code=404, message=str(exc)), 404
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound):  # ownership's NotYours too: "未找到，或您无权查看"
+        return domain_answer(404, exc.message)
+
+    @app.errorhandler(Forbidden)
+    def forbidden(exc: Forbidden):
+        return domain_answer(403, exc.message)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -15,9 +15,17 @@ from functools import lru_cache
 from stdnum.cn import ric, uscc
 
 from app.field_errors import FieldError
-from app.models.person import DOCUMENT_TYPE_LABELS
 
 MAX_AGE = 130
+
+DOCUMENT_TYPES = ("resident_id", "hmt_permit", "foreign_pr", "passport", "other")
+DOCUMENT_TYPE_LABELS = {
+    "resident_id": "居民身份证",
+    "hmt_permit": "港澳台居民居住证",
+    "foreign_pr": "外国人永久居留身份证",
+    "passport": "护照",
+    "other": "其他",
+}
 
 # Region codes the HMT residence permit (港澳台居民居住证) uses in place of a mainland county.
 HMT_REGIONS = {

@@ -167,10 +167,10 @@ def child(args) -> None:
     app = make_app(args.database_url, args.redis_url)
     with app.app_context():
         from app.extensions import db
-        from app.services.reminders import sweep as reminders
+        from app.services.reminders import rules, sweep
         from workers.reminder_jobs import dispatch_due
 
-        s = reminders.settings()
+        s = rules.settings()
         db.session.execute(db.select(1)).all()  # connect before the baseline
         db.session.rollback()
         if args.trace:
@@ -179,8 +179,8 @@ def child(args) -> None:
             tracemalloc.start()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0 = time.perf_counter()
-        stats = reminders.SweepStats()
-        for stats in reminders.sweep(NOW, s):
+        stats = sweep.SweepStats()
+        for stats in sweep.sweep(NOW, s):
             db.session.commit()
         db.session.commit()
         t1 = time.perf_counter()

@@ -84,7 +84,7 @@ def prepare(env: dict, plates: int, users: int) -> tuple[list[str], list[str]]:
     from sqlalchemy import insert
 
     from app import create_app
-    from app.api.auth import issue_app_token
+    from app.app_tokens import issue_app_token
     from app.extensions import db
     from app.models import Address, Branch, Community, PoliceArea, Station, WeChatUser
 

@@ -8,7 +8,7 @@ import contextlib
 import pytest
 from sqlalchemy import event
 
-from app.api.auth import issue_app_token
+from app.app_tokens import issue_app_token
 from app.extensions import db as _db
 from app.models import WeChatUser
 from tests.factories import make_address, make_jurisdiction

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.fakedata import FakeData
 from app.models import Declaration, Employment, House, Residence
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, employers, rentals, self_declare
 from app.services.errors import RuleError
 from tests.conftest import raw_dump
 from tests.factories import make_address, make_jurisdiction
@@ -16,7 +16,7 @@ from tests.factories import make_address, make_jurisdiction
 fake = FakeData(2024)
 TODAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 10, 0)
-LANDLORD = svc.Submitter(role="landlord", wechat_user_id=None, channel="wechat_h5")
+LANDLORD = declare.Submitter(role="landlord", wechat_user_id=None, channel="wechat_h5")
 
 
 def tenant(**over):
@@ -31,7 +31,7 @@ def tenant(**over):
 def house(db):
     place = make_jurisdiction()
     address = make_address(place["community"])
-    declaration = svc.register_house(
+    declaration = rentals.register_house(
         LANDLORD, address, rental_type="shared", rooms=2,
         owner={"name": "房东甲", "document_type": "resident_id",
                "document_number": fake.resident_id(), "phone": fake.mobile()})
@@ -48,7 +48,7 @@ def test_register_house_creates_house_and_declaration_in_received(db, house):
 
 
 def test_move_in_of_two_tenants_proposes_two_pending_or_active_residences(db, house):
-    decl = svc.declare_move_in(LANDLORD, house, [tenant(), tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant(), tenant()], today=TODAY, now=NOW)
     db.session.commit()
     residences = db.session.execute(select(Residence).where(Residence.declaration_id == decl.id)).scalars().all()
     assert len(residences) == 2
@@ -57,7 +57,7 @@ def test_move_in_of_two_tenants_proposes_two_pending_or_active_residences(db, ho
 
 def test_payload_never_holds_plaintext_documents_or_phones(app, db, house):
     t = tenant()
-    svc.declare_move_in(LANDLORD, house, [t], today=TODAY, now=NOW)
+    rentals.declare_move_in(LANDLORD, house, [t], today=TODAY, now=NOW)
     db.session.commit()
     dump = raw_dump(app)
     assert t["document_number"] not in dump and t["phone"] not in dump
@@ -65,7 +65,7 @@ def test_payload_never_holds_plaintext_documents_or_phones(app, db, house):
 
 def test_move_in_more_than_a_day_ahead_is_refused_naming_the_field(db, house):
     with pytest.raises(RuleError) as err:
-        svc.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY + timedelta(days=2))],
+        rentals.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY + timedelta(days=2))],
                             today=TODAY, now=NOW)
     assert err.value.field == "tenants.0.start_date"
     db.session.rollback()
@@ -75,7 +75,7 @@ def test_invalid_id_names_the_tenant_field_in_chinese(db, house):
     bad = fake.resident_id()
     bad = bad[:-1] + ("1" if bad[-1] != "1" else "2")
     with pytest.raises(RuleError) as err:
-        svc.declare_move_in(LANDLORD, house, [tenant(), tenant(document_number=bad)],
+        rentals.declare_move_in(LANDLORD, house, [tenant(), tenant(document_number=bad)],
                             today=TODAY, now=NOW)
     assert err.value.field == "tenants.1.document_number" and "核对最后一位" in err.value.message
     db.session.rollback()
@@ -84,15 +84,15 @@ def test_invalid_id_names_the_tenant_field_in_chinese(db, house):
 
 def test_person_cannot_be_active_twice_in_one_house(db, house):
     t = tenant()
-    svc.declare_move_in(LANDLORD, house, [t], today=TODAY, now=NOW)
+    rentals.declare_move_in(LANDLORD, house, [t], today=TODAY, now=NOW)
     db.session.commit()
     with pytest.raises(RuleError, match="已在本房屋登记居住"):
-        svc.declare_move_in(LANDLORD, house, [dict(t)], today=TODAY, now=NOW)
+        rentals.declare_move_in(LANDLORD, house, [dict(t)], today=TODAY, now=NOW)
     db.session.rollback()
 
 
 def test_late_move_in_is_accepted_and_marked_with_hours_late(db, house):
-    decl = svc.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY - timedelta(days=5))],
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY - timedelta(days=5))],
                                today=TODAY, now=NOW)
     db.session.commit()
     # Deadline: local midnight of 11-22 (11-21 16:00 UTC) + 3 days; NOW is 11-27 10:00 UTC.
@@ -102,21 +102,21 @@ def test_late_move_in_is_accepted_and_marked_with_hours_late(db, house):
 def test_foreign_tenant_has_24_hours(db, house):
     foreigner = tenant(document_type="passport", document_number=fake.passport(),
                        nationality="USA", start_date=TODAY - timedelta(days=1))
-    decl = svc.declare_move_in(LANDLORD, house, [foreigner], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, house, [foreigner], today=TODAY, now=NOW)
     assert decl.is_late and decl.late_hours == 18  # from 11-26 00:00 Beijing = 11-25 16:00 UTC
     assert decl.payload["tenants"][0]["foreign"] is True
 
 
 def test_move_out_before_move_in_is_refused_and_after_it_ends_the_residence(db, house):
-    decl = svc.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY - timedelta(days=1))],
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY - timedelta(days=1))],
                                today=TODAY, now=NOW)
     db.session.commit()
     rid = decl.payload["tenants"][0]["residence_id"]
     with pytest.raises(RuleError) as err:
-        svc.declare_move_out(LANDLORD, house, [rid], TODAY - timedelta(days=3), today=TODAY)
+        rentals.declare_move_out(LANDLORD, house, [rid], TODAY - timedelta(days=3), today=TODAY)
     assert err.value.field == "end_date"
     db.session.rollback()
-    svc.declare_move_out(LANDLORD, house, [rid], TODAY, today=TODAY)
+    rentals.declare_move_out(LANDLORD, house, [rid], TODAY, today=TODAY)
     db.session.commit()
     residence = db.session.get(Residence, rid)
     assert residence.status == "ended" and residence.active_slot is None
@@ -128,21 +128,21 @@ def test_same_idempotency_key_gives_the_same_declaration_and_no_duplicate_rows(d
     user = WeChatUser(openid="o-idem-test")
     db.session.add(user)
     db.session.commit()
-    me = svc.Submitter(role="landlord", wechat_user_id=user.id)
+    me = declare.Submitter(role="landlord", wechat_user_id=user.id)
     t = tenant()
-    first = svc.declare_move_in(me, house, [t], idempotency_key="k-1", today=TODAY, now=NOW)
+    first = rentals.declare_move_in(me, house, [t], idempotency_key="k-1", today=TODAY, now=NOW)
     db.session.commit()
-    second = svc.declare_move_in(me, house, [dict(t)], idempotency_key="k-1", today=TODAY, now=NOW)
+    second = rentals.declare_move_in(me, house, [dict(t)], idempotency_key="k-1", today=TODAY, now=NOW)
     assert second.id == first.id
     assert db.session.execute(select(func.count()).select_from(Residence)).scalar_one() == 1
 
 
 def test_correction_changes_the_residence_and_proposes_the_name_until_verified(db, house,
                                                                             run_jobs):
-    decl = svc.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
     db.session.commit()
     rid = decl.payload["tenants"][0]["residence_id"]
-    fix = svc.correct_move_in(LANDLORD, decl, rid, {"room": "次卧", "name": "改名字"}, today=TODAY)
+    fix = rentals.correct_move_in(LANDLORD, decl, rid, {"room": "次卧", "name": "改名字"}, today=TODAY)
     assert db.session.get(Residence, rid).person.name != "改名字"  # proposed, not written
     db.session.commit()
     assert fix.kind == "correction" and fix.corrects_id == decl.id
@@ -157,10 +157,10 @@ def test_employer_registration_validates_the_uscc(db):
     place = make_jurisdiction()
     address = make_address(place["community"], level="building")
     with pytest.raises(RuleError) as err:
-        svc.register_employer(LANDLORD, name="某公司", uscc="91350200MA12345678",
+        employers.register_employer(LANDLORD, name="某公司", uscc="91350200MA12345678",
                               address=address, contact_name="联系人", contact_phone=fake.mobile())
     assert err.value.field == "uscc"
-    decl = svc.register_employer(svc.Submitter(role="employer"), name="某公司", uscc=fake.uscc(),
+    decl = employers.register_employer(declare.Submitter(role="employer"), name="某公司", uscc=fake.uscc(),
                                  address=address, contact_name="联系人",
                                  contact_phone=fake.mobile())
     db.session.commit()
@@ -171,34 +171,34 @@ def test_hire_with_dormitory_then_leave(db):
     place = make_jurisdiction()
     office = make_address(place["community"], level="building")
     dorm = make_address(place["community"])
-    boss = svc.Submitter(role="employer")
-    employer_decl = svc.register_employer(boss, name="宿舍公司", uscc=fake.uscc(), address=office,
+    boss = declare.Submitter(role="employer")
+    employer_decl = employers.register_employer(boss, name="宿舍公司", uscc=fake.uscc(), address=office,
                                           contact_name="王", contact_phone=fake.mobile())
     db.session.commit()
     from app.models import Employer
 
     employer = db.session.get(Employer, employer_decl.employer_id)
-    hire = svc.declare_hire(boss, employer, [dict(tenant(), job="厨师",
+    hire = employers.declare_hire(boss, employer, [dict(tenant(), job="厨师",
                                                   dormitory_address_id=dorm.id)], today=TODAY)
     db.session.commit()
     employment = db.session.execute(select(Employment)).scalar_one()
     assert employment.dormitory_house.address_id == dorm.id
-    svc.declare_leave(boss, employer, [employment.id], TODAY, today=TODAY)
+    employers.declare_leave(boss, employer, [employment.id], TODAY, today=TODAY)
     db.session.commit()
     assert employment.status == "ended" and hire.kind == "hire"
 
 
 def test_residence_permit_date_is_six_months_later():
-    assert svc.residence_permit_date(date(2026, 8, 31)) == date(2027, 2, 28)
-    assert svc.residence_permit_date(date(2026, 1, 15)) == date(2026, 7, 15)
+    assert self_declare.residence_permit_date(date(2026, 8, 31)) == date(2027, 2, 28)
+    assert self_declare.residence_permit_date(date(2026, 1, 15)) == date(2026, 7, 15)
 
 
 def test_move_in_deadline_runs_from_local_midnight_not_utc(db, house):
     # 12-04 01:00 Beijing is 12-03 17:00 UTC: an hour past 12-01 00:00 Beijing + 3 days.
-    decl = svc.declare_move_in(LANDLORD, house, [tenant(start_date=date(2026, 12, 1))],
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant(start_date=date(2026, 12, 1))],
                                today=date(2026, 12, 4), now=datetime(2026, 12, 3, 17, 0))
     assert decl.is_late and decl.late_hours == 1
-    on_time = svc.declare_move_in(LANDLORD, house, [tenant(start_date=date(2026, 12, 1))],
+    on_time = rentals.declare_move_in(LANDLORD, house, [tenant(start_date=date(2026, 12, 1))],
                                   today=date(2026, 12, 3), now=datetime(2026, 12, 3, 15, 59))
     assert not on_time.is_late
 
@@ -206,15 +206,15 @@ def test_move_in_deadline_runs_from_local_midnight_not_utc(db, house):
 def test_declaration_deadlines_are_settings(app, db, house):
     app.config.update(DECLARE_MOVE_IN_DAYS=7, DECLARE_FOREIGN_HOURS=48, DECLARE_MOVE_OUT_DAYS=1)
     try:
-        xiamen = svc.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY - timedelta(days=5))],
+        xiamen = rentals.declare_move_in(LANDLORD, house, [tenant(start_date=TODAY - timedelta(days=5))],
                                      today=TODAY, now=NOW)
         assert not xiamen.is_late
         foreigner = tenant(document_type="passport", document_number=fake.passport(),
                            nationality="USA", start_date=TODAY - timedelta(days=1))
-        assert not svc.declare_move_in(LANDLORD, house, [foreigner], today=TODAY,
+        assert not rentals.declare_move_in(LANDLORD, house, [foreigner], today=TODAY,
                                        now=NOW).is_late
         rid = xiamen.payload["tenants"][0]["residence_id"]
-        out = svc.declare_move_out(LANDLORD, house, [rid], TODAY - timedelta(days=2),
+        out = rentals.declare_move_out(LANDLORD, house, [rid], TODAY - timedelta(days=2),
                                    today=TODAY, now=NOW)
         # 11-25 00:00 Beijing + 1 day = 11-25 16:00 UTC; NOW is 11-27 10:00 UTC.
         assert out.is_late and out.late_hours == 42

@@ -8,8 +8,10 @@ import time
 import pytest
 
 from app.extensions import db
+from app.models import utcnow
 from app.services.kpis import aggregates
 from app.services.kpis import compute as kc
+from app.services.kpis import counts as kpi_counts
 from app.services.kpis.periods import parse_period
 from tests import kpi_factories as kf
 from tests.factories import make_jurisdiction
@@ -82,21 +84,21 @@ def test_other_plate_levels_fall_back_to_a_live_count(two):
     aggregates.refresh(PERIODS, now=NOW)
     period = PERIODS[-1]
     assert aggregates.stored_counts(period, "address_labelling", ("unit",)) is None
-    assert aggregates.stored_counts(period, "address_labelling", kc.DEFAULT_PLATE_LEVELS) is not None
+    assert aggregates.stored_counts(period, "address_labelling", kpi_counts.DEFAULT_PLATE_LEVELS) is not None
 
 
 def test_periods_leaving_the_window_are_forgotten_not_left_stale(two):
     aggregates.refresh(PERIODS, now=NOW)
     assert aggregates.forget_unmaintained(datetime(2027, 6, 1)) == len(PERIODS)
     assert aggregates.stored_counts(PERIODS[0], "address_labelling",
-                                    kc.DEFAULT_PLATE_LEVELS) is None
+                                    kpi_counts.DEFAULT_PLATE_LEVELS) is None
 
 
 def test_refresh_job_runs_from_the_schedule(app, two):
     from workers.kpi_jobs import refresh_kpi_aggregates
 
     assert refresh_kpi_aggregates()
-    this_month = aggregates.maintained_periods(kc.utcnow())[-1]
+    this_month = aggregates.maintained_periods(utcnow())[-1]
     assert aggregates.as_of(this_month) is not None
     assert kc.compute(this_month, "station", kpis=aggregates.AGGREGATED) == kc.compute(
         this_month, "station", kpis=aggregates.AGGREGATED, use_aggregates=False)

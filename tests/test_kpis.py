@@ -9,6 +9,7 @@ import pytest
 from app.models import Officer, Residence
 from app.services.errors import RuleError
 from app.services.kpis import compute as kc
+from app.services.kpis import counts as kpi_counts
 from app.services.kpis.periods import half_month_just_ended, parse_period
 from app.services.kpis.thresholds import current_thresholds, set_thresholds
 from tests import kpi_factories as kf
@@ -20,7 +21,7 @@ NOV = parse_period("2026-11")
 
 
 def figure(kpi, period, level, area_id, **kw):
-    return kc.compute(period, level, kpis=(kpi,), **kw)[kpi].get(area_id, kc.Figure(0, 0))
+    return kc.compute(period, level, kpis=(kpi,), **kw)[kpi].get(area_id, kpi_counts.Figure(0, 0))
 
 
 @pytest.fixture()
@@ -185,7 +186,7 @@ def test_kpi_table_shape_colours_and_call_in(j):
     assert table["period"] == "2026-11-H1" and table["level"] == "station"
     area = table["areas"][0]
     assert (area["area_id"], area["area_code"], area["name"]) == (s.id, s.code, s.name)
-    assert set(area["kpis"]) == set(kc.KPIS)
+    assert set(area["kpis"]) == set(kpi_counts.KPIS)
     assert area["kpis"]["spot_check_registration"] == {
         "numerator": 7, "denominator": 8, "rate": "0.875", "colour": "green"}
     assert area["kpis"]["pre_case_registration"]["colour"] == "red"

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from app.api.auth import issue_app_token
+from app.app_tokens import issue_app_token
 from app.fakedata import FakeData
 from app.logs import JsonFormatter
 from app.models import WeChatUser
@@ -176,13 +176,13 @@ def test_metrics_allow_list_admits_a_configured_network(app, client, monkeypatch
 
 
 def test_metrics_report_declarations_by_status(client, db):
-    from app.services.declarations import declare as svc
+    from app.services.declarations import declare, rentals
 
     place = make_jurisdiction()
     fake = FakeData(77)
     for n in range(2):
         address = make_address(place["community"], full_text=f"度量路{n + 1}号101室")
-        svc.register_house(svc.Submitter(role="landlord"), address, rental_type="whole", rooms=2,
+        rentals.register_house(declare.Submitter(role="landlord"), address, rental_type="whole", rooms=2,
                            owner={"name": fake.name(), "document_type": "resident_id",
                                   "document_number": fake.resident_id()})
     db.session.commit()

@@ -19,7 +19,7 @@ from app import create_app
 from app.extensions import db as _db
 from app.fakedata import FakeData
 from app.models import Declaration, House, OutboxJob, PushMessage, WeChatUser, utcnow
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, rentals
 from tests.factories import make_address, make_jurisdiction
 from tests.test_migrations import scratch_database_url  # noqa: F401  (fixture)
 from wechat.sandbox import store
@@ -95,7 +95,7 @@ def queued(app, app_config, db):
         _db.engine.dispose()
 
 
-def _house_with_landlord() -> tuple[House, svc.Submitter, WeChatUser]:
+def _house_with_landlord() -> tuple[House, declare.Submitter, WeChatUser]:
     place = make_jurisdiction()
     address = make_address(place["community"])
     sandbox_user = store.create_user("房东", subscribed=True)
@@ -107,7 +107,7 @@ def _house_with_landlord() -> tuple[House, svc.Submitter, WeChatUser]:
                   rooms=2, owner_wechat_user_id=user.id)
     _db.session.add(house)
     _db.session.commit()
-    return house, svc.Submitter(role="landlord", wechat_user_id=user.id), user
+    return house, declare.Submitter(role="landlord", wechat_user_id=user.id), user
 
 
 def _tenant() -> dict:
@@ -135,7 +135,7 @@ def _sent_status_pushes(user: WeChatUser) -> list[dict]:
 
 def test_a_promise_is_written_with_the_declaration_and_relayed_after_commit(queued):
     house, landlord, user = _house_with_landlord()
-    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     [row] = _db.session.execute(select(OutboxJob)).scalars().all()  # same transaction
     assert (row.job, row.args, row.enqueued_at) == (VALIDATE, [decl.id], None)
     assert queued.jobs() == []
@@ -155,7 +155,7 @@ def test_a_promise_is_written_with_the_declaration_and_relayed_after_commit(queu
 
 def test_a_second_promise_in_a_transaction_relays_nothing_before_the_commit(queued):
     house, landlord, user = _house_with_landlord()
-    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     from app.outbox import jobs
 
     jobs.after_commit(NOTIFY, decl.id, "verified")  # its SAVEPOINT release fires after_commit
@@ -166,7 +166,7 @@ def test_a_second_promise_in_a_transaction_relays_nothing_before_the_commit(queu
 
 def test_two_promises_in_one_transaction_are_both_relayed_after_the_commit(queued):
     house, landlord, user = _house_with_landlord()
-    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     from app.outbox import jobs
 
     jobs.after_commit(NOTIFY, decl.id, "verified")
@@ -176,7 +176,7 @@ def test_two_promises_in_one_transaction_are_both_relayed_after_the_commit(queue
 
 def test_a_rollback_promises_and_enqueues_nothing(queued):
     house, landlord, _user = _house_with_landlord()
-    svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     _db.session.rollback()
     assert _rows() == [] and queued.jobs() == []
     _db.session.commit()  # a later, empty commit relays nothing left over either
@@ -187,7 +187,7 @@ def test_the_same_promise_twice_is_one_row_and_one_job(queued):
     from app.outbox import jobs
 
     house, landlord, _user = _house_with_landlord()
-    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     jobs.after_commit(VALIDATE, decl.id)
     _db.session.commit()
     assert len(_rows(VALIDATE)) == 1 and len(queued.jobs(VALIDATE)) == 1
@@ -202,7 +202,7 @@ def test_declaration_accepted_while_redis_is_unreachable_is_enqueued_once_by_the
 
     house, landlord, user = _house_with_landlord()
     queued.down()
-    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     _db.session.commit()  # accepted: the enqueue fails after the commit, not the commit
     assert "left for the relay" in caplog.text
     [row] = _rows(VALIDATE)
@@ -227,7 +227,7 @@ def test_a_crash_between_commit_and_enqueue_is_recovered_by_the_relay(queued, mo
     house, landlord, _user = _house_with_landlord()
     with monkeypatch.context() as m:  # the process dies right after its commit
         m.setattr(workers.outbox, "relay_promised", lambda promised: 0)
-        decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+        decl = rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
         _db.session.commit()
     assert queued.jobs() == [] and _rows(VALIDATE)[0].enqueued_at is None
     # Not before the grace period: the after-commit relay may still be at work.
@@ -243,7 +243,7 @@ def test_worker_dying_after_the_outcome_commit_still_sends_the_push_exactly_once
     from workers.outbox import enqueue_row, relay_outbox
 
     house, landlord, user = _house_with_landlord()
-    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     _db.session.commit()
     with monkeypatch.context() as m:  # the worker commits the verdict, then dies
         m.setattr(workers.outbox, "relay_promised", lambda promised: 0)
@@ -264,7 +264,7 @@ def test_relay_re_enqueues_what_redis_lost_and_closes_what_finished(queued):
     from workers.outbox import relay_outbox
 
     house, landlord, _user = _house_with_landlord()
-    decl = svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     _db.session.commit()
     queued.redis.flushdb()  # Redis restarted empty: the handed-over job is gone
     assert relay_outbox(_later(30))["requeued"] == 0  # too early to ask
@@ -315,7 +315,7 @@ def test_relay_hands_dead_workers_jobs_to_their_retry_at_once(queued):
     from workers.queues import get_queue
 
     house, landlord, _user = _house_with_landlord()
-    svc.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
+    rentals.declare_move_in(landlord, house, [_tenant()], today=TODAY, now=NOW)
     _db.session.commit()
     queue = get_queue("default")
     job = queue.dequeue_any([queue], None, connection=queued.redis,

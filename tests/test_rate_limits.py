@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.api.auth import issue_app_token
+from app.app_tokens import issue_app_token
 from app.models import WeChatUser
 from tests.console.helpers import make_declaration
 from tests.factories import make_address, make_jurisdiction

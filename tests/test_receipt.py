@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from app.fakedata import FakeData
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, rentals
 from tests.factories import make_address, make_jurisdiction
 
 fake = FakeData(8)
@@ -13,12 +13,12 @@ fake = FakeData(8)
 def test_receipt_shows_status_and_masked_people_only(client, db):
     place = make_jurisdiction()
     address = make_address(place["community"])
-    landlord = svc.Submitter("landlord")
-    house_decl = svc.register_house(landlord, address, rental_type="whole", rooms=2, owner={
+    landlord = declare.Submitter("landlord")
+    house_decl = rentals.register_house(landlord, address, rental_type="whole", rooms=2, owner={
         "name": "房东", "document_number": fake.resident_id()})
     db.session.commit()
     number, name = fake.resident_id(), "欧阳小明"
-    decl = svc.declare_move_in(landlord, house_decl.house, [{
+    decl = rentals.declare_move_in(landlord, house_decl.house, [{
         "name": name, "document_number": number, "start_date": date.today()}])
     db.session.commit()
     page = client.get(f"/r/{decl.receipt_code.lower()}")

@@ -23,7 +23,7 @@ from app import create_app
 from app.extensions import db as _db
 from app.fakedata import FakeData
 from app.models import Declaration, DeclarationEvent, House, Residence, WeChatUser
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, rentals
 from tests.conftest import TEST_KEYS
 from tests.factories import make_address, make_jurisdiction
 
@@ -175,7 +175,7 @@ def notification_jobs(redis_conn, declaration_id: int, status: str) -> list[str]
     return found
 
 
-def house_with_landlord(private_app) -> tuple[House, svc.Submitter]:
+def house_with_landlord(private_app) -> tuple[House, declare.Submitter]:
     place = make_jurisdiction()
     address = make_address(place["community"])
     user = WeChatUser(openid=f"reliability-{time.monotonic_ns()}", source="sandbox")
@@ -186,7 +186,7 @@ def house_with_landlord(private_app) -> tuple[House, svc.Submitter]:
                   rooms=2, owner_wechat_user_id=user.id)
     _db.session.add(house)
     _db.session.commit()
-    return house, svc.Submitter(role="landlord", wechat_user_id=user.id)
+    return house, declare.Submitter(role="landlord", wechat_user_id=user.id)
 
 
 def tenant() -> dict:
@@ -220,7 +220,7 @@ def test_declaration_submitted_while_redis_is_down_is_final_seconds_after_it_ret
     house, landlord = house_with_landlord(private_app)
     private_redis.stop()
 
-    decl = svc.declare_move_in(landlord, house, [tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [tenant()], today=TODAY, now=NOW)
     _db.session.commit()  # the submission succeeds although the job cannot be queued
     declaration_id = decl.id
     assert "left for the relay" in caplog.text
@@ -253,7 +253,7 @@ def test_worker_killed_mid_job_still_brings_the_declaration_to_one_final_status(
     from workers.queues import get_queue
 
     house, landlord = house_with_landlord(private_app)
-    decl = svc.declare_move_in(landlord, house, [tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(landlord, house, [tenant()], today=TODAY, now=NOW)
     _db.session.commit()  # validate_declaration is now queued on the private Redis
     declaration_id = decl.id
     redis_conn = get_redis()

@@ -13,13 +13,16 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Alert, Declaration, House, Reminder, Residence, WeChatUser, utcnow
-from app.services.reminders import notifications, sweep as reminders
-from app.services.declarations.declare import confirm_tenants_unchanged, residence_permit_date
+from app.services.reminders import notifications
+from app.services.reminders import clock, delivery, escalations, quota, rules, sweep
+from app.services.declarations import self_declare
+from app.services.declarations.rentals import confirm_tenants_unchanged
+from app.services.declarations.self_declare import residence_permit_date
 from tests.factories import make_address, make_jurisdiction, make_person
 
 # 12:00 in Shanghai (UTC+8): inside the sending day.
 NOW = datetime(2026, 11, 27, 4, 0)
-S = reminders.Settings()
+S = rules.Settings()
 
 
 class Pushes:
@@ -35,7 +38,7 @@ class Pushes:
         from app.redis_conn import get_redis
 
         if self.quota is not None and self.result.status == "sent":
-            key = reminders.quota_key(NOW)
+            key = quota.quota_key(NOW)
             if get_redis().incr(key) > self.quota:
                 get_redis().decr(key)
                 return notifications.PushResult("deferred", "今日推送额度已用完")
@@ -96,9 +99,9 @@ def live_in(house: House, number: str, start: date, name: str = "李租客") -> 
     return residence
 
 
-def run_sweep(db, now: datetime, s: reminders.Settings = S) -> reminders.SweepStats:
+def run_sweep(db, now: datetime, s: rules.Settings = S) -> sweep.SweepStats:
     stats = None
-    for stats in reminders.sweep(now, s):
+    for stats in sweep.sweep(now, s):
         db.session.commit()
     db.session.commit()
     return stats
@@ -109,15 +112,15 @@ def all_reminders(db) -> list[Reminder]:
     return list(db.session.execute(select(Reminder).order_by(Reminder.id)).scalars())
 
 
-def send_all(db, now: datetime, s: reminders.Settings = S) -> dict[str, int]:
+def send_all(db, now: datetime, s: rules.Settings = S) -> dict[str, int]:
     """What a worker does for every due reminder: claim, commit, push, record, commit."""
     counts: dict[str, int] = {}
-    for ids in reminders.due_reminder_ids(now, limit=10**6):
+    for ids in sweep.due_reminder_ids(now, limit=10**6):
         for rid in ids:
-            outcome = reminders.claim(rid, now, s)
+            outcome = delivery.claim(rid, now, s)
             db.session.commit()
             if outcome == "claimed":
-                outcome = reminders.deliver(rid, now, s)
+                outcome = delivery.deliver(rid, now, s)
                 db.session.commit()
             counts[outcome] = counts.get(outcome, 0) + 1
     return counts
@@ -263,7 +266,7 @@ def test_tenant_is_told_at_six_months_that_a_residence_permit_may_be_applied_for
     not_yet = live_in(house, "110105194912310037", date(2026, 6, 1), name="王租客")
     make_user(not_yet.person)
     db.session.commit()
-    assert reminders.add_months(start, 6) == residence_permit_date(start)
+    assert self_declare.add_months(start, 6) == residence_permit_date(start)
 
     run_sweep(db, NOW)
     [reminder] = [r for r in all_reminders(db) if r.rule == "residence_permit"]
@@ -288,14 +291,14 @@ def test_permit_endorsement_is_reminded_in_the_month_before_each_anniversary(db,
 
 
 def test_rules_take_overrides_from_config_and_refuse_unknown_ones(db, place):
-    rules = reminders.load_rules('{"house_undeclared": {"after_days": 7}}')
-    assert rules["house_undeclared"].after_days == 7
-    assert rules["occupancy_unconfirmed"].after_days == 30
+    overridden = rules.load_rules('{"house_undeclared": {"after_days": 7}}')
+    assert overridden["house_undeclared"].after_days == 7
+    assert overridden["occupancy_unconfirmed"].after_days == 30
     with pytest.raises(ValueError):
-        reminders.load_rules('{"no_such_rule": {}}')
+        rules.load_rules('{"no_such_rule": {}}')
     make_house(place, created=NOW - timedelta(days=5), owner=make_user())
     db.session.commit()
-    run_sweep(db, NOW, reminders.Settings(rules=rules))
+    run_sweep(db, NOW, rules.Settings(rules=overridden))
     assert all_reminders(db) == []
 
 
@@ -308,7 +311,7 @@ def test_rules_take_overrides_from_config_and_refuse_unknown_ones(db, place):
     (0, 0, False),  # 08:00
 ])
 def test_quiet_hours_run_from_ten_at_night_to_eight_in_shanghai(utc_hour, utc_minute, quiet):
-    assert reminders.in_quiet_hours(datetime(2026, 11, 27, utc_hour, utc_minute), S) is quiet
+    assert clock.in_quiet_hours(datetime(2026, 11, 27, utc_hour, utc_minute), S) is quiet
 
 
 def test_send_in_quiet_hours_is_deferred_to_eight_in_the_morning_not_dropped(db, place, pushes):
@@ -343,7 +346,7 @@ def test_daily_quota_defers_the_rest_to_the_next_morning(db, place, pushes):
     for _ in range(3):
         make_house(place, created=NOW - timedelta(days=5), owner=owner)
     db.session.commit()
-    tight = reminders.Settings(daily_quota=2)
+    tight = rules.Settings(daily_quota=2)
     pushes.quota = 2
     run_sweep(db, NOW, tight)
     assert send_all(db, NOW, tight) == {"sent": 2, "deferred": 1}
@@ -352,7 +355,7 @@ def test_daily_quota_defers_the_rest_to_the_next_morning(db, place, pushes):
     assert send_all(db, NOW + timedelta(hours=1), tight) == {}  # not before then
     from app.redis_conn import get_redis
 
-    get_redis().delete(reminders.quota_key(NOW))  # tomorrow's counter starts at zero
+    get_redis().delete(quota.quota_key(NOW))  # tomorrow's counter starts at zero
     assert send_all(db, datetime(2026, 11, 28, 0, 0), tight) == {"sent": 1}
     assert len(pushes.sent) == 3
 
@@ -365,15 +368,15 @@ def test_sweep_queues_no_more_sends_than_the_quota_has_left(app, db, place, push
         make_house(place, created=NOW - timedelta(days=5), owner=make_user())
     db.session.commit()
     run_sweep(db, NOW)
-    get_redis().set(reminders.quota_key(NOW), 99_999)
+    get_redis().set(quota.quota_key(NOW), 99_999)
     assert dispatch_due(NOW, S, now_iso=NOW.isoformat()) == 1
 
 
 def test_reminders_read_the_quota_counter_the_push_layer_writes():
     from wechat.push import _quota_key
 
-    assert reminders.quota_key(NOW) == _quota_key("template", NOW)
-    assert reminders.quota_key(datetime(2026, 11, 27, 16, 0)) == \
+    assert quota.quota_key(NOW) == _quota_key("template", NOW)
+    assert quota.quota_key(datetime(2026, 11, 27, 16, 0)) == \
         "anju:wechat:quota:template:20261128"  # midnight in Beijing
 
 
@@ -384,12 +387,12 @@ def test_a_reminder_is_claimed_by_exactly_one_sender(db, place, pushes):
     db.session.commit()
     run_sweep(db, NOW)
     [reminder] = all_reminders(db)
-    assert reminders.claim(reminder.id, NOW, S) == "claimed"
+    assert delivery.claim(reminder.id, NOW, S) == "claimed"
     db.session.commit()
-    assert reminders.claim(reminder.id, NOW, S) == "skipped"
-    assert reminders.deliver(reminder.id, NOW, S) == "sent"
+    assert delivery.claim(reminder.id, NOW, S) == "skipped"
+    assert delivery.deliver(reminder.id, NOW, S) == "sent"
     db.session.commit()
-    assert reminders.deliver(reminder.id, NOW, S) == "skipped"
+    assert delivery.deliver(reminder.id, NOW, S) == "skipped"
     assert [p["key"] for p in pushes.sent] == [f"reminder:{reminder.id}"]
 
 
@@ -430,9 +433,9 @@ def test_late_unreachable_result_from_wechat_is_recorded_and_escalated(db, place
     assert send_all(db, NOW) == {"sent": 1}
     [reminder] = all_reminders(db)
     later = NOW + timedelta(minutes=1)
-    assert reminders.record_delivery_result(f"reminder:{reminder.id}", "unreachable",
+    assert delivery.record_delivery_result(f"reminder:{reminder.id}", "unreachable",
                                             "43004", later, S) == "unreachable"
-    assert reminders.record_delivery_result("declaration:1:approved", "failed", None,
+    assert delivery.record_delivery_result("declaration:1:approved", "failed", None,
                                             later, S) is None
     db.session.commit()
     [reminder] = all_reminders(db)
@@ -491,7 +494,7 @@ def test_two_sweeps_that_both_missed_the_open_escalation_leave_one_open(db, plac
     assert db.session.execute(select(func.count()).select_from(Alert)).scalar() == 1
 
     officer = type("Officer", (), {"id": None})()
-    reminders.close_escalation(first, officer, "已上门督促", NOW + timedelta(days=22))
+    escalations.close_escalation(first, officer, "已上门督促", NOW + timedelta(days=22))
     db.session.commit()
     assert db.session.get(Alert, first.id).open_key is None  # closed: a later one may open
 
@@ -513,7 +516,7 @@ def test_worker_that_died_mid_send_hands_the_reminder_back(db, place, pushes):
     db.session.commit()
     run_sweep(db, NOW)
     [reminder] = all_reminders(db)
-    assert reminders.claim(reminder.id, NOW, S) == "claimed"
+    assert delivery.claim(reminder.id, NOW, S) == "claimed"
     db.session.commit()  # ...and the worker dies here
     run_sweep(db, NOW + timedelta(minutes=5))
     assert all_reminders(db)[0].status == "sending"
@@ -556,7 +559,7 @@ def test_reminder_goes_out_through_the_wechat_push_channel_once(db, place):
     # A worker that lost the claim's commit and tries again is told "duplicate": still one push.
     db.session.execute(Reminder.__table__.update().values(status="sending"))
     db.session.commit()
-    assert reminders.deliver(reminder.id, NOW, S) == "sent"
+    assert delivery.deliver(reminder.id, NOW, S) == "sent"
     db.session.commit()
     assert len(store.sent_messages(owner.openid)) == 1
 

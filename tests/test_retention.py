@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.fakedata import FakeData
 from app.models import AuditLog, Declaration, House, Person, Residence
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, rentals
 from app.services.people import retention
 from app.services.people.people import upsert_person
 from tests.conftest import raw_dump
@@ -74,15 +74,15 @@ def stays(db):
     """A house with its owner, a tenant who moved out yesterday and one still living there."""
     place = make_jurisdiction()
     address = make_address(place["community"], full_text="保留路1号1幢101室")
-    landlord = svc.Submitter(role="landlord")
+    landlord = declare.Submitter(role="landlord")
     owner = _tenant()
-    decl = svc.register_house(landlord, address, rental_type="shared", rooms=3, owner=owner)
+    decl = rentals.register_house(landlord, address, rental_type="shared", rooms=3, owner=owner)
     house = db.session.get(House, decl.house_id)
     gone, staying = _tenant(), _tenant()
-    svc.declare_move_in(landlord, house, [gone, staying])
+    rentals.declare_move_in(landlord, house, [gone, staying])
     db.session.flush()
     residences = {r.person.name: r for r in db.session.execute(select(Residence)).scalars()}
-    svc.declare_move_out(landlord, house, [residences[gone["name"]].id],
+    rentals.declare_move_out(landlord, house, [residences[gone["name"]].id],
                          date.today() - timedelta(days=1))
     db.session.commit()
     return {"owner": owner, "gone": gone, "staying": staying,

@@ -11,7 +11,7 @@ from app.models import (
     Alert, CaseCheck, ControlTask, Declaration, House, MissedRegistration, Reminder, Residence,
     Watch,
 )
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, rentals
 from app.services.registry.address_match import match_address, normalise_address, scope_cache
 from app.services.people.people import document_blind_index
 from app.services.declarations.validation import public_reasons, validate
@@ -20,7 +20,7 @@ from tests.factories import make_address, make_jurisdiction
 fake = FakeData(77)
 TODAY = date(2026, 11, 27)
 NOW = datetime(2026, 11, 27, 10, 0)
-LANDLORD = svc.Submitter(role="landlord")
+LANDLORD = declare.Submitter(role="landlord")
 
 
 def tenant(**over):
@@ -38,14 +38,14 @@ def place(db):
 
 def house_of(db, place, rooms=2):
     address = make_address(place["community"])
-    decl = svc.register_house(LANDLORD, address, rental_type="whole", rooms=rooms, owner=tenant())
+    decl = rentals.register_house(LANDLORD, address, rental_type="whole", rooms=rooms, owner=tenant())
     db.session.commit()
     return db.session.get(House, decl.house_id)
 
 
 def test_clean_move_in_verifies_and_activates_residences(db, place, run_jobs):
     house = house_of(db, place)
-    decl = svc.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
     db.session.commit()
     run_jobs()
     db.session.refresh(decl)
@@ -56,7 +56,7 @@ def test_clean_move_in_verifies_and_activates_residences(db, place, run_jobs):
 
 def test_validation_twice_changes_nothing_the_second_time(db, place, run_jobs):
     house = house_of(db, place)
-    decl = svc.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
     db.session.commit()
     run_jobs()
     events = len(decl.events)
@@ -72,7 +72,7 @@ def test_watch_listed_tenant_creates_control_task_silently(db, place, run_jobs):
                                                                    listed["document_number"])))
     db.session.commit()
     run_jobs()
-    decl = svc.declare_move_in(LANDLORD, house, [listed], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, house, [listed], today=TODAY, now=NOW)
     db.session.commit()
     run_jobs()
     db.session.refresh(decl)
@@ -89,10 +89,10 @@ def test_watch_listed_tenant_creates_control_task_silently(db, place, run_jobs):
 def test_tenant_live_elsewhere_asks_the_old_landlord_to_confirm_move_out(db, place, run_jobs):
     old, new = house_of(db, place), house_of(db, place)
     t = tenant()
-    svc.declare_move_in(LANDLORD, old, [t], today=TODAY, now=NOW)
+    rentals.declare_move_in(LANDLORD, old, [t], today=TODAY, now=NOW)
     db.session.commit()
     run_jobs()
-    decl = svc.declare_move_in(LANDLORD, new, [dict(t)], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, new, [dict(t)], today=TODAY, now=NOW)
     db.session.commit()
     run_jobs()
     db.session.refresh(decl)
@@ -105,7 +105,7 @@ def test_tenant_live_elsewhere_asks_the_old_landlord_to_confirm_move_out(db, pla
 
 def test_more_people_than_rooms_can_hold_needs_review(db, place, run_jobs):
     house = house_of(db, place, rooms=1)
-    decl = svc.declare_move_in(LANDLORD, house, [tenant(), tenant(), tenant()], today=TODAY,
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant(), tenant(), tenant()], today=TODAY,
                                now=NOW)
     db.session.commit()
     run_jobs()
@@ -131,7 +131,7 @@ def test_open_missed_registration_is_resolved_by_the_declaration(db, place, run_
     db.session.add(miss)
     db.session.commit()
     run_jobs()
-    decl = svc.declare_move_in(LANDLORD, house, [t], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, house, [t], today=TODAY, now=NOW)
     db.session.commit()
     run_jobs()
     db.session.refresh(miss)
@@ -188,7 +188,7 @@ def test_job_runs_through_a_real_queue_and_worker(app, db, place, run_jobs):
     from workers.queues import JOB_SERIALIZER, get_queue
 
     house = house_of(db, place)
-    decl = svc.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
+    decl = rentals.declare_move_in(LANDLORD, house, [tenant()], today=TODAY, now=NOW)
     db.session.commit()
     assert db.session.get(Declaration, decl.id).status == "received"  # queued, not yet run
     db.session.rollback()  # end the read snapshot before the worker writes
@@ -223,7 +223,7 @@ def test_officer_approval_activates_and_rejection_withdraws_proposed_residences(
                              badge_number="R1", role="station_admin",
                              branch_id=place["branch"].id, station_id=place["station"].id)
     house = house_of(db, place, rooms=1)
-    crowded = svc.declare_move_in(LANDLORD, house, [tenant(), tenant(), tenant()], today=TODAY,
+    crowded = rentals.declare_move_in(LANDLORD, house, [tenant(), tenant(), tenant()], today=TODAY,
                                   now=NOW)
     db.session.commit()
     run_jobs()
@@ -234,7 +234,7 @@ def test_officer_approval_activates_and_rejection_withdraws_proposed_residences(
     assert {r.status for r in db.session.execute(select(Residence).where(
         Residence.declaration_id == crowded.id)).scalars()} == {"active"}
     other = house_of(db, place, rooms=1)
-    refused = svc.declare_move_in(LANDLORD, other, [tenant(), tenant(), tenant()], today=TODAY,
+    refused = rentals.declare_move_in(LANDLORD, other, [tenant(), tenant(), tenant()], today=TODAY,
                                   now=NOW)
     db.session.commit()
     run_jobs()

@@ -12,7 +12,7 @@ from app.models import (
     Alert, CaseCheck, ControlTask, Declaration, House, MissedRegistration, Reminder, Residence,
     Watch, WeChatUser,
 )
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, rentals
 from app.services.registry.address_match import scope_cache
 from app.services.people.people import document_blind_index
 from tests.conftest import _clean_tables
@@ -53,13 +53,13 @@ def _mixed_declarations(db) -> list[int]:
         db.session.add(user)
         users.append(user)
     db.session.flush()
-    wechat = svc.Submitter(role="landlord", wechat_user_id=users[0].id)
-    officer_import = svc.Submitter(role="landlord", channel="import")
+    wechat = declare.Submitter(role="landlord", wechat_user_id=users[0].id)
+    officer_import = declare.Submitter(role="landlord", channel="import")
 
     houses = []
     for n, rooms in enumerate((2, 1, 3)):
         address = make_address(community, full_text=f"幸福路{n + 1}号1幢1单元101室")
-        decl = svc.register_house(wechat, address, rental_type="whole", rooms=rooms,
+        decl = rentals.register_house(wechat, address, rental_type="whole", rooms=rooms,
                                   owner=person())
         houses.append(db.session.get(House, decl.house_id))
     h1, h2, h3 = houses
@@ -80,11 +80,11 @@ def _mixed_declarations(db) -> list[int]:
     make_address(community, full_text="安居路88号3幢2单元505室")
     make_address(community, full_text="和谐路12号1幢1单元101室")
 
-    first = svc.declare_move_in(wechat, h1, [mover], today=TODAY, now=NOW)
-    svc.declare_move_in(officer_import, h2, [person(), person(), person()], today=TODAY, now=NOW)
-    svc.declare_move_in(wechat, h3, [listed], today=TODAY, now=NOW)
-    svc.declare_move_in(officer_import, h3, [dict(mover)], today=TODAY, now=NOW)
-    svc.declare_move_in(wechat, h1, [missed], today=TODAY, now=NOW)
+    first = rentals.declare_move_in(wechat, h1, [mover], today=TODAY, now=NOW)
+    rentals.declare_move_in(officer_import, h2, [person(), person(), person()], today=TODAY, now=NOW)
+    rentals.declare_move_in(wechat, h3, [listed], today=TODAY, now=NOW)
+    rentals.declare_move_in(officer_import, h3, [dict(mover)], today=TODAY, now=NOW)
+    rentals.declare_move_in(wechat, h1, [missed], today=TODAY, now=NOW)
     for n, text in enumerate(("安居路88号3幢2单元50室", "和谐路十二号一栋一单元101室")):
         db.session.add(Declaration(
             kind="self", status="received", submitter_role="tenant",
@@ -94,7 +94,7 @@ def _mixed_declarations(db) -> list[int]:
                                                      "tenants": []}))
     residence = db.session.execute(select(Residence).where(
         Residence.declaration_id == first.id)).scalar_one()
-    svc.declare_move_out(wechat, h1, [residence.id], TODAY, today=TODAY)
+    rentals.declare_move_out(wechat, h1, [residence.id], TODAY, today=TODAY)
     db.session.commit()
     return list(db.session.execute(select(Declaration.id).order_by(Declaration.id)).scalars())
 

@@ -17,7 +17,7 @@ def record_template_delivery(msgid: int, status: str) -> bool:
     """Record a TEMPLATESENDJOBFINISH delivery result on the push it belongs to, and on the
     reminder behind it, so escalations count what reached the landlord, not what was sent."""
     from app.models import utcnow
-    from app.services.reminders.sweep import record_delivery_result
+    from app.services.reminders.delivery import record_delivery_result
     from wechat.push import record_delivery
 
     record = record_delivery(int(msgid), str(status))

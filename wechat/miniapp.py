@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 from wechatpy.exceptions import WeChatClientException
 
+from app.app_tokens import TOKEN_MAX_AGE, issue_app_token
 from app.errors import error_body
 from app.extensions import db, limiter
 from app.redis_conn import get_redis
@@ -80,8 +81,6 @@ def _grant(code: str) -> tuple[str, dict]:
 @limiter.limit("20/minute")
 def wxlogin():
     """Sign a mini-program user in: their wx.login() code for an expiring signed app token."""
-    from app.api.auth import TOKEN_MAX_AGE, issue_app_token
-
     try:
         openid, grant = _grant(_login_code(request.get_json(silent=True)))
     except LoginRefused as exc:

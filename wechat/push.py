@@ -15,7 +15,7 @@ Unlike services, this module commits: the record must be durable before WeChat s
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import redis
 import requests
@@ -27,14 +27,15 @@ from wechatpy.exceptions import WeChatClientException
 from app.extensions import db
 from app.models import PushMessage, WeChatUser, utcnow
 from app.redis_conn import get_redis
-from app.services.reminders.notifications import PushResult
+from app.services.ports import PushResult
+from app.services.reminders.clock import in_quiet_hours
+from app.services.reminders.quota import quota_key
+from app.services.reminders.rules import settings
 
 # 43004: the user does not follow the account; 43101: the user refused subscribe messages.
 UNREACHABLE_ERRCODES = (43004, 43101)
 # 45009: WeChat's own daily quota is spent; 45047: too many messages to this user.
 QUOTA_ERRCODES = (45009, 45047)
-QUOTA_KEY = "anju:wechat:quota:{channel}:{day}"
-BEIJING = timezone(timedelta(hours=8))  # WeChat's day (and its quotas) turn over in Beijing time
 QUOTA_SPENT = "今日推送额度已用完"
 # Longer than any send can take (connect + read timeouts, a token refresh): a push "sending" for
 # longer was claimed by a worker that died.
@@ -44,8 +45,7 @@ RETRY_AFTER = timedelta(seconds=30)
 
 
 def _quota_key(channel: str, now: datetime) -> str:
-    day = now.replace(tzinfo=timezone.utc).astimezone(BEIJING).strftime("%Y%m%d")
-    return QUOTA_KEY.format(channel=channel, day=day)
+    return quota_key(now, channel)  # the key reminders read (app/services/reminders)
 
 
 def take_quota(channel: str, now: datetime | None = None) -> bool:
@@ -303,8 +303,6 @@ def reclaim_stale_sending(now: datetime | None = None) -> int:
 def send_due_pushes(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
     """Send pending pushes that are due (not_before passed, recorded RETRY_AFTER ago), oldest
     first, until today's quota is spent; never in quiet hours. Returns counts per result."""
-    from app.services.reminders.sweep import in_quiet_hours, settings
-
     now = now or utcnow()
     counts: dict[str, int] = {}
     if in_quiet_hours(now, settings()):
@@ -330,3 +328,9 @@ def send_due_pushes(now: datetime | None = None, limit: int = 1000) -> dict[str,
         if result.detail == QUOTA_SPENT:
             break  # the rest wait for tomorrow
     return counts
+
+
+class WeChatPushes:
+    """The push port of app/services/ports.py, as WeChat sends: wired by create_app()."""
+
+    send_push = staticmethod(send_push)

@@ -181,7 +181,9 @@ def escalate_unconfirmed_self_declarations(now_iso: str | None = None) -> int:
 
     from flask import current_app
 
-    from app.services.declarations.declare import escalate_unconfirmed, overdue_self_declarations
+    from app.services.declarations.self_declare import (
+        escalate_unconfirmed, overdue_self_declarations,
+    )
 
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     days = int(current_app.config.get("SELF_DECLARATION_CONFIRM_DAYS", 3))

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Branch, KpiReport, utcnow
 from app.services.kpis import aggregates, reports
-from app.services.kpis.compute import plate_levels_from
+from app.services.kpis.counts import plate_levels_from
 
 
 def report_folder() -> str:

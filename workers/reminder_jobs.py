@@ -27,15 +27,15 @@ def sweep_reminders(now_iso: str | None = None) -> dict:
 
     `now_iso` (naive UTC) freezes the clock for tests and back-fills; sends then use it too.
     """
-    from app.services.reminders import sweep as reminders
+    from app.services.reminders import clock, delivery, quota, rules, sweep
 
     from app.metrics import observe_reminder_sweep
 
     now = _now(now_iso)
-    s = reminders.settings()
-    stats = reminders.SweepStats()
+    s = rules.settings()
+    stats = sweep.SweepStats()
     started = time.perf_counter()
-    for stats in reminders.sweep(now, s):
+    for stats in sweep.sweep(now, s):
         db.session.commit()  # one short transaction per chunk
     db.session.commit()
     observe_reminder_sweep(time.perf_counter() - started)
@@ -47,22 +47,22 @@ def sweep_reminders(now_iso: str | None = None) -> dict:
 def dispatch_due(now: datetime, s, *, now_iso: str | None = None) -> int:
     """Queue send batches for due reminders, within what is left of today's quota."""
     from app.redis_conn import get_redis
-    from app.services.reminders import sweep as reminders
+    from app.services.reminders import clock, delivery, quota, rules, sweep
     from workers.queues import enqueue_now
 
-    if reminders.in_quiet_hours(now, s):
+    if clock.in_quiet_hours(now, s):
         return 0  # the first sweep after the quiet hours picks them up
-    left = max(s.daily_quota - reminders.quota_used(now), 0)
+    left = max(s.daily_quota - quota.quota_used(now), 0)
     queued = 0
     redis = get_redis()
-    for ids in reminders.due_reminder_ids(now, limit=left):
+    for ids in sweep.due_reminder_ids(now, limit=left):
         db.session.rollback()  # no transaction held open while talking to Redis
         with redis.pipeline(transaction=False) as pipe:
             for reminder_id in ids:
                 pipe.set(f"anju:reminder:queued:{reminder_id}", 1, nx=True, ex=QUEUED_TTL)
             fresh = [i for i, new in zip(ids, pipe.execute()) if new]
-        for start in range(0, len(fresh), reminders.SEND_BATCH):
-            batch = fresh[start:start + reminders.SEND_BATCH]
+        for start in range(0, len(fresh), sweep.SEND_BATCH):
+            batch = fresh[start:start + sweep.SEND_BATCH]
             enqueue_now(send_reminders, batch, now_iso, queue="default",
                         job_timeout=SEND_JOB_TIMEOUT)
             queued += len(batch)
@@ -72,16 +72,16 @@ def dispatch_due(now: datetime, s, *, now_iso: str | None = None) -> int:
 
 def send_reminder(reminder_id: int, now_iso: str | None = None) -> str:
     """Send one reminder if it is still due: claim, commit, push, record the result, commit."""
-    from app.services.reminders import sweep as reminders
+    from app.services.reminders import clock, delivery, quota, rules, sweep
 
-    s = reminders.settings()
+    s = rules.settings()
     now = _now(now_iso)
-    outcome = reminders.claim(reminder_id, now, s)
+    outcome = delivery.claim(reminder_id, now, s)
     db.session.commit()
     if outcome != "claimed":
         return outcome
     try:
-        status = reminders.deliver(reminder_id, now, s)
+        status = delivery.deliver(reminder_id, now, s)
     except Exception:
         db.session.commit()  # deliver handed the reminder back to "pending": keep that
         raise

@@ -1,38 +1,18 @@
-"""Mini-program identity (signed, expiring app tokens) and Idempotency-Key handling."""
+"""The API's caller (the mini-program user behind an app token: app/app_tokens.py) and
+Idempotency-Key handling."""
 from __future__ import annotations
 
 import functools
 import re
 
-from flask import abort, current_app, g, request
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from flask import abort, g, request
 from sqlalchemy.exc import IntegrityError
 
+from app.app_tokens import load_app_token
 from app.extensions import SUBMISSION_LIMIT, db  # noqa: F401  (re-exported for the API views)
 from app.models import WeChatUser
 
-TOKEN_SALT = "anju-miniapp-token"
-TOKEN_MAX_AGE = 7 * 24 * 3600
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
-
-
-def issue_app_token(wechat_user_id: int) -> str:
-    """An expiring signed token naming the WeChat user; the session_key never leaves the server."""
-    return _serializer().dumps({"uid": wechat_user_id})
-
-
-def load_app_token(token: str) -> int | None:
-    """The WeChat user id in a valid, unexpired token, else None."""
-    try:
-        data = _serializer().loads(token, max_age=TOKEN_MAX_AGE)
-    except (BadSignature, SignatureExpired):
-        return None
-    uid = data.get("uid") if isinstance(data, dict) else None
-    return uid if isinstance(uid, int) else None
 
 
 def _bearer_uid() -> int | None:

@@ -147,13 +147,14 @@ def officer_close_alert(officer, alert_id: int):
 def officer_kpis(officer):
     """The campaign's KPI table for a period and an area level, scoped like the console."""
     from app.services.kpis import compute as kpis
+    from app.services.kpis import counts as kpi_counts
     from app.services.kpis.periods import current_half_month, parse_period
 
     text = request.args.get("period")
     period = parse_period(text) if text else current_half_month(utcnow())
     level = request.args.get("level") or (
         "station" if officer.role in BRANCH_ROLES else "police_area")
-    plate_levels = kpis.plate_levels_from(current_app.config.get("KPI_PLATE_LEVELS"))
+    plate_levels = kpi_counts.plate_levels_from(current_app.config.get("KPI_PLATE_LEVELS"))
     return jsonify(KpiTableOutSchema().dump(
         kpis.kpi_table(period, level, officer, plate_levels=plate_levels)))
 

@@ -31,7 +31,8 @@ from app.schemas.declarations import (
 )
 from app.services.declarations import claims, corrections
 from app.services.registry import typed_address
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, employers, rentals
+from app.services.declarations import self_declare as self_service
 from app.services.declarations import ownership
 
 declaration_out = DeclarationOutSchema()
@@ -109,8 +110,8 @@ def register_house(key):
     user = api_user()
     data = HouseInSchema().load(_json())
     found = ownership.address_by_token(data["qr_token"], field="qr_token")
-    result = svc.register_house(
-        svc.Submitter("landlord", user.id, channel="miniapp", ip=ip()), found,
+    result = rentals.register_house(
+        declare.Submitter("landlord", user.id, channel="miniapp", ip=ip()), found,
         **house_fields(data), idempotency_key=key)
     return _registered(result)
 
@@ -142,7 +143,7 @@ def sign_pledge(house_id: int):
         from marshmallow import ValidationError
 
         raise ValidationError({"agree": ["请阅读并同意保证书"]})
-    svc.sign_pledge(house, signer_name=data["signer_name"], ip=ip())
+    rentals.sign_pledge(house, signer_name=data["signer_name"], ip=ip())
     db.session.commit()
     return jsonify(HouseOutSchema().dump(house))
 
@@ -155,8 +156,8 @@ def move_in(key, house_id: int):
     user = api_user()
     house = ownership.my_house(user, house_id)
     data = MoveInSchema().load(_json())
-    declaration = svc.declare_move_in(svc.Submitter("landlord", user.id, channel="miniapp"),
-                                      house, data["tenants"], idempotency_key=key)
+    declaration = rentals.declare_move_in(declare.Submitter("landlord", user.id, channel="miniapp"),
+                                          house, data["tenants"], idempotency_key=key)
     return _created(declaration)
 
 
@@ -168,9 +169,9 @@ def move_out(key, house_id: int):
     user = api_user()
     house = ownership.my_house(user, house_id)
     data = MoveOutSchema().load(_json())
-    declaration = svc.declare_move_out(svc.Submitter("landlord", user.id, channel="miniapp"),
-                                       house, data["residence_ids"], data["end_date"],
-                                       idempotency_key=key)
+    declaration = rentals.declare_move_out(declare.Submitter("landlord", user.id, channel="miniapp"),
+                                           house, data["residence_ids"], data["end_date"],
+                                           idempotency_key=key)
     return _created(declaration)
 
 
@@ -191,8 +192,8 @@ def set_agent(house_id: int):
     user = api_user()
     house = ownership.owned_house(user, house_id)
     data = AgentInSchema().load(_json())
-    svc.set_agent(svc.Submitter("landlord", user.id, channel="miniapp", ip=ip()), house,
-                  data["agent"])
+    rentals.set_agent(declare.Submitter("landlord", user.id, channel="miniapp", ip=ip()), house,
+                      data["agent"])
     db.session.commit()
     return jsonify(HouseOutSchema().dump(house))
 
@@ -203,7 +204,7 @@ def remove_agent(house_id: int):
     """The owner removes the house's agent, whose access ends at once."""
     user = api_user()
     house = ownership.owned_house(user, house_id)
-    svc.remove_agent(svc.Submitter("landlord", user.id, channel="miniapp", ip=ip()), house)
+    rentals.remove_agent(declare.Submitter("landlord", user.id, channel="miniapp", ip=ip()), house)
     db.session.commit()
     return jsonify(HouseOutSchema().dump(house))
 
@@ -214,7 +215,7 @@ def set_vacancy(house_id: int):
     """Mark my house vacant ({"is_vacant": true}: tenant reminders stop) or let again."""
     house = ownership.my_house(api_user(), house_id)
     data = VacancySchema().load(_json())
-    svc.set_vacancy(house, data["is_vacant"])
+    rentals.set_vacancy(house, data["is_vacant"])
     db.session.commit()
     return jsonify(HouseOutSchema().dump(house))
 
@@ -224,7 +225,7 @@ def set_vacancy(house_id: int):
 def confirm_unchanged(house_id: int):
     """One tap: my tenants are unchanged."""
     house = ownership.my_house(api_user(), house_id)
-    svc.confirm_tenants_unchanged(house)
+    rentals.confirm_tenants_unchanged(house)
     db.session.commit()
     return jsonify(HouseOutSchema().dump(house))
 
@@ -253,7 +254,7 @@ def correct(key, declaration_id: int):
     original = ownership.my_declaration(user, declaration_id)
     data = typed_address.correction_dormitory(CorrectionSchema().load(_json()))
     declaration = corrections.correct(
-        svc.Submitter(original.submitter_role, user.id, channel="miniapp"), original, data,
+        declare.Submitter(original.submitter_role, user.id, channel="miniapp"), original, data,
         idempotency_key=key)
     return _created(declaration)
 
@@ -265,12 +266,12 @@ def self_declare(key):
     """A tenant declares themself at a scanned door plate; the landlord confirms."""
     user = api_user()
     data = SelfDeclarationSchema().load(_json())
-    submitter = svc.Submitter("tenant", user.id, channel="miniapp")
+    submitter = declare.Submitter("tenant", user.id, channel="miniapp")
     if not data.get("qr_token"):  # no plate: a typed (or picked) address in a community
         return _created(typed_address.declare_self_typed(
             submitter, data["me"], **typed_address_fields(data), idempotency_key=key))
     house = ownership.house_at_token(data["qr_token"])
-    declaration = svc.declare_self(submitter, house, data["me"], idempotency_key=key)
+    declaration = self_service.declare_self(submitter, house, data["me"], idempotency_key=key)
     return _created(declaration)
 
 
@@ -280,7 +281,7 @@ def confirm(code: str):
     """The other party confirms a declaration: the landlord a tenant's, the tenant a landlord's."""
     user = api_user()
     declaration, role = ownership.confirmable(user, code)
-    svc.confirm_declaration(declaration, svc.Submitter(role, user.id, channel="miniapp"))
+    self_service.confirm_declaration(declaration, declare.Submitter(role, user.id, channel="miniapp"))
     db.session.commit()
     return jsonify(declaration_out.dump(declaration))
 
@@ -301,8 +302,8 @@ def register_employer(key):
     user = api_user()
     data = EmployerInSchema().load(_json())
     found = ownership.address_by_token(data["qr_token"], field="qr_token")
-    result = svc.register_employer(
-        svc.Submitter("employer", user.id, channel="miniapp", ip=ip()), address=found,
+    result = employers.register_employer(
+        declare.Submitter("employer", user.id, channel="miniapp", ip=ip()), address=found,
         **employer_fields(data), idempotency_key=key)
     return _registered(result)
 
@@ -333,8 +334,8 @@ def hire(key, employer_id: int):
     user = api_user()
     employer = ownership.my_employer(user, employer_id)
     workers = typed_address.hire_dormitories(HireSchema().load(_json())["workers"])
-    declaration = svc.declare_hire(svc.Submitter("employer", user.id, channel="miniapp"),
-                                   employer, workers, idempotency_key=key)
+    declaration = employers.declare_hire(declare.Submitter("employer", user.id, channel="miniapp"),
+                                         employer, workers, idempotency_key=key)
     return _created(declaration)
 
 
@@ -346,9 +347,9 @@ def leave(key, employer_id: int):
     user = api_user()
     employer = ownership.my_employer(user, employer_id)
     data = LeaveSchema().load(_json())
-    declaration = svc.declare_leave(svc.Submitter("employer", user.id, channel="miniapp"),
-                                    employer, data["employment_ids"], data["end_date"],
-                                    idempotency_key=key)
+    declaration = employers.declare_leave(declare.Submitter("employer", user.id, channel="miniapp"),
+                                          employer, data["employment_ids"], data["end_date"],
+                                          idempotency_key=key)
     return _created(declaration)
 
 

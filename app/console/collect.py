@@ -16,7 +16,7 @@ from app.console.spot import _coord
 from app.extensions import db
 from app.models import Address
 from app.models.house import RENTAL_TYPE_LABELS
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.declarations import ownership
 from app.services.errors import RuleError
 from app.services.police import field_collection

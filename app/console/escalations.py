@@ -13,12 +13,13 @@ from app.console.auth import client_ip, current_officer
 from app.extensions import db
 from app.models import House, utcnow
 from app.services.accounts import audit
-from app.services.reminders import sweep as reminders
+from app.services.reminders import escalations as escalation_service
+from app.services.reminders import rules
 
 KIND_LABELS = {"unreachable_landlord": "房东无法联系", "reminder_unanswered": "提醒多次未处理",
                "move_out_unconfirmed": "退租未确认"}
 RULE_LABELS = {name: rule.title.removesuffix("提醒")
-               for name, rule in reminders.DEFAULT_RULES.items()}
+               for name, rule in rules.DEFAULT_RULES.items()}
 REMINDER_STATUS_LABELS = {"pending": "待发送", "deferred": "已顺延", "sending": "发送中",
                           "sent": "已送达", "failed": "发送失败", "unreachable": "无法送达",
                           "answered": "已办理"}
@@ -43,13 +44,14 @@ def escalations():
     if status not in ("open", "closed", "all"):
         status = "open"
     page = _page()
-    rows, has_next = reminders.escalations_for(current_officer(), status=status, page=page)
+    rows, has_next = escalation_service.escalations_for(current_officer(), status=status,
+                                                         page=page)
     return render_template("console/escalations.html", rows=rows, has_next=has_next, page=page,
                            status=status, kind_labels=KIND_LABELS)
 
 
 def _load(alert_id: int):
-    alert = reminders.escalation_for(current_officer(), alert_id)
+    alert = escalation_service.escalation_for(current_officer(), alert_id)
     if alert is None:
         abort(404)  # another area's ids cannot even be probed
     return alert
@@ -64,9 +66,9 @@ def escalation(alert_id: int):
 
 
 def _render(alert, form, status: int = 200):
-    house_id = reminders.house_of_alert(alert)
+    house_id = escalation_service.house_of_alert(alert)
     house = db.session.get(House, house_id) if house_id else None
-    history = reminders.reminder_history(house_id) if house_id else []
+    history = escalation_service.reminder_history(house_id) if house_id else []
     return render_template("console/escalation.html", alert=alert, house=house, history=history,
                            form=form, kind_labels=KIND_LABELS, rule_labels=RULE_LABELS,
                            status_labels=REMINDER_STATUS_LABELS), status
@@ -84,7 +86,7 @@ def close_escalation(alert_id: int):
         return redirect(url_for("console.escalation", alert_id=alert.id))
     if not form.validate_on_submit():
         return _render(alert, form, 400)
-    reminders.close_escalation(alert, officer, form.outcome.data, utcnow())
+    escalation_service.close_escalation(alert, officer, form.outcome.data, utcnow())
     audit.record(officer, "alert.close", "alert", alert.id, reason=form.outcome.data[:200],
                  ip=client_ip(), detail={"kind": alert.kind})
     db.session.commit()

@@ -7,7 +7,7 @@ from typing import Callable
 
 from app.formatting import local_date
 from app.models.house import RENTAL_TYPE_LABELS
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.wording import (
     FIELD_NAMES, LIST_ITEMS, OBJECT_NAMES, ROLE_LABELS, nationality_label, yes_no,
 )

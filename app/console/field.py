@@ -17,7 +17,7 @@ from app.console.auth import client_ip, current_officer, roles_required
 from app.console.forms import choices
 from app.extensions import db
 from app.models import Alert, ControlTask, Employer, House, Watch
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.police import checklist
 from app.services.police.checklist import active_templates
 from app.services.errors import RuleError

@@ -18,6 +18,7 @@ from app.models import KpiReport, utcnow
 from app.services.accounts import scoping
 from app.services.kpis import charts, reports, thresholds as kpi_thresholds, todo
 from app.services.kpis import compute as kc
+from app.services.kpis import counts as kpi_counts
 from app.services.kpis.drilldown import MISS_LABELS, drill_down
 from app.services.kpis.periods import current_half_month, parse_period
 
@@ -25,7 +26,7 @@ TREND_PERIODS = 6
 
 
 class ThresholdForm(FlaskForm):
-    kpi = SelectField("指标", choices=[SelectChoice(k, kc.KPI_LABELS[k]) for k in kc.KPIS])
+    kpi = SelectField("指标", choices=[SelectChoice(k, kpi_counts.KPI_LABELS[k]) for k in kpi_counts.KPIS])
     green_min = StringField("绿色下限（%）", validators=[DataRequired("请填写"), Length(max=8)])
     yellow_min = StringField("黄色下限（%）", validators=[DataRequired("请填写"), Length(max=8)])
     submit = SubmitField("保存新版本")
@@ -37,7 +38,7 @@ class ReportForm(FlaskForm):
 
 
 def _plate_levels() -> tuple[str, ...]:
-    return kc.plate_levels_from(current_app.config.get("KPI_PLATE_LEVELS"))
+    return kpi_counts.plate_levels_from(current_app.config.get("KPI_PLATE_LEVELS"))
 
 
 def _period_arg():
@@ -67,9 +68,9 @@ def kpi_dashboard():
                                  plate_levels=_plate_levels())
                  if level != "station" else None)
     return render_template("console/kpis.html", table=table, period=period, level=level,
-                           svgs=_trend_svgs(officer, period), breakdown=breakdown, KPIS=kc.KPIS,
-                           KPI_LABELS=kc.KPI_LABELS, LEVEL_LABELS=kc.LEVEL_LABELS,
-                           levels=[lv for lv in kc.LEVELS if lv != "branch"
+                           svgs=_trend_svgs(officer, period), breakdown=breakdown, KPIS=kpi_counts.KPIS,
+                           KPI_LABELS=kpi_counts.KPI_LABELS, LEVEL_LABELS=kpi_counts.LEVEL_LABELS,
+                           levels=[lv for lv in kpi_counts.LEVELS if lv != "branch"
                                    or officer.role in scoping.BRANCH_ROLES])
 
 
@@ -78,8 +79,8 @@ def _trend_svgs(officer, period) -> dict:
     top_level, top_id = _top_area(officer)
     series = charts.trend(period.trail(TREND_PERIODS), top_level, top_id,
                           plate_levels=_plate_levels())
-    return {k: Markup(charts.trend_svg(f"{kc.KPI_LABELS[k]}（近{TREND_PERIODS}期）", series[k],
-                                       kc.TARGETS[k])) for k in kc.KPIS}
+    return {k: Markup(charts.trend_svg(f"{kpi_counts.KPI_LABELS[k]}（近{TREND_PERIODS}期）", series[k],
+                                       kpi_counts.TARGETS[k])) for k in kpi_counts.KPIS}
 
 
 @bp.get("/kpis.json")
@@ -102,14 +103,14 @@ def kpi_records():
     area = next((a for a in kc.scoped_areas(level, officer) if str(a[0]) == request.args.get("area")),
                 None)
     return render_template("console/kpi_records.html", page=page, kpi=kpi, period=period,
-                           level=level, area=area, KPI_LABELS=kc.KPI_LABELS,
-                           LEVEL_LABELS=kc.LEVEL_LABELS, MISS_LABELS=MISS_LABELS)
+                           level=level, area=area, KPI_LABELS=kpi_counts.KPI_LABELS,
+                           LEVEL_LABELS=kpi_counts.LEVEL_LABELS, MISS_LABELS=MISS_LABELS)
 
 
 def _records_args() -> tuple[str, str, int | None]:
     """The KPI, area level and keyset position asked for; 404 for a KPI or level not known."""
     kpi, level = request.args.get("kpi", ""), request.args.get("level", "station")
-    if kpi not in kc.KPIS or level not in kc.LEVELS:
+    if kpi not in kpi_counts.KPIS or level not in kpi_counts.LEVELS:
         abort(404)
     after = request.args.get("after", "")
     return kpi, level, int(after) if after.isdigit() and len(after) < 12 else None
@@ -129,7 +130,7 @@ def kpi_thresholds_edit():
         return redirect(url_for("console.kpi_thresholds_edit"))
     current = kpi_thresholds.current_thresholds().as_json()
     return render_template("console/kpi_thresholds.html", form=form, current=current,
-                           KPIS=kc.KPIS, KPI_LABELS=kc.KPI_LABELS)
+                           KPIS=kpi_counts.KPIS, KPI_LABELS=kpi_counts.KPI_LABELS)
 
 
 @bp.route("/kpis/reports", methods=["GET", "POST"])
@@ -169,7 +170,7 @@ def kpi_report(report_id: int):
     todo.mark_notices_read(current_officer(), f"/console/kpis/reports/{report.id}")
     db.session.commit()
     return render_template("console/kpi_report.html", report=report, figures=report.figures,
-                           KPIS=kc.KPIS, KPI_LABELS=kc.KPI_LABELS)
+                           KPIS=kpi_counts.KPIS, KPI_LABELS=kpi_counts.KPI_LABELS)
 
 
 @bp.get("/kpis/reports/<int:report_id>/<fmt>")

@@ -17,7 +17,8 @@ from app.db_read import read_session
 from app.extensions import db
 from app.models import Declaration, House, Person
 from app.models.house import RENTAL_TYPE_LABELS
-from app.models.person import CHANGE_FIELD_LABELS, DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
+from app.models.person import CHANGE_FIELD_LABELS
 from app.redis_conn import get_redis
 from app.services.accounts import audit, scoping
 from app.services.declarations import claims

@@ -13,7 +13,7 @@ from app.console.auth import client_ip, current_officer, roles_required
 from app.console.idempotent import CsrfForm
 from app.extensions import db
 from app.models import House, SpotCheck, SpotCheckPlanItem
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.errors import RuleError
 from app.services.police import spot_checks
 from app.services.accounts.scoping import scoped_get, scoped_ids

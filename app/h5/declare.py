@@ -19,11 +19,11 @@ from app.identity import IdentityError
 from app.models import Declaration, OwnershipClaim
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
-from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.schemas.declarations import CorrectionSchema
 from app.services.declarations import corrections, ownership
 from app.services.registry import typed_address
-from app.services.declarations import declare as svc
+from app.services.declarations import declare
 from app.services.errors import RuleError
 from app.services.declarations.validation import public_reasons
 from app.wording import NEXT_STEPS
@@ -43,8 +43,8 @@ def _helpers():
             "status_labels": STATUS_LABELS, "next_steps": NEXT_STEPS}
 
 
-def submitter(user, role: str) -> svc.Submitter:
-    return svc.Submitter(role, user.id, channel="wechat_h5", ip=request.remote_addr)
+def submitter(user, role: str) -> declare.Submitter:
+    return declare.Submitter(role, user.id, channel="wechat_h5", ip=request.remote_addr)
 
 
 def idempotency_key() -> str | None:

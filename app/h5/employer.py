@@ -13,7 +13,7 @@ from app.h5.declare import (
 from app.h5.forms import check_csrf, load_all, nest, row_defaults
 from app.h5.identity import user_required
 from app.schemas.declarations import EmployerInSchema, HireSchema, LeaveSchema, employer_fields
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, employers
 from app.services.declarations import ownership
 from app.services.registry import typed_address
 
@@ -28,8 +28,8 @@ def register_employer(user, token: str):
     check_csrf()
     try:
         data = load_all(EmployerInSchema(), form_with_token(token))
-        result = svc.register_employer(submitter(user, "employer"), address=address,
-                                       **employer_fields(data), idempotency_key=idempotency_key())
+        result = employers.register_employer(submitter(user, "employer"), address=address,
+                                             **employer_fields(data), idempotency_key=idempotency_key())
         db.session.commit()
     except REFUSED as exc:
         return refused("h5/employer_form.html", exc, address=address)
@@ -61,13 +61,13 @@ def _employer_context(employer) -> dict:
             "communities": typed_address.communities(limit=H5_COMMUNITIES)}
 
 
-def _declare_leave(who: svc.Submitter, employer):
+def _declare_leave(who: declare.Submitter, employer):
     data = LeaveSchema().load({"employment_ids": request.form.getlist("employment_ids"),
                                "end_date": request.form.get("end_date", "")})
-    return svc.declare_leave(who, employer, data["employment_ids"], data["end_date"])
+    return employers.declare_leave(who, employer, data["employment_ids"], data["end_date"])
 
 
-def _declare_hire(who: svc.Submitter, employer):
+def _declare_hire(who: declare.Submitter, employer):
     data = load_all(HireSchema(), nest(request.form))
-    return svc.declare_hire(who, employer, typed_address.hire_dormitories(data["workers"]),
-                            idempotency_key=idempotency_key())
+    return employers.declare_hire(who, employer, typed_address.hire_dormitories(data["workers"]),
+                                  idempotency_key=idempotency_key())

@@ -19,7 +19,8 @@ from app.schemas.declarations import (
     HouseInSchema, MoveInSchema, MoveOutSchema, PledgeInSchema, house_fields,
 )
 from app.services.declarations import claims, ownership
-from app.services.declarations import declare as svc
+from app.services.declarations import declare, rentals
+from app.services.declarations import self_declare as self_service
 from app.services.errors import RuleError
 from app.services.declarations.pledge import current_pledge
 
@@ -37,8 +38,8 @@ def register_house(user, token: str):
     check_csrf()
     try:
         data = load_all(HouseInSchema(), _house_form(token))
-        result = svc.register_house(submitter(user, "landlord"), address, **house_fields(data),
-                                    idempotency_key=idempotency_key())
+        result = rentals.register_house(submitter(user, "landlord"), address, **house_fields(data),
+                                        idempotency_key=idempotency_key())
         db.session.commit()
     except REFUSED as exc:
         return refused("h5/house_form.html", exc, **context)
@@ -93,10 +94,10 @@ def agent(user, house_id: int):
     check_csrf()
     try:
         if request.form.get("action") == "remove":
-            svc.remove_agent(submitter(user, "landlord"), house)
+            rentals.remove_agent(submitter(user, "landlord"), house)
         else:
             data = load_all(AgentInSchema(), nest(request.form))
-            svc.set_agent(submitter(user, "landlord"), house, data["agent"])
+            rentals.set_agent(submitter(user, "landlord"), house, data["agent"])
         db.session.commit()
     except REFUSED as exc:
         return refused("h5/agent.html", exc, house=house)
@@ -114,7 +115,7 @@ def pledge(user, house_id: int):
     check_csrf()
     try:
         data = _pledge_form()
-        svc.sign_pledge(context["house"], signer_name=data["signer_name"], ip=request.remote_addr)
+        rentals.sign_pledge(context["house"], signer_name=data["signer_name"], ip=request.remote_addr)
         db.session.commit()
     except REFUSED as exc:
         return refused("h5/pledge.html", exc, **context)
@@ -164,7 +165,7 @@ def vacancy(user, house_id: int):
     house = ownership.my_house(user, house_id)
     vacant = request.form.get("vacant") == "1"
     try:
-        svc.set_vacancy(house, vacant)
+        rentals.set_vacancy(house, vacant)
         db.session.commit()
     except RuleError as exc:
         db.session.rollback()
@@ -190,11 +191,11 @@ def answer_self_declaration(user, house_id: int, declaration_id: int):
     return redirect(url_for("h5.answer_self_declaration", **request.view_args))
 
 
-def _answer(declaration, who: svc.Submitter) -> None:
+def _answer(declaration, who: declare.Submitter) -> None:
     if request.form.get("action") == "deny":
-        svc.deny_self_declaration(declaration, who, request.form.get("reason", ""))
+        self_service.deny_self_declaration(declaration, who, request.form.get("reason", ""))
     else:
-        svc.confirm_declaration(declaration, who)
+        self_service.confirm_declaration(declaration, who)
 
 
 @bp.route("/h5/houses/<int:house_id>/move-in", methods=["GET", "POST"])
@@ -210,8 +211,8 @@ def move_in(user, house_id: int):
     check_csrf()
     try:
         data = load_all(MoveInSchema(), nest(request.form))
-        declaration = svc.declare_move_in(submitter(user, "landlord"), context["house"],
-                                          data["tenants"], idempotency_key=idempotency_key())
+        declaration = rentals.declare_move_in(submitter(user, "landlord"), context["house"],
+                                              data["tenants"], idempotency_key=idempotency_key())
         db.session.commit()
     except REFUSED as exc:
         return refused("h5/move_in.html", exc, **context)
@@ -231,8 +232,8 @@ def move_out(user, house_id: int):
     try:
         data = MoveOutSchema().load({"residence_ids": request.form.getlist("residence_ids"),
                                      "end_date": request.form.get("end_date", "")})
-        declaration = svc.declare_move_out(submitter(user, "landlord"), house, **data,
-                                           idempotency_key=idempotency_key())
+        declaration = rentals.declare_move_out(submitter(user, "landlord"), house, **data,
+                                               idempotency_key=idempotency_key())
         db.session.commit()
     except REFUSED as exc:
         return refused("h5/move_out.html", exc, **context)
@@ -251,7 +252,7 @@ def confirm_unchanged(user, house_id: int):
     """One tap: my tenants are unchanged (sets the house's last confirmation)."""
     check_csrf()
     house = ownership.my_house(user, house_id)
-    svc.confirm_tenants_unchanged(house)
+    rentals.confirm_tenants_unchanged(house)
     db.session.commit()
     return redirect(url_for("h5.house", house_id=house.id, confirmed=1))
 

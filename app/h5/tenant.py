@@ -15,7 +15,8 @@ from app.h5.forms import check_csrf, load_all, nest
 from app.h5.identity import user_required
 from app.h5.receipt import _masked_address, _masked_people
 from app.schemas.declarations import SelfDeclarationSchema, typed_address_fields
-from app.services.declarations import declare as svc
+from app.services.declarations import declare
+from app.services.declarations import self_declare as self_service
 from app.services.declarations import ownership
 from app.services.people import linking
 from app.services.registry import typed_address
@@ -37,8 +38,8 @@ def self_declare(user, token: str):
     try:
         data = load_all(SelfDeclarationSchema(), form_with_token(token))
         house = ownership.house_at_token(token, field="_schema")
-        declaration = svc.declare_self(submitter(user, "tenant"), house, data["me"],
-                                       idempotency_key=idempotency_key())
+        declaration = self_service.declare_self(submitter(user, "tenant"), house, data["me"],
+                                                idempotency_key=idempotency_key())
         db.session.commit()
     except REFUSED as exc:
         return refused("h5/self.html", exc, **context)
@@ -99,7 +100,7 @@ def confirm(user, code: str):
     check_csrf()
     try:
         found, role = ownership.confirmable(user, code)
-        svc.confirm_declaration(found, svc.Submitter(role, user.id, channel="wechat_h5"))
+        self_service.confirm_declaration(found, declare.Submitter(role, user.id, channel="wechat_h5"))
         db.session.commit()
     except ownership.NeedsRealName:
         db.session.rollback()

@@ -9,14 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.base import CollectedMixin, TimestampMixin, utcnow
 
-DOCUMENT_TYPES = ("resident_id", "hmt_permit", "foreign_pr", "passport", "other")
-DOCUMENT_TYPE_LABELS = {
-    "resident_id": "居民身份证",
-    "hmt_permit": "港澳台居民居住证",
-    "foreign_pr": "外国人永久居留身份证",
-    "passport": "护照",
-    "other": "其他",
-}
 RESIDENCE_STATUSES = ("pending", "active", "ended")
 DECLARED_BY = ("landlord", "tenant", "employer", "officer", "import")
 # The facts about a person that declarations may propose (and never overwrite on their own).

@@ -5,7 +5,7 @@ from marshmallow import fields, post_load
 
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
-from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.schemas.base import (
     BaseSchema, Timestamp, choice, day, decimal, id_list, integer, nested_list, text,
 )
@@ -173,7 +173,7 @@ class ResidenceOutSchema(BaseSchema):
                                                           "type": "string", "format": "date"})
 
     def _permit_from(self, residence):
-        from app.services.declarations.declare import residence_permit_date
+        from app.services.declarations.self_declare import residence_permit_date
 
         return residence_permit_date(residence.start_date).isoformat()
 

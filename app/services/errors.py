@@ -1,4 +1,5 @@
-"""Rule violations that name the field and say why in Chinese."""
+"""Domain errors: what services raise instead of HTTP errors; each blueprint family answers them
+(a page, the API's JSON error body, a WeChat reply: app/errors.py)."""
 from __future__ import annotations
 
 from app.field_errors import FieldError
@@ -14,3 +15,19 @@ class StateConflict(RuleError):
 
     def __init__(self, message: str):
         super().__init__("status", message)
+
+
+class NotFound(LookupError):
+    """No such object, or none the caller may see (answered 404: a stranger learns nothing)."""
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or "")
+        self.message = message  # Chinese, safe to show; None: the family's usual 404 words
+
+
+class Forbidden(PermissionError):
+    """The caller may not do this (answered 403)."""
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or "")
+        self.message = message

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.api.auth import issue_app_token
+from app.app_tokens import issue_app_token
 from app.fakedata import FakeData
 from app.models import Declaration, Residence, WeChatUser
 from tests.factories import make_address, make_jurisdiction

@@ -87,7 +87,7 @@ def _app_env(hosts: dict, workdir: Path) -> dict:
 def _seed(primary: MariaDB, env: dict, addresses: int, users: int) -> dict:
     """Jurisdiction, door plates, mini-program users with tokens, a branch admin; over the socket."""
     from app import create_app
-    from app.api.auth import issue_app_token
+    from app.app_tokens import issue_app_token
     from app.extensions import db
     from app.models import Officer, WeChatUser, utcnow
     from app.services.accounts.officers import hash_password

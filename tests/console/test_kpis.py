@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from app.extensions import db
 from app.models import ConsoleNotice, KpiReport
-from app.services.kpis import compute as kc
+from app.services.kpis import counts as kpi_counts
 from app.services.kpis.periods import parse_period
 from tests import kpi_factories as kf
 from tests.console.helpers import login
@@ -170,12 +170,12 @@ def test_dashboard_xlsx_and_pdf_show_the_same_numbers(client, data):
     for area in (data.a, data.b):
         station = area.jurisdiction["station"]
         row = rows[station.name]
-        for i, kpi in enumerate(kc.KPIS):
+        for i, kpi in enumerate(kpi_counts.KPIS):
             shown = cell_text(html, kpi, station.id)
-            assert header[2 + i] == kc.KPI_LABELS[kpi]
+            assert header[2 + i] == kpi_counts.KPI_LABELS[kpi]
             assert row[2 + i].value == shown, (station.name, kpi)
             assert shown in pdf_text
-    red = rows[data.a.jurisdiction["station"].name][2 + kc.KPIS.index("pre_case_registration")]
+    red = rows[data.a.jurisdiction["station"].name][2 + kpi_counts.KPIS.index("pre_case_registration")]
     assert red.fill.fgColor.rgb.endswith("FFC7CE")
     assert "33.3%" in pdf_text and "约谈名单" in pdf_text
     assert "1/3" in pdf_text and "7/8" in pdf_text

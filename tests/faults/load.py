@@ -49,7 +49,7 @@ class Tally:
 
 def seed_houses(count: int, per_landlord: int = 5, seed: int = 18) -> list[tuple[int, str]]:
     """`count` rental houses, `per_landlord` to each mini-program landlord: (house id, token)."""
-    from app.api.auth import issue_app_token
+    from app.app_tokens import issue_app_token
     from app.extensions import db
     from app.models import House, WeChatUser
     from tests.factories import make_address, make_jurisdiction

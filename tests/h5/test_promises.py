@@ -140,18 +140,18 @@ def test_vacancy_stops_the_undeclared_tenant_reminder(client, db, place):
     from datetime import timedelta
 
     from app.models import utcnow
-    from app.services.reminders import sweep as reminders
+    from app.services.reminders import rules, sweep
 
     sign_in(client, "房东")
     house = register(client, db, place["addresses"][0])
     later = utcnow() + timedelta(days=5)
-    for _ in reminders.sweep(later, reminders.Settings()):
+    for _ in sweep.sweep(later, rules.Settings()):
         db.session.commit()
     [reminder] = db.session.execute(select(Reminder).where(
         Reminder.rule == "house_undeclared")).scalars().all()
     assert reminder.link == f"/h5/houses/{house.id}"  # the page that now has the control
     client.post(f"/h5/houses/{house.id}/vacancy", data={"vacant": "1"})
-    for _ in reminders.sweep(later, reminders.Settings()):
+    for _ in sweep.sweep(later, rules.Settings()):
         db.session.commit()
     db.session.expire_all()
     assert db.session.get(Reminder, reminder.id).status == "answered"

@@ -78,9 +78,9 @@ def world_db_commit():
 
 def test_endorsement_reminder_text_names_the_date_in_chinese(world):
     from app.models import Reminder
-    from app.services.reminders import sweep as reminders
+    from app.services.reminders import delivery, rules
 
     reminder = Reminder(rule="permit_endorsement", target_type="residence",
                         target_id=world.a.residence.id, period_key="y2027-03-01")
-    _title, lines = reminders._message(reminder, reminders.settings())
+    _title, lines = delivery._message(reminder, rules.settings())
     assert ("提醒事项", "您的居住证将于2027年3月1日满一年，请在此前办理签注") in lines

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.fakedata import FakeData
 from app.models import Alert, ControlTask, Residence, utcnow
-from app.services.declarations import declare as decl_svc
+from app.services.declarations import declare, rentals
 from app.services.police.checklist import active_templates, save_version
 from app.services.errors import RuleError
 from app.services.police import alerts, tasks, watch
@@ -147,7 +147,7 @@ def test_nothing_is_overdue_before_the_deadline(world):
 def test_leaving_the_district_closes_open_tasks_as_moved_away(world, run_jobs):
     _, created = listed(world)
     db.session.commit()
-    decl = decl_svc.declare_move_out(decl_svc.Submitter(role="landlord"), world.a.house,
+    decl = rentals.declare_move_out(declare.Submitter(role="landlord"), world.a.house,
                                      [world.a.residence.id], date(2026, 11, 26),
                                      today=date(2026, 11, 27))
     db.session.commit()
@@ -186,8 +186,8 @@ def test_delisting_needs_a_reason_and_cancels_open_tasks(world):
 def test_a_new_declaration_of_a_listed_person_waits_for_review_silently(world, run_jobs):
     listed(world, document_number=NEW_NUMBER, name="新租客")
     db.session.commit()
-    decl = decl_svc.declare_move_in(
-        decl_svc.Submitter(role="landlord"), world.b.house,
+    decl = rentals.declare_move_in(
+        declare.Submitter(role="landlord"), world.b.house,
         [{"name": "新租客", "document_type": "resident_id",
           "document_number": NEW_NUMBER, "start_date": date(2026, 11, 20)}],
         today=date(2026, 11, 27), now=NOW)
@@ -245,8 +245,8 @@ def test_a_listed_owner_registering_a_house_gets_review_but_no_task(world, run_j
     listed(world, document_number=NEW_NUMBER, name="房主乙")
     db.session.commit()
     address = make_address(world.b.jurisdiction["community"])
-    decl = decl_svc.register_house(
-        decl_svc.Submitter(role="landlord"), address, rental_type="whole", rooms=2,
+    decl = rentals.register_house(
+        declare.Submitter(role="landlord"), address, rental_type="whole", rooms=2,
         owner={"name": "房主乙", "document_type": "resident_id", "document_number": NEW_NUMBER})
     db.session.commit()
     run_jobs()

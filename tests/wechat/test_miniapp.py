@@ -64,11 +64,11 @@ def test_missing_or_malformed_codes_get_a_chinese_400(client, db, payload):
 
 
 def test_an_expired_app_token_is_refused(app, client, db, monkeypatch):
-    from app.api import auth
+    from app import app_tokens
 
     user = store.create_user("过期用户")
     token = _login(client, store.issue_js_code(user["openid"])).get_json()["token"]
-    monkeypatch.setattr(auth, "TOKEN_MAX_AGE", -1)
+    monkeypatch.setattr(app_tokens, "TOKEN_MAX_AGE", -1)
     assert client.get("/api/v1/houses", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 

@@ -316,11 +316,11 @@ def _shanghai(day_offset: int, hour: int, minute: int = 0):
     """A naive UTC instant at hour:minute Shanghai time, `day_offset` days after today."""
     from datetime import datetime, time as dtime
 
-    from app.services.reminders import sweep as reminders
+    from app.services.reminders import clock, rules
 
-    s = reminders.settings()
-    today = reminders.local(push.utcnow(), s).date()
-    return reminders.to_utc(datetime.combine(today + push.timedelta(days=day_offset),
+    s = rules.settings()
+    today = clock.local(push.utcnow(), s).date()
+    return clock.to_utc(datetime.combine(today + push.timedelta(days=day_offset),
                                              dtime(hour, minute)), s)
 
 

@@ -40,17 +40,23 @@ def oauth_refresh_token():
     return _json({key: issued[key] for key in ("access_token", "expires_in", "refresh_token", "openid", "scope")})
 
 
+def _web_grant(scope: str | None = None) -> dict:
+    """The grant behind a web access_token for the openid asked about (and the scope needed)."""
+    grant = store.web_token_grant(request.args.get("access_token"))
+    if grant is None:
+        raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
+    if scope is not None and grant["scope"] != scope:
+        raise ApiError(48001, "api unauthorized")
+    if request.args.get("openid") != grant["openid"]:
+        raise ApiError(40003, "invalid openid")
+    return grant
+
+
 @bp.route("/sns/userinfo", methods=["GET", "POST"])
 def oauth_userinfo():
     """The user's profile, only with a snsapi_userinfo grant."""
     _require("GET")
-    grant = store.web_token_grant(request.args.get("access_token"))
-    if grant is None:
-        raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
-    if grant["scope"] != "snsapi_userinfo":
-        raise ApiError(48001, "api unauthorized")
-    if request.args.get("openid") != grant["openid"]:
-        raise ApiError(40003, "invalid openid")
+    grant = _web_grant(scope="snsapi_userinfo")
     user = store.get_user(grant["openid"]) or {}
     return _json({"openid": grant["openid"], "nickname": user.get("nickname", ""), "sex": 0,
                   "province": "", "city": "", "country": "", "headimgurl": "", "privilege": [],
@@ -61,11 +67,7 @@ def oauth_userinfo():
 def oauth_check():
     """Whether a web OAuth access token is still valid for this openid."""
     _require("GET")
-    grant = store.web_token_grant(request.args.get("access_token"))
-    if grant is None:
-        raise ApiError(40001, "invalid credential, access_token is invalid or not latest")
-    if request.args.get("openid") != grant["openid"]:
-        raise ApiError(40003, "invalid openid")
+    _web_grant()
     return _json({"errcode": 0, "errmsg": "ok"})
 
 

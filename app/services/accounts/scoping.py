@@ -7,13 +7,13 @@ these functions, so a template can never show what the query did not allow.
 from __future__ import annotations
 
 from sqlalchemy import Select, false, or_, select
-from werkzeug.exceptions import NotFound
 
 from app.extensions import db
 from app.models import (
     Address, Alert, AuditLog, Community, ControlTask, Declaration, House, Officer, OwnershipClaim,
     Person, PoliceArea, Residence, SpotCheck, SpotCheckPlan, SpotCheckPlanItem, Station, Watch,
 )
+from app.services.errors import NotFound
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
 ADMIN_ROLES = ("station_admin", "branch_admin", "system_admin")

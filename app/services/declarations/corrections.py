@@ -18,9 +18,11 @@ from app.identity import IdentityError, check_mobile
 from app.models import Declaration, Employer, Employment, House, Residence
 from app.models.house import RENTAL_TYPES
 from app.services.declarations.declare import (
-    Submitter, _check_date_not_future, _create, _dormitory_house, _person_payload,
-    correct_move_in, find_by_idempotency_key, local_today,
+    Submitter, check_date_not_future, create_declaration, person_payload, find_by_idempotency_key,
+    local_today,
 )
+from app.services.declarations.employers import _dormitory_house
+from app.services.declarations.rentals import correct_move_in
 from app.services.errors import RuleError
 
 # Kinds whose facts a correction can re-submit; move-ins and self-declarations at any time
@@ -79,7 +81,7 @@ def _tenancy(submitter, original, changes, key, today) -> Declaration:
                & (Residence.house_id == residence.house_id) & (Residence.id != residence.id))
     # The person is named so validation checks them again (watch list, live elsewhere).
     correction.payload = {**correction.payload, "tenants": [
-        _person_payload(residence.person, residence_id=residence.id)]}
+        person_payload(residence.person, residence_id=residence.id)]}
     db.session.flush()
     return correction
 
@@ -117,7 +119,7 @@ def _house(submitter, original, changes, key, today) -> Declaration:
     db.session.flush()
     payload = {"house_id": house.id, "corrects": original.receipt_code, "before": before,
                "after": _house_facts(house)}
-    return _create("correction", submitter, payload, idempotency_key=key, house=house,
+    return create_declaration("correction", submitter, payload, idempotency_key=key, house=house,
                    corrects=original)
 
 
@@ -150,7 +152,7 @@ def _employer(submitter, original, changes, key, today) -> Declaration:
     db.session.flush()
     payload = {"employer_id": employer.id, "corrects": original.receipt_code, "before": before,
                "after": _employer_facts(employer)}
-    return _create("correction", submitter, payload, idempotency_key=key, employer=employer,
+    return create_declaration("correction", submitter, payload, idempotency_key=key, employer=employer,
                    corrects=original)
 
 
@@ -166,7 +168,7 @@ def _hire(submitter, original, changes, key, today) -> Declaration:
         raise RuleError("employment_id", "要更正的员工不在这份申报中")
     before = _employment_facts(employment)
     if "start_date" in changes:
-        _check_date_not_future(changes["start_date"], "start_date", today)
+        check_date_not_future(changes["start_date"], "start_date", today)
         if employment.end_date and changes["start_date"] > employment.end_date:
             raise RuleError("start_date", "入职日期不能晚于离职日期")
         employment.start_date = changes["start_date"]
@@ -178,9 +180,9 @@ def _hire(submitter, original, changes, key, today) -> Declaration:
     db.session.flush()
     payload = {"employment_id": employment.id, "corrects": original.receipt_code,
                "before": before, "after": _employment_facts(employment),
-               "workers": [_person_payload(employment.person, employment_id=employment.id)]}
+               "workers": [person_payload(employment.person, employment_id=employment.id)]}
     employer = db.session.get(Employer, employment.employer_id)
-    correction = _create("correction", submitter, payload, idempotency_key=key,
+    correction = create_declaration("correction", submitter, payload, idempotency_key=key,
                          employer=employer, corrects=original)
     _repropose(original, employment, correction,
                (Employment.person_id == employment.person_id)
@@ -194,7 +196,7 @@ def _ending(submitter, original, changes, key, today) -> Declaration:
     end_date = changes.get("end_date")
     if not isinstance(end_date, date):
         raise RuleError("end_date", "请填写更正后的日期")
-    _check_date_not_future(end_date, "end_date", today)
+    check_date_not_future(end_date, "end_date", today)
     residents = original.kind == "move_out"
     model, id_key = (Residence, "residence_id") if residents else (Employment, "employment_id")
     ids = [item.get(id_key) for item in (original.payload or {}).get(
@@ -215,7 +217,7 @@ def _ending(submitter, original, changes, key, today) -> Declaration:
                "after": {"end_date": end_date.isoformat()}}
     house = db.session.get(House, original.house_id) if original.house_id else None
     employer = db.session.get(Employer, original.employer_id) if original.employer_id else None
-    return _create("correction", submitter, payload, idempotency_key=key, house=house,
+    return create_declaration("correction", submitter, payload, idempotency_key=key, house=house,
                    employer=employer, corrects=original)
 
 

@@ -1,16 +1,16 @@
 """What a WeChat user may see and act on: their own houses, declarations and employer."""
 from __future__ import annotations
 
-from flask import abort
 from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import Address, Declaration, Employer, Employment, House, Residence, WeChatUser
-from app.services.declarations.declare import find_by_receipt_code, residence_permit_date
-from app.services.errors import RuleError
+from app.services.declarations.declare import find_by_receipt_code
+from app.services.declarations.self_declare import residence_permit_date
+from app.services.errors import NotFound, RuleError
 
 
-class NotYours(LookupError):
+class NotYours(NotFound):
     """The object does not exist or belongs to someone else (answered as 404, never 403)."""
 
     def __init__(self, message: str = "未找到，或您无权查看"):
@@ -23,7 +23,7 @@ def address_by_token(token: str, field: str | None = None) -> Address:
         select(Address).where(Address.qr_token == (token or "").strip())).scalar_one_or_none()
     if address is None or address.status != "active":
         if field is None:
-            abort(404)
+            raise NotFound()
         raise RuleError(field, "门牌码无效或地址已停用，请重新扫描门牌")
     return address
 

@@ -13,37 +13,35 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from app import crypto
 from app.extensions import db
 from app.fakedata import FakeData
 from app.models import (
     Address,
-    Alert,
     Branch,
     Community,
-    ControlTask,
     Declaration,
     DeclarationEvent,
     Employer,
     Employment,
     House,
-    Officer,
     Person,
     PoliceArea,
-    Reminder,
     Residence,
     Station,
-    Watch,
     WeChatUser,
     utcnow,
 )
 from app.models.address import new_qr_token
-from app.services.police.checklist import active_templates
-from app.services.errors import RuleError
 from app.services.accounts.officers import create_officer
 from app.services.declarations.pledge import current_pledge
+from app.services.demo.fieldwork import demo_field_work, demo_spot_checks
+from app.services.demo.rows import (
+    bulk_insert, ids_by_code, moved_without_move_out, receipt_code, table_counts,
+)
+from app.services.police.checklist import active_templates
 
 BRANCH_REGION = "350206"  # the demo branch's district code: 户籍 here is local, not floating
 STATIONS = ["东城派出所", "西湖派出所", "南山派出所"]
@@ -84,87 +82,6 @@ class DemoResult:
         lines += [f"  {role:<14} {username:<10} {password}"
                   for role, (username, password) in self.passwords.items()]
         return "\n".join(lines)
-
-
-def _counts() -> dict:
-    models = {"branches": Branch, "stations": Station, "police_areas": PoliceArea,
-              "communities": Community, "addresses": Address, "houses": House,
-              "persons": Person, "residences": Residence, "declarations": Declaration,
-              "employers": Employer, "employments": Employment, "officers": Officer,
-              "wechat_users": WeChatUser, "watch_list": Watch, "control_tasks": ControlTask,
-              "alerts": Alert}
-    return {name: db.session.execute(select(func.count()).select_from(m)).scalar_one()
-            for name, m in models.items()}
-
-
-def _ids_by_code(codes: list[str]) -> dict[str, int]:
-    result: dict[str, int] = {}
-    for i in range(0, len(codes), 1000):
-        chunk = codes[i:i + 1000]
-        result.update(db.session.execute(
-            select(Address.code, Address.id).where(Address.code.in_(chunk))).all())
-    return result
-
-
-def _bulk(model, rows: list[dict], batch: int = 2000) -> None:
-    for i in range(0, len(rows), batch):
-        db.session.execute(insert(model), rows[i:i + batch])
-
-
-def _receipt_code(rng: random.Random, used: set[str]) -> str:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O/1/I: read aloud over the phone
-    while True:
-        code = "".join(rng.choice(alphabet) for _ in range(8))
-        if code not in used:
-            used.add(code)
-            return code
-
-
-def _moved_without_move_out(rng: random.Random, houses: list, used_codes: set[str],
-                            now: datetime, count: int) -> None:
-    """A few tenants declared at a new house while still active at the old one, as validation
-    leaves them: the new declaration waits for review and the old landlord has a move-out
-    request (move_out_confirm) due now, which the demo's scheduler pushes."""
-    active = db.session.execute(
-        select(Residence.id, Residence.person_id, Residence.house_id)
-        .where(Residence.status == "active").order_by(Residence.id)).all()
-    by_id = {h.id: h for h in houses}
-    for res_id, person_id, old_house_id in rng.sample(active, min(count, len(active))):
-        new_house = rng.choice([h for h in houses if h.id != old_house_id] or houses)
-        old_house = by_id.get(old_house_id)
-        if old_house is None or new_house.id == old_house_id:
-            continue
-        start = (now - timedelta(days=rng.randint(1, 3))).date()
-        name = db.session.get(Person, person_id).name
-        declaration = Declaration(
-            kind="move_in", status="needs_review", submitter_role="landlord",
-            submitter_wechat_user_id=new_house.owner_wechat_user_id, channel="wechat_h5",
-            receipt_code=_receipt_code(rng, used_codes),
-            payload={"house_id": new_house.id,
-                     "address": db.session.get(Address, new_house.address_id).full_text,
-                     "tenants": [
-                {"person_id": person_id, "name": name, "start_date": start.isoformat()}]},
-            reasons=[{"field": "tenants.0", "message": f"{name}仍登记在其他房屋居住，已请原房东确认退租"}],
-            address_id=new_house.address_id, house_id=new_house.id,
-            station_id=new_house.station_id, police_area_id=new_house.police_area_id,
-            created_at=now - timedelta(hours=rng.randint(1, 20)))
-        db.session.add(declaration)
-        db.session.flush()
-        declaration.events.append(DeclarationEvent(from_status=None, to_status="received",
-                                                   actor="landlord", at=declaration.created_at))
-        declaration.events.append(DeclarationEvent(from_status="received", to_status="needs_review",
-                                                   actor="worker", at=declaration.created_at))
-        db.session.add(Residence(
-            person_id=person_id, house_id=new_house.id, start_date=start, declared_by="landlord",
-            channel="wechat_h5", status="pending", active_slot=1, declaration_id=declaration.id,
-            collected_at=declaration.created_at, collected_by_type="landlord",
-            collected_channel="wechat_h5"))
-        db.session.add(Reminder(
-            rule="move_out_confirm", target_type="residence", target_id=res_id,
-            period_key=f"d{declaration.id}", recipient_wechat_user_id=old_house.owner_wechat_user_id,
-            station_id=old_house.station_id, status="pending", due_at=now,
-            link=f"/h5/houses/{old_house.id}/move-out"))
-    db.session.flush()
 
 
 def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
@@ -248,8 +165,8 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
             if row["code"] in parents:
                 row["parent_id"] = code_to_id[parents[row["code"]]]
             # JSONText is applied by the ORM insert; None stays NULL.
-        _bulk(Address, rows)
-        code_to_id.update(_ids_by_code([r["code"] for r in rows]))
+        bulk_insert(Address, rows)
+        code_to_id.update(ids_by_code([r["code"] for r in rows]))
     room_rows = level_rows["room"]
 
     # Persons: landlords (mostly local 户籍) and tenants (mostly floating).
@@ -298,7 +215,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
         else:
             add_person("passport", fake.passport(), fake.foreign_name(),
                        rng.choice(FOREIGN_NATIONALITIES), None, None, None)
-    _bulk(Person, person_rows)
+    bulk_insert(Person, person_rows)
     person_ids = list(db.session.execute(select(Person.id).order_by(Person.id)).scalars())
     landlord_ids, tenant_ids = person_ids[:landlord_count], person_ids[landlord_count:]
 
@@ -313,7 +230,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
                                     last_seen_at=now - timedelta(days=rng.randint(0, 30)),
                                     person_id=pid, person_link_method="real_name",
                                     person_linked_at=now, created_at=now, updated_at=now))
-    _bulk(WeChatUser, wechat_rows)
+    bulk_insert(WeChatUser, wechat_rows)
     for wid, pid in db.session.execute(select(WeChatUser.id, WeChatUser.person_id)):
         landlord_wechat[pid] = wid
 
@@ -338,7 +255,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
             last_confirmed_at=now - timedelta(days=rng.randint(0, 60)) if is_rental else None,
             status="active", collected_at=now, collected_by_type="demo", collected_channel="demo",
             created_at=now, updated_at=now))
-    _bulk(House, house_rows)
+    bulk_insert(House, house_rows)
     houses = db.session.execute(
         select(House.id, House.rooms, House.station_id, House.police_area_id, House.address_id,
                House.owner_wechat_user_id)
@@ -373,7 +290,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
             declaration_rows.append(dict(
                 kind="move_in", status=status, submitter_role="landlord",
                 submitter_wechat_user_id=house.owner_wechat_user_id, channel="wechat_h5",
-                receipt_code=_receipt_code(rng, used_codes),
+                receipt_code=receipt_code(rng, used_codes),
                 payload={"house_id": house.id, "person_id": pid, "start_date": start.isoformat(),
                          "tenants": [{"person_id": pid, "start_date": start.isoformat()}]},
                 reasons=reasons, address_id=house.address_id, house_id=house.id,
@@ -390,7 +307,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
                 relation_to_landlord=rng.choice(RELATIONS), collected_at=submitted,
                 collected_by_type="landlord", collected_channel="wechat_h5",
                 created_at=submitted, updated_at=submitted))
-    _bulk(Declaration, declaration_rows)
+    bulk_insert(Declaration, declaration_rows)
     declaration_ids = {code: did for code, did in db.session.execute(
         select(Declaration.receipt_code, Declaration.id))}
     event_rows = []
@@ -411,9 +328,9 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
             event_rows.append(dict(declaration_id=did, from_status=middle, to_status=final,
                                    actor="officer", note=row["decision_reason"],
                                    at=at + timedelta(hours=rng.randint(1, 48))))
-    _bulk(DeclarationEvent, event_rows)
-    _bulk(Residence, residence_rows)
-    _moved_without_move_out(rng, houses, used_codes, now, round(6 * min(scale * 4, 1.0)) or 1)
+    bulk_insert(DeclarationEvent, event_rows)
+    bulk_insert(Residence, residence_rows)
+    moved_without_move_out(rng, houses, used_codes, now, round(6 * min(scale * 4, 1.0)) or 1)
 
     # Employers at building addresses, with some tenants employed there.
     employer_rows = []
@@ -428,7 +345,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
             contact_phone_blind_index=c_blind, contact_phone_masked=c_masked, status="active",
             collected_at=now, collected_by_type="demo", collected_channel="demo",
             created_at=now, updated_at=now))
-    _bulk(Employer, employer_rows)
+    bulk_insert(Employer, employer_rows)
     employer_ids = list(db.session.execute(select(Employer.id)).scalars())
     employment_rows = [
         dict(person_id=pid, employer_id=rng.choice(employer_ids),
@@ -438,7 +355,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
              collected_channel="demo", created_at=now, updated_at=now)
         for pid in rng.sample(tenant_ids, min(len(tenant_ids), round(150 * scale) or 1))
     ]
-    _bulk(Employment, employment_rows)
+    bulk_insert(Employment, employment_rows)
 
     # One officer per role, with random passwords shown once.
     active_templates()
@@ -451,94 +368,7 @@ def load_demo_data(seed: int, scale: float = 1.0, if_empty: bool = False,
         result.passwords[role] = (username, password)
 
     db.session.flush()
-    _demo_field_work(rng, areas[0].id, now)
-    result.received_ids += _demo_spot_checks(rng, areas[0].id, now)
-    result.counts = _counts()
+    demo_field_work(rng, areas[0].id, now)
+    result.received_ids += demo_spot_checks(rng, areas[0].id, now)
+    result.counts = table_counts()
     return result
-
-
-WATCH_CATEGORIES = ["重点人员", "涉毒人员", "前科人员", "在逃人员"]
-
-
-def _demo_field_work(rng: random.Random, area_id: int, now: datetime) -> None:
-    """A watch list with hits (mostly in the demo officer's area), control tasks open and
-    overdue, a few items done with GPS, and the alerts they raise."""
-    from app.services.police import tasks as task_service
-
-    live = db.session.execute(
-        select(Person).join(Residence, Residence.person_id == Person.id)
-        .join(House, House.id == Residence.house_id)
-        .where(Residence.status == "active", House.police_area_id == area_id)
-        .order_by(Person.id).limit(60)).scalars().all()
-    elsewhere = db.session.execute(
-        select(Person).join(Residence, Residence.person_id == Person.id)
-        .join(House, House.id == Residence.house_id)
-        .where(Residence.status == "active", House.police_area_id != area_id)
-        .order_by(Person.id).limit(60)).scalars().all()
-    chosen = rng.sample(live, min(6, len(live))) + rng.sample(elsewhere, min(3, len(elsewhere)))
-    officer = db.session.execute(select(Officer).where(Officer.role == "officer")).scalar()
-    for n, person in enumerate(chosen):
-        # Listed 2, 5 or 10 days ago: the last are overdue (items are due in 7 days).
-        listed = now - timedelta(days=(2, 5, 10)[n % 3], hours=rng.randint(0, 20))
-        watch = Watch(document_type=person.document_type,
-                      document_blind_index=person.document_blind_index, name=person.name,
-                      category=rng.choice(WATCH_CATEGORIES), source="市局下发（演示）",
-                      listed_at=listed, list_reason="演示数据")
-        db.session.add(watch)
-        db.session.flush()
-        created = task_service.match_watch(watch, now=listed)
-        if n % 3 == 1 and created and officer is not None \
-                and created[0].police_area_id == officer.police_area_id:
-            for item in created[0].checklist[:2]:
-                task_service.complete_item(
-                    created[0], item["key"], officer, lat=24.48 + rng.random() / 100,
-                    lng=118.09 + rng.random() / 100, note="演示：已上门", channel="field",
-                    now=listed + timedelta(days=1))
-    for _ in range(3):  # listed persons not (yet) living or working in the district
-        db.session.add(Watch(document_type="resident_id",
-                             document_blind_index=crypto.blind_index(
-                                 "doc:resident_id", FakeData(rng.randint(1, 10**6)).resident_id()),
-                             name=FakeData(rng.randint(1, 10**6)).name(),
-                             category=rng.choice(WATCH_CATEGORIES), source="市局下发（演示）",
-                             listed_at=now - timedelta(days=20)))
-    db.session.flush()
-    task_service.sweep_overdue(now)
-
-
-def _demo_spot_checks(rng: random.Random, area_id: int, now: datetime) -> list[int]:
-    """A seeded spot-check plan in the demo officer's area: some houses still to check, some
-    checked, with registered residents and a few unregistered persons (漏登 and alerts); returns
-    the ids of the declarations collected on site, for batch validation."""
-    from app.services.police import spot_checks
-
-    admin = db.session.execute(select(Officer).where(Officer.role == "station_admin")).scalar()
-    officer = db.session.execute(select(Officer).where(Officer.role == "officer")).scalar()
-    if admin is None or officer is None:
-        return []
-    try:
-        plan = spot_checks.create_plan(admin, size=8, officers=[officer],
-                                       police_area_id=area_id, seed=rng.randint(1, 10**6),
-                                       note="演示抽查计划")
-    except RuleError:
-        return []
-    collected: list[int] = []
-    fake = FakeData(rng.randint(1, 10**6))
-    for n, item in enumerate(plan.items[:4]):
-        found = [{"document_type": p.document_type, "name": p.name, "room": r.room,
-                  "document_number": crypto.decrypt(p.document_number_enc)}
-                 for r, p in db.session.execute(
-                     select(Residence, Person).join(Person, Person.id == Residence.person_id)
-                     .where(Residence.house_id == item.house_id, Residence.status == "active",
-                            Residence.active_slot.is_not(None))
-                     .order_by(Residence.id).limit(2)).all()]
-        if n % 2 == 0 or not found:  # someone living there who was never declared
-            found.append({"document_type": "resident_id", "document_number": fake.resident_id(),
-                          "name": fake.name(), "room": f"{rng.randint(1, 6)}0{rng.randint(1, 4)}"})
-        house = db.session.get(House, item.house_id)
-        check = spot_checks.record_spot_check(
-            officer, house, found, lat=24.48 + rng.random() / 100,
-            lng=118.09 + rng.random() / 100, plan_item=item, note="演示：现场抽查",
-            validate_now=False)
-        collected += [row.declaration_id for row in check.persons if row.declaration_id]
-    db.session.flush()
-    return collected

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from app.extensions import db
 from app.models import Address, House, KpiAggregate, KpiAggregateState, utcnow
-from app.services.kpis import compute as kc
+from app.services.kpis import counts as kpi_counts
 from app.services.kpis.periods import Period, current_half_month
 
 AGGREGATED = ("address_labelling", "house_collection")
@@ -39,7 +39,7 @@ def stored_counts(period: Period, kpi: str, plate_levels) -> dict | None:
         select(KpiAggregate.station_id, KpiAggregate.police_area_id, KpiAggregate.community_id,
                KpiAggregate.numerator, KpiAggregate.denominator)
         .where(KpiAggregate.period == period.key, KpiAggregate.kpi == kpi))
-    return kc._rows_to_counts(rows)
+    return kpi_counts._rows_to_counts(rows)
 
 
 def changed_communities(since) -> set[int]:
@@ -51,7 +51,7 @@ def changed_communities(since) -> set[int]:
         db.session.execute(houses).scalars())
 
 
-def refresh(periods, *, plate_levels=kc.DEFAULT_PLATE_LEVELS, now=None,
+def refresh(periods, *, plate_levels=kpi_counts.DEFAULT_PLATE_LEVELS, now=None,
             full: bool = False) -> dict:
     """Bring the aggregates of the given periods up to date; returns {period: communities
     recounted or "all"}. Rows changed while this runs are caught by the next run."""
@@ -72,7 +72,7 @@ def refresh(periods, *, plate_levels=kc.DEFAULT_PLATE_LEVELS, now=None,
                 done[period.key] = 0
                 continue
         for kpi in AGGREGATED:
-            counts = kc.COUNTERS[kpi](period, plate_levels=plate_levels, communities=communities)
+            counts = kpi_counts.COUNTERS[kpi](period, plate_levels=plate_levels, communities=communities)
             stmt = delete(KpiAggregate).where(KpiAggregate.period == period.key,
                                               KpiAggregate.kpi == kpi)
             if communities is not None:

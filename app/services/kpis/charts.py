@@ -5,23 +5,24 @@ from fractions import Fraction
 from html import escape
 
 from app.services.kpis import compute as kc
+from app.services.kpis import counts as kpi_counts
 
 WIDTH, HEIGHT = 360, 180
 LEFT, RIGHT, TOP, BOTTOM = 40, 10, 24, 34
 
 
 def trend(periods, level: str, area_id: int, *, as_of=None,
-          plate_levels=kc.DEFAULT_PLATE_LEVELS) -> dict:
+          plate_levels=kpi_counts.DEFAULT_PLATE_LEVELS) -> dict:
     """{kpi: [(period key, Figure)]} for one area over the given periods, oldest first."""
-    out = {kpi: [] for kpi in kc.KPIS}
+    out = {kpi: [] for kpi in kpi_counts.KPIS}
     for period in periods:
         figures = kc.compute(period, level, as_of=as_of, plate_levels=plate_levels)
-        for kpi in kc.KPIS:
-            out[kpi].append((period.key, figures[kpi].get(area_id, kc.Figure(0, 0))))
+        for kpi in kpi_counts.KPIS:
+            out[kpi].append((period.key, figures[kpi].get(area_id, kpi_counts.Figure(0, 0))))
     return out
 
 
-def trend_svg(title: str, points: list[tuple[str, "kc.Figure"]], target: int) -> str:
+def trend_svg(title: str, points: list[tuple[str, "kpi_counts.Figure"]], target: int) -> str:
     """An SVG line chart of one KPI's rate per period, 0–100 %, gaps where there is no data."""
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = inner_w / max(1, len(points) - 1)

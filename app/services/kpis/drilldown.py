@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
-from werkzeug.exceptions import NotFound
 
 from app.crypto import mask_name
 from app.extensions import db
@@ -12,8 +11,9 @@ from app.models import (
     Station, utcnow,
 )
 from app.services.accounts import scoping
-from app.services.errors import RuleError
+from app.services.errors import NotFound, RuleError
 from app.services.kpis import compute as kc
+from app.services.kpis import counts as kpi_counts
 from app.services.kpis.periods import Period
 
 PAGE_SIZE = 50
@@ -39,10 +39,10 @@ def _area_filter(level: str, area_id: int, station_col, area_col, community_col=
 
 def drill_down(kpi: str, period: Period, level: str, area_id, officer: Officer, *,
                after: int | None = None, limit: int = PAGE_SIZE, as_of=None,
-               plate_levels=kc.DEFAULT_PLATE_LEVELS) -> dict:
+               plate_levels=kpi_counts.DEFAULT_PLATE_LEVELS) -> dict:
     """One page of the records a KPI counts as missed in the area: {"rows", "next"}; an area
     outside the officer's scope is not found (404), exactly like any other object."""
-    if kpi not in kc.KPIS:
+    if kpi not in kpi_counts.KPIS:
         raise RuleError("kpi", "没有这个指标")
     try:
         area_id = int(area_id)
@@ -82,7 +82,7 @@ def _without_house(period, level, area_id, officer, after, limit, **_):
     # Anti-joins, not NOT EXISTS: MariaDB turns those NOT EXISTS into materialised NOT IN sets
     # over every child address and every house (hundreds of ms at a million addresses), where
     # the joins probe ix_address_parent_id / uq_house_address_id only for this page's rows.
-    # Same rows as kc.leaf_address_clause + house_collected_clause (tests/test_kpis.py).
+    # Same rows as kpi_counts.leaf_address_clause + house_collected_clause (tests/test_kpis.py).
     child = aliased(Address)
     stmt = (scoping.scope_addresses(select(Address), officer)
             .outerjoin(child, and_(child.parent_id == Address.id, child.status == "active",
@@ -119,7 +119,7 @@ def _case_unregistered(period, level, area_id, officer, after, limit, **_):
     base = (select(CaseCheck)
             .where(scoping.area_clause(officer, CaseCheck.station_id, CaseCheck.station_id)
                    if officer.role != "officer" else CaseCheck.station_id == officer.station_id,
-                   kc.case_rows_clause(period), CaseCheck.registered_before_case.is_(False))
+                   kpi_counts.case_rows_clause(period), CaseCheck.registered_before_case.is_(False))
             .order_by(CaseCheck.id))
     if level in ("station", "branch"):
         stmt = base.where(_area_filter(level, area_id, CaseCheck.station_id, None),
@@ -129,7 +129,7 @@ def _case_unregistered(period, level, area_id, officer, after, limit, **_):
         # Below the station a case counts where the residence covering its date lies (only when
         # in the same station), exactly as the KPI attributes it.
         cases = [c for c in db.session.execute(base.where(CaseCheck.id > after)).scalars()]
-        homes = kc.residence_areas({(c.person_id, c.case_date) for c in cases if c.person_id})
+        homes = kpi_counts.residence_areas({(c.person_id, c.case_date) for c in cases if c.person_id})
         index = 2 if level == "community" else 1
         cases = [c for c in cases
                  if (h := homes.get((c.person_id, c.case_date))) and h[0] == c.station_id
@@ -147,7 +147,7 @@ def _late_tasks(period, level, area_id, officer, after, limit, as_of=None, **_):
             .outerjoin(Address, Address.id == House.address_id)
             .where(scoping.area_clause(officer, ControlTask.station_id,
                                        ControlTask.police_area_id),
-                   kc.control_due_clause(period, as_of), ~kc.control_on_time_clause(),
+                   kpi_counts.control_due_clause(period, as_of), ~kpi_counts.control_on_time_clause(),
                    _area_filter(level, area_id, ControlTask.station_id,
                                 ControlTask.police_area_id, Address.community_id),
                    ControlTask.id > after)

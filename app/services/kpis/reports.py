@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Branch, ConsoleNotice, KpiReport, Officer, utcnow
 from app.services.kpis import compute as kc
+from app.services.kpis import counts as kpi_counts
 from app.services.kpis.periods import Period, half_month_just_ended, parse_period
 from app.services.kpis.thresholds import current_thresholds
 
@@ -41,7 +42,7 @@ class BranchScope:
 
 
 def report_figures(period: Period, branch_id: int, *, as_of=None,
-                   plate_levels=kc.DEFAULT_PLATE_LEVELS) -> dict:
+                   plate_levels=kpi_counts.DEFAULT_PLATE_LEVELS) -> dict:
     """Everything a report shows: the station colour table (with 约谈 and focus areas), the
     community table, and the thresholds in force."""
     scope = BranchScope(branch_id)
@@ -70,19 +71,19 @@ def build_xlsx(figures: dict) -> bytes:
     ws.title = "分色预警表"
     ws.append([f"{figures['period_label']} 分色预警表（{figures['period']}）"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["派出所", "代码"] + [kc.KPI_LABELS[k] for k in kc.KPIS])
+    ws.append(["派出所", "代码"] + [kpi_counts.KPI_LABELS[k] for k in kpi_counts.KPIS])
     for area in figures["stations"]["areas"]:
         ws.append([area["name"], area["area_code"]]
-                  + [area["kpis"][k]["percent"] for k in kc.KPIS])
+                  + [area["kpis"][k]["percent"] for k in kpi_counts.KPIS])
         row = ws.max_row
-        for i, k in enumerate(kc.KPIS):
+        for i, k in enumerate(kpi_counts.KPIS):
             ws.cell(row, 3 + i).fill = PatternFill("solid", fgColor=FILLS[area["kpis"][k]["colour"]])
     ws.append([])
     ws.append([f"生成时间（北京时间）：{figures['generated_at']}"])
-    for kpi in kc.KPIS:
-        sheet = wb.create_sheet(kc.KPI_LABELS[kpi])
+    for kpi in kpi_counts.KPIS:
+        sheet = wb.create_sheet(kpi_counts.KPI_LABELS[kpi])
         t = figures["thresholds"][kpi]
-        sheet.append([f"{kc.KPI_LABELS[kpi]}　目标 {kc.TARGETS[kpi]}%　绿色 ≥ {t['green_min']}%"
+        sheet.append([f"{kpi_counts.KPI_LABELS[kpi]}　目标 {kpi_counts.TARGETS[kpi]}%　绿色 ≥ {t['green_min']}%"
                       f"　黄色 ≥ {t['yellow_min']}%"])
         sheet.append(["层级", "代码", "名称", "分子", "分母", "比率", "颜色", "上期", "环比（百分点）"])
         for level, table in (("派出所", figures["stations"]), ("社区", figures["communities"])):
@@ -90,7 +91,7 @@ def build_xlsx(figures: dict) -> bytes:
                 e = area["kpis"][kpi]
                 previous = e.get("previous", {}).get("percent", "")
                 sheet.append([level, area["area_code"], area["name"], e["numerator"],
-                              e["denominator"], e["percent"], kc.COLOUR_LABELS[e["colour"]],
+                              e["denominator"], e["percent"], kpi_counts.COLOUR_LABELS[e["colour"]],
                               previous, e.get("change") or ""])
                 sheet.cell(sheet.max_row, 6).fill = PatternFill("solid",
                                                                 fgColor=FILLS[e["colour"]])
@@ -105,7 +106,7 @@ def build_xlsx(figures: dict) -> bytes:
     focus = wb.create_sheet("重点关注")
     focus.append(["派出所", "代码", "指标", "上期", "本期", "环比（百分点）"])
     for f in figures["stations"]["focus_areas"]:
-        focus.append([f["name"], f["area_code"], kc.KPI_LABELS[f["kpi"]], f["previous_percent"],
+        focus.append([f["name"], f["area_code"], kpi_counts.KPI_LABELS[f["kpi"]], f["previous_percent"],
                       f["percent"], f["change"] or ""])
     out = io.BytesIO()
     wb.save(out)
@@ -157,13 +158,13 @@ def build_pdf(figures: dict, font: str | None = None) -> bytes:
     story = [Paragraph(f"{figures['period_label']} 实有人口管理工作通报", title),
              Paragraph(f"统计周期 {figures['period']}，生成时间（北京时间）{figures['generated_at']}",
                        body), Spacer(1, 4 * mm), Paragraph("一、分色预警表", body)]
-    header = ["派出所"] + [kc.KPI_LABELS[k] for k in kc.KPIS]
+    header = ["派出所"] + [kpi_counts.KPI_LABELS[k] for k in kpi_counts.KPIS]
     rows, styles = [header], []
     for r, area in enumerate(figures["stations"]["areas"], start=1):
         rows.append([area["name"]] + [
             f"{area['kpis'][k]['percent']}\n{area['kpis'][k]['numerator']}/"
-            f"{area['kpis'][k]['denominator']}" for k in kc.KPIS])
-        for c, k in enumerate(kc.KPIS, start=1):
+            f"{area['kpis'][k]['denominator']}" for k in kpi_counts.KPIS])
+        for c, k in enumerate(kpi_counts.KPIS, start=1):
             styles.append(("BACKGROUND", (c, r), (c, r),
                            colors.HexColor("#" + FILLS[area["kpis"][k]["colour"]])))
     table = Table(rows, repeatRows=1)
@@ -190,7 +191,7 @@ def build_pdf(figures: dict, font: str | None = None) -> bytes:
     focus = figures["stations"]["focus_areas"]
     if focus:
         f_rows = [["派出所", "指标", "上期", "本期", "环比（百分点）"]]
-        f_rows += [[f["name"], kc.KPI_LABELS[f["kpi"]], f["previous_percent"], f["percent"],
+        f_rows += [[f["name"], kpi_counts.KPI_LABELS[f["kpi"]], f["previous_percent"], f["percent"],
                     f["change"] or "—"] for f in focus]
         t = Table(f_rows)
         t.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), font),
@@ -200,7 +201,7 @@ def build_pdf(figures: dict, font: str | None = None) -> bytes:
     else:
         story.append(Paragraph("上期没有红色指标。", body))
     thresholds = "；".join(
-        f"{kc.KPI_LABELS[k]} 绿色 ≥ {v['green_min']}%，黄色 ≥ {v['yellow_min']}%"
+        f"{kpi_counts.KPI_LABELS[k]} 绿色 ≥ {v['green_min']}%，黄色 ≥ {v['yellow_min']}%"
         for k, v in figures["thresholds"].items())
     story += [Spacer(1, 4 * mm), Paragraph(f"预警阈值：{thresholds}。比率保留一位小数（截断），"
                                            "无分母记为“无数据”。", body)]
@@ -223,7 +224,7 @@ def _write(folder: str, name: str, data: bytes) -> str:
 
 
 def render_report(report: KpiReport, folder: str, *, as_of=None,
-                  plate_levels=kc.DEFAULT_PLATE_LEVELS) -> KpiReport:
+                  plate_levels=kpi_counts.DEFAULT_PLATE_LEVELS) -> KpiReport:
     """Compute the figures once (address aggregates brought up to date first when the period
     is maintained), write both files from them, and mark the report ready."""
     from app.services.kpis import aggregates
@@ -243,7 +244,7 @@ def render_report(report: KpiReport, folder: str, *, as_of=None,
 
 
 def request_report(period: Period, branch_id: int, officer: Officer | None, folder: str, *,
-                   as_of=None, plate_levels=kc.DEFAULT_PLATE_LEVELS) -> KpiReport:
+                   as_of=None, plate_levels=kpi_counts.DEFAULT_PLATE_LEVELS) -> KpiReport:
     """An on-demand report for any period, generated now."""
     report = KpiReport(branch_id=branch_id, period=period.key,
                        requested_by_officer_id=officer.id if officer else None)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import KpiThreshold
 from app.services.errors import RuleError
+from app.services.kpis.counts import KPIS
 
 DEFAULT_GREEN = Decimal("80")
 DEFAULT_YELLOW = Decimal("60")
@@ -38,8 +39,6 @@ class Thresholds:
         return "red"
 
     def as_json(self) -> dict:
-        from app.services.kpis.compute import KPIS
-
         out = {}
         for kpi in KPIS:
             green, yellow = self.bounds(kpi)
@@ -70,8 +69,6 @@ def current_thresholds() -> Thresholds:
 
 def set_thresholds(kpi: str, green_min, yellow_min, officer) -> KpiThreshold:
     """Add a new version of one KPI's thresholds (branch admins only); earlier versions stay."""
-    from app.services.kpis.compute import KPIS
-
     if officer.role not in ("branch_admin", "system_admin"):
         raise RuleError("kpi", "只有分局管理员可以修改预警阈值")
     if kpi not in KPIS:

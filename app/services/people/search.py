@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from app import crypto
 from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Person, Residence
-from app.models.person import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.services.accounts import scoping
 from app.identity import IdentityError, check_document
 from app.services.people.people import document_blind_index

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Residence
 from app.outbox import jobs
 from app.services.accounts import audit
-from app.services.declarations import declare as declarations
+from app.services.declarations import rentals
 from app.services.declarations.declare import Submitter
 from app.services.errors import RuleError
 from app.services.police.tasks import store_photo
@@ -62,7 +62,7 @@ def collect(officer: Officer, address: Address, *, signer_name: str, signature: 
     name = store_signature(evidence_dir, signature)
     made: list[Declaration] = []
     if owner:
-        result = declarations.register_house(
+        result = rentals.register_house(
             submitter, address, owner={**owner, "lat": lat, "lng": lng},
             rental_type=rental_type or "", rooms=rooms, area_m2=area_m2,
             monthly_rent=monthly_rent, validate_now=False)
@@ -71,11 +71,11 @@ def collect(officer: Officer, address: Address, *, signer_name: str, signature: 
         made.append(result)
         house = db.session.get(House, result.house_id)
         house.collected_lat, house.collected_lng = lat, lng
-    declarations.sign_pledge(house, signer_name=signer_name, ip=None)
+    rentals.sign_pledge(house, signer_name=signer_name, ip=None)
     house.pledge_signature = name
     if tenants:
         rows = [{**t, "lat": lat, "lng": lng} for t in tenants]
-        move_in = declarations.declare_move_in(submitter, house, rows, validate_now=False)
+        move_in = rentals.declare_move_in(submitter, house, rows, validate_now=False)
         for residence in db.session.query(Residence).filter(
                 Residence.declaration_id == move_in.id):
             residence.collected_lat, residence.collected_lng = lat, lng
@@ -88,10 +88,9 @@ def collect(officer: Officer, address: Address, *, signer_name: str, signature: 
 def _validate(made: list[Declaration]) -> None:
     if len(made) == 1:
         jobs.after_commit("workers.jobs.validate_declaration", made[0].id)
-    elif made:
-        from workers.jobs import enqueue_validation_batches
-
-        enqueue_validation_batches([d.id for d in made])
+    elif made:  # one house's declarations: one batch (workers.jobs.BATCH_SIZE is far above)
+        jobs.after_commit("workers.jobs.validate_declarations_batch", [d.id for d in made],
+                          queue="low")
 
 
 def scoped_address(officer: Officer, token: str | None) -> Address | None:

@@ -16,7 +16,7 @@ from app.models import (
     SpotCheckPerson, SpotCheckPlan, SpotCheckPlanItem, utcnow,
 )
 from app.services.accounts import audit, scoping
-from app.services.declarations import declare as declarations
+from app.services.declarations import declare, rentals
 from app.services.declarations.declare import Submitter, local_today
 from app.services.errors import RuleError, StateConflict
 from app.services.police.alerts import ALERT_DUE_DAYS, raise_alert
@@ -81,7 +81,7 @@ def record_spot_check(officer: Officer, house: House, found: list[dict], *,
     seen: set[int] = set()
     for i, data in enumerate(found):
         prefix = f"persons.{i}."
-        person = declarations._named_person(data, prefix)
+        person = declare.named_person(data, prefix)
         if person is not None and person.id in seen:
             raise RuleError(f"{prefix}document_number", "同一人员在本次抽查中重复填写")
         registered = was_registered_before(person.id if person else None, house.id, now)
@@ -124,7 +124,7 @@ def _collect_move_in(submitter: Submitter, house: House, data: dict, person, now
               "start_date": local_today(now), "lat": lat, "lng": lng,
               "relation": data.get("relation") or "承租人"}
     try:
-        declaration = declarations.declare_move_in(submitter, house, [tenant], now=now,
+        declaration = rentals.declare_move_in(submitter, house, [tenant], now=now,
                                                    today=local_today(now),
                                                    validate_now=validate_now)
     except RuleError as exc:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.identity import IdentityError, check_document
 from app.models import Officer, Watch, utcnow
-from app.models.person import DOCUMENT_TYPE_LABELS
+from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.accounts import audit
 from app.services.errors import RuleError
 from app.services.people.people import document_blind_index

@@ -15,8 +15,9 @@ from app.extensions import db
 from app.models import Address, Community, Declaration, House, Station
 from app.services.registry.address_match import decisive, match_address
 from app.services.declarations.declare import (
-    Submitter, _create, _person_payload, _upsert_person, declare_self, find_by_idempotency_key,
+    Submitter, create_declaration, person_payload, upsert_declared_person, find_by_idempotency_key,
 )
+from app.services.declarations.self_declare import declare_self
 from app.services.errors import RuleError
 from app.services.declarations.ownership import address_by_token
 
@@ -100,14 +101,14 @@ def declare_self_typed(submitter: Submitter, me: dict, *, community_id, address_
                             now=now)
     if not isinstance(me.get("start_date"), date):
         raise RuleError("me.start_date", "请填写入住日期")
-    person = _upsert_person(me, submitter, "me.")
+    person = upsert_declared_person(me, submitter, "me.")
     payload = {"community_id": chosen.id, "station_id": chosen.station_id,
                "address": address.full_text if address is not None else text,
-               "tenants": [_person_payload(person, start_date=me["start_date"].isoformat(),
+               "tenants": [person_payload(person, start_date=me["start_date"].isoformat(),
                                            room=me.get("room"))]}
     if address is None:
         payload["address_text"] = text
-    declaration = _create("self", submitter, payload, idempotency_key=idempotency_key,
+    declaration = create_declaration("self", submitter, payload, idempotency_key=idempotency_key,
                           address=address)
     if address is None:  # nothing to anchor it but the community the user chose
         declaration.station_id, declaration.police_area_id = (chosen.station_id,

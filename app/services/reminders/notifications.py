@@ -5,7 +5,6 @@ unique), so a retried job never sends twice; quiet hours and the daily quota def
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,6 +14,11 @@ from app.extensions import db
 from app.formatting import local_datetime
 from app.models import Declaration, House, WeChatUser, utcnow
 from app.models.declaration import KIND_LABELS
+from app.outbox import jobs
+from app.services import ports
+from app.services.ports import PushResult
+from app.services.reminders.clock import in_quiet_hours, next_send_time
+from app.services.reminders.rules import settings
 
 STATUS_MESSAGES = {
     "verified": "您的申报已核验通过。",
@@ -25,21 +29,13 @@ STATUS_MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
-class PushResult:
-    status: str  # sent / deferred / unreachable / failed / duplicate / no_recipient
-    detail: str | None = None
-
-
 def send_push(wechat_user_id: int | None, *, title: str, lines: list[tuple[str, str]],
               link: str | None, dedupe_key: str, not_before: datetime | None = None,
               now: datetime | None = None) -> PushResult:
     """Record then send one push to a WeChat user; at most once per dedupe key; a push with
     `not_before` after now is recorded and sent then (by the periodic push retry)."""
-    from wechat.push import send_push as push  # wechat/ owns the protocol and the record
-
-    return push(wechat_user_id, title=title, lines=lines, link=link, dedupe_key=dedupe_key,
-                not_before=not_before, now=now)
+    return ports.pushes.send_push(wechat_user_id, title=title, lines=lines, link=link,
+                                  dedupe_key=dedupe_key, not_before=not_before, now=now)
 
 
 def notify_declaration_status(declaration_id: int, status: str,
@@ -47,9 +43,6 @@ def notify_declaration_status(declaration_id: int, status: str,
     """Tell the submitter their declaration reached `status`, exactly once per change; in quiet
     hours the push is recorded and sent when they end (at once in the embedded demo, which runs
     no periodic jobs to send it later)."""
-    from app.outbox import jobs
-    from app.services.reminders.sweep import in_quiet_hours, next_send_time, settings
-
     declaration = db.session.get(Declaration, declaration_id)
     if declaration is None or declaration.submitter_wechat_user_id is None:
         return None
