@@ -34,10 +34,11 @@ def create_app(config: dict | None = None) -> Flask:
             raise RuntimeError("refusing to start half-configured:\n" + "\n".join(problems))
 
     from app.logs import configure_logging, init_request_logging
+    from app.metrics import observe_request
 
     configure_logging(app.config)
     trust_proxies(app)
-    init_request_logging(app)
+    init_request_logging(app, observe=observe_request)
     register_extensions(app)
     register_ports(app)
     register_blueprints(app)
@@ -92,7 +93,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     app.after_request(add_security_headers)
     import app.models  # noqa: F401  (register every table on the metadata)
-    import workers.queues  # noqa: F401  (after-commit enqueue hooks)
+    from workers.outbox import attach_session_listeners
+
+    attach_session_listeners()  # relay each commit's promised jobs
 
 
 # Endpoints whose answers hold no personal data and may be cached: static files only.

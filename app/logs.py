@@ -108,7 +108,9 @@ def _who() -> dict:
     return {}
 
 
-def init_request_logging(app: Flask) -> None:
+def init_request_logging(app: Flask, observe=None) -> None:
+    """Give each request an id and one log line; `observe(endpoint, method, status, seconds)`
+    (the metrics' request counter, wired by the factory) sees every answered request."""
     @app.before_request
     def start_request():
         given = request.headers.get(REQUEST_ID_HEADER, "")
@@ -123,9 +125,8 @@ def init_request_logging(app: Flask) -> None:
         elapsed = time.perf_counter() - started
         response.headers[REQUEST_ID_HEADER] = g.request_id
         endpoint = request.endpoint or "unmatched"
-        from app.metrics import observe_request
-
-        observe_request(endpoint, request.method, response.status_code, elapsed)
+        if observe is not None:
+            observe(endpoint, request.method, response.status_code, elapsed)
         request_log.info("request", extra={"fields": {
             "method": request.method, "endpoint": endpoint, "status": response.status_code,
             "duration_ms": round(elapsed * 1000, 1), "request_id": g.request_id, **_who()}})

@@ -309,7 +309,7 @@ def run_worker(app, queue: str, simple: bool = False) -> float:
     """Drain one queue with RQ's default forking worker (as `python -m workers`); seconds."""
     import logging
 
-    from workers.__main__ import make_worker
+    from workers.runner import make_worker
 
     worker = make_worker(app, [queue], simple=simple)
     t = time.perf_counter()

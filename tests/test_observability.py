@@ -317,7 +317,7 @@ def test_json_format_is_the_production_default_and_text_in_development():
 def test_a_job_enqueued_by_a_request_logs_that_request_id(app, db, monkeypatch, caplog):
     """The id travels in the RQ job's meta; the worker's start/finish lines carry it."""
     from app.redis_conn import get_redis
-    from workers.__main__ import make_worker
+    from workers.runner import make_worker
     from workers.jobs import sweep_stale_declarations
     from workers.queues import enqueue_now
 

@@ -317,7 +317,7 @@ def test_scheduler_rides_out_a_redis_outage_and_says_so_once(app, db):
 def test_worker_rides_out_a_redis_outage_and_says_so_once(app, db, monkeypatch):
     import redis
 
-    from workers import __main__ as entry
+    from workers import runner as entry
 
     lines, runs = [], []
 

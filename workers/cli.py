@@ -4,7 +4,14 @@ from __future__ import annotations
 import json
 
 import click
-from flask import Flask
+from flask import Flask, current_app
+
+from workers.runner import run
+
+
+def _this_app() -> Flask:
+    """The app the command runs in: the worker needs no second one."""
+    return current_app._get_current_object()
 
 
 def register(app: Flask) -> None:
@@ -47,13 +54,9 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
     def worker(queues: tuple[str, ...], burst: bool):
         """Run an RQ worker (same as `python -m workers`)."""
-        from workers.__main__ import main
-
-        raise SystemExit(main([*queues, *(["--burst"] if burst else [])]))
+        raise SystemExit(run([*queues, *(["--burst"] if burst else [])], _this_app))
 
     @app.cli.command("scheduler")
     def scheduler():
         """Run the periodic schedule (one per deployment; a second one is harmless)."""
-        from workers.__main__ import main
-
-        raise SystemExit(main(["--scheduler"]))
+        raise SystemExit(run(["--scheduler"], _this_app))

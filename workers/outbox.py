@@ -1,7 +1,7 @@
 """The outbox relay: hands promised jobs (OutboxJob rows) to RQ, and marks them done when they ran.
 
-Two roads lead a row to the queue: right after the commit that wrote it (workers/queues.py's
-after-commit hook calls `relay_promised`), and `relay_outbox`, the periodic job, for every row the
+Two roads lead a row to the queue: right after the commit that wrote it (the session's
+after-commit hook below, attached by the app factory, calls `relay_promised`), and `relay_outbox`, the periodic job, for every row the
 first road missed (Redis was down, the process died between commit and enqueue) and every row
 handed over long ago that RQ no longer knows (Redis lost its data). Each RQ job is named after its
 row ("outbox-<id>") and marks the row done on success; jobs check their state first, so a row
@@ -9,14 +9,22 @@ handed over twice does no harm.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 from flask import current_app
 from rq import Callback
-from sqlalchemy import delete, select, update
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import OutboxJob, utcnow
+from app.outbox import PROMISED
+from app.redis_conn import get_redis
+from workers.queues import JOB_SERIALIZER, QUEUE_NAMES, get_queue, is_inline, options_for
 
 # A row the after-commit relay has not handed over within this long is handed over by the
 # periodic job (which runs every few seconds: see workers/schedule.py).
@@ -50,8 +58,6 @@ def mark_done(job, connection, result, *args, **kwargs) -> None:
 
 def enqueue_row(row_id: int, name: str, args: list, queue: str):
     """Put one outbox row's job on its queue (or run it at once in inline mode)."""
-    from workers.queues import get_queue, options_for
-
     return get_queue(queue).enqueue(name, *args, job_id=f"{_JOB_ID_PREFIX}{row_id}",
                                     on_success=Callback(mark_done), **options_for(name))
 
@@ -106,8 +112,6 @@ def run_promised_inline(promised: list[tuple[int, str, list, str]]) -> None:
 def relay_outbox(now_iso: str | None = None) -> dict[str, int]:
     """Periodic: enqueue rows nobody handed over, re-enqueue rows RQ lost, recover dead workers'
     jobs, and forget rows done a week ago; returns counts."""
-    from app.redis_conn import get_redis
-
     redis = get_redis()
     if not redis.set(_LOCK, 1, nx=True, ex=30):  # short: a lock left by a crash blocks little
         return {"busy": 1}  # another relay is running; the next period tries again
@@ -143,12 +147,6 @@ def _relay_unsent(now: datetime) -> int:
 def _check_handed_over(now: datetime) -> dict[str, int]:
     """Rows handed over CHECK_AFTER ago and not done: RQ has finished them (the callback's
     commit was lost), still holds them (checked again later), or lost them (enqueued again)."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
-    from app.redis_conn import get_redis
-    from workers.queues import JOB_SERIALIZER
-
     rows = db.session.execute(
         select(OutboxJob.id, OutboxJob.job, OutboxJob.args, OutboxJob.queue)
         .where(OutboxJob.done_at.is_(None), OutboxJob.enqueued_at <= now - CHECK_AFTER)
@@ -180,11 +178,6 @@ def recover_abandoned_jobs() -> int:
     """Retry, now, the jobs whose worker died (their heartbeat lapsed): RQ would find them at its
     10-minute maintenance and wait out the retry back-off, which is for failing jobs, not dead
     workers. Returns how many were handed back to their queue."""
-    from rq.job import Job, JobStatus
-    from rq.registry import ScheduledJobRegistry, StartedJobRegistry
-
-    from workers.queues import QUEUE_NAMES, get_queue
-
     found = 0
     for name in QUEUE_NAMES:
         queue = get_queue(name)
@@ -201,3 +194,48 @@ def recover_abandoned_jobs() -> int:
                 queue.enqueue_job(job)
                 found += 1
     return found
+
+
+# -- the session hooks: after commit, relay what the transaction promised ----------------------
+
+def _run_inline(app, promised) -> None:
+    # A committed Session cannot emit SQL inside its own after_commit hook, so inline jobs run
+    # in a fresh app context (hence a fresh scoped session) on a helper thread, joined at once.
+    def target():
+        with app.app_context():
+            try:
+                run_promised_inline(promised)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=target, name="inline-jobs")
+    thread.start()
+    thread.join()
+
+
+def _flush_pending(session: Session) -> None:
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too (the outbox itself uses one per
+    # promise): only the outermost commit makes the promises true, so relay nothing before it.
+    if session.get_nested_transaction() is not None:
+        return
+    promised = session.info.pop(PROMISED, None)
+    if not promised:
+        return
+    if is_inline():
+        _run_inline(current_app._get_current_object(), promised)
+        return
+    relay_promised(promised)
+
+
+def _drop_pending(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a SAVEPOINT rolled back: the outer transaction's promises still stand
+    session.info.pop(PROMISED, None)
+
+
+def attach_session_listeners() -> None:
+    """Relay each commit's promises (and drop a rollback's): called by the app factory, once per
+    process however many apps it builds."""
+    for name, listener in (("after_commit", _flush_pending), ("after_rollback", _drop_pending)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

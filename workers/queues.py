@@ -1,15 +1,12 @@
-"""Queue names, per-job options, and the after-commit hook that relays the outbox to RQ."""
+"""Queue names, per-job options, and enqueueing (now, or after commit through the outbox)."""
 from __future__ import annotations
-
-import threading
 
 from flask import current_app
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
-from app.extensions import db
+from app.logs import current_request_id
+from app.outbox import jobs
 from app.redis_conn import get_redis
 
 QUEUE_NAMES = ("high", "default", "low")
@@ -72,8 +69,6 @@ def get_queue(name: str = "default", connection=None) -> Queue:
 
 def enqueue_now(func, *args, queue: str = "default", **overrides):
     """Enqueue immediately with the job's options; use only outside a database transaction."""
-    from app.logs import current_request_id
-
     request_id = current_request_id()
     if request_id:  # the job's log lines carry the id of the request that caused it
         overrides["meta"] = {**(overrides.get("meta") or {}), "request_id": request_id}
@@ -86,51 +81,4 @@ def enqueue_after_commit(func, *args, queue: str = "default") -> None:
     A rollback promises nothing; if Redis is unreachable at commit, the periodic relay
     (workers/outbox.py) enqueues it a few seconds later, so nothing committed is lost.
     """
-    from app.outbox import jobs
-
     jobs.after_commit(job_name(func), *args, queue=queue)
-
-
-def _run_inline(app, promised) -> None:
-    # A committed Session cannot emit SQL inside its own after_commit hook, so inline jobs run
-    # in a fresh app context (hence a fresh scoped session) on a helper thread, joined at once.
-    from workers.outbox import run_promised_inline
-
-    def target():
-        with app.app_context():
-            try:
-                run_promised_inline(promised)
-            finally:
-                db.session.remove()
-
-    thread = threading.Thread(target=target, name="inline-jobs")
-    thread.start()
-    thread.join()
-
-
-@event.listens_for(Session, "after_commit")
-def _flush_pending(session: Session) -> None:
-    from app.outbox import PROMISED
-
-    # SQLAlchemy fires after_commit for a released SAVEPOINT too (the outbox itself uses one per
-    # promise): only the outermost commit makes the promises true, so relay nothing before it.
-    if session.get_nested_transaction() is not None:
-        return
-    promised = session.info.pop(PROMISED, None)
-    if not promised:
-        return
-    if is_inline():
-        _run_inline(current_app._get_current_object(), promised)
-        return
-    from workers.outbox import relay_promised
-
-    relay_promised(promised)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    from app.outbox import PROMISED
-
-    if session.get_nested_transaction() is not None:
-        return  # a SAVEPOINT rolled back: the outer transaction's promises still stand
-    session.info.pop(PROMISED, None)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Officer, utcnow
@@ -124,8 +125,6 @@ def authenticate(redis, username: str, password: str,
     exists and nobody can lock an officer out from another address. `redis` None (Redis down):
     sign-in still works, only without back-off.
     """
-    from sqlalchemy import select
-
     wait = signin_wait(redis, username, ip) if redis is not None else 0
     if wait:
         return None, _locked(wait)

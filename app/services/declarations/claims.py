@@ -15,13 +15,15 @@ from sqlalchemy import func, select
 
 from app import crypto
 from app.extensions import db
+from app.identity import check_mobile
 from app.outbox import jobs
 from app.models import (
     Address, Employer, House, OwnershipClaim, Person, Residence, WeChatUser, utcnow,
 )
 from app.models.claim import CLAIM_STATUS_LABELS
 from app.services.accounts import audit, scoping
-from app.services.declarations.ownership import is_owner, owns
+from app.services.declarations.ownership import NotYours, is_owner, owns
+from app.services.reminders.notifications import send_push
 
 HOUSE_CLAIM_FILED = "该地址已有房屋登记，已提交房主变更申请，待社区民警核实"
 EMPLOYER_CLAIM_FILED = "该统一社会信用代码已有单位登记，已提交单位认领申请，待社区民警核实"
@@ -46,8 +48,6 @@ def receipt_message(claim: OwnershipClaim) -> str:
 def typed_facts(person: dict) -> dict:
     """Name and phone as the claimant typed them (the phone only encrypted and masked): shown to
     the officer, and applied to the person only if the claim is approved."""
-    from app.identity import check_mobile
-
     facts = {"name": (person.get("name") or "").strip()}
     if person.get("phone"):
         enc, _blind, masked = crypto.protect_phone(check_mobile(person["phone"]))
@@ -76,8 +76,6 @@ def find_by_idempotency_key(wechat_user_id: int | None, key: str | None) -> Owne
 
 def my_claim(user: WeChatUser, claim_id: int) -> OwnershipClaim:
     """A claim the user filed; anyone else's is NotYours (404)."""
-    from app.services.declarations.ownership import NotYours
-
     claim = db.session.get(OwnershipClaim, claim_id)
     if claim is None or claim.claimant_wechat_user_id != user.id:
         raise NotYours()
@@ -305,8 +303,6 @@ def _subject_text(claim: OwnershipClaim) -> str:
 def notify(claim_id: int, event: str) -> list:
     """Push what happened to a claim: the holder when it is filed (and when it is approved), the
     claimant when it is decided; at most once per claim, event and recipient."""
-    from app.services.reminders.notifications import send_push
-
     claim = db.session.get(OwnershipClaim, claim_id)
     if claim is None:
         return []

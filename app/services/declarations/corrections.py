@@ -13,10 +13,12 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from app import crypto
 from app.extensions import db
 from app.identity import IdentityError, check_mobile
 from app.models import Declaration, Employer, Employment, House, Residence
 from app.models.house import RENTAL_TYPES
+from app.services.declarations import claims
 from app.services.declarations.declare import (
     Submitter, check_date_not_future, create_declaration, person_payload, find_by_idempotency_key,
     local_today,
@@ -93,8 +95,6 @@ def _house_facts(house: House) -> dict:
 
 
 def _house(submitter, original, changes, key, today) -> Declaration:
-    from app.services.declarations import claims
-
     house = db.session.get(House, original.house_id) if original.house_id else None
     if house is None:
         raise RuleError("declaration", "该申报没有对应的房屋")
@@ -129,9 +129,6 @@ def _employer_facts(employer: Employer) -> dict:
 
 
 def _employer(submitter, original, changes, key, today) -> Declaration:
-    from app import crypto
-    from app.services.declarations import claims
-
     employer = db.session.get(Employer, original.employer_id) if original.employer_id else None
     if employer is None:
         raise RuleError("declaration", "该申报没有对应的单位")

@@ -28,7 +28,7 @@ from app.outbox import jobs
 from app.services import ports
 from app.services.errors import RuleError
 from app.services.people import people
-from app.services.people.people import upsert_person
+from app.services.people.people import find_person, upsert_person
 
 
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O/1/I: read aloud over the phone
@@ -193,8 +193,6 @@ def upsert_declared_person(data: dict, submitter: Submitter, prefix: str) -> Per
 
 def named_person(data: dict, prefix: str) -> Person | None:
     """The existing person whose document the input names (checked first), or None if new."""
-    from app.services.people.people import find_person
-
     document_type = data.get("document_type") or "resident_id"
     if document_type not in DOCUMENT_TYPES:
         raise RuleError(f"{prefix}document_type", "证件类型无效")

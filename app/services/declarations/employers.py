@@ -6,9 +6,11 @@ from datetime import date
 
 from sqlalchemy import select
 
+from app import crypto
 from app.extensions import db
 from app.identity import IdentityError, check_mobile, check_uscc
 from app.models import Address, Declaration, Employer, Employment, House, OwnershipClaim, WeChatUser
+from app.services.declarations import claims
 from app.services.declarations.declare import (
     Submitter, check_date_not_future, create_declaration, find_by_idempotency_key, local_today,
     person_payload, upsert_declared_person,
@@ -24,9 +26,6 @@ def register_employer(submitter: Submitter, *, name: str, uscc: str, address: Ad
     An existing USCC is updated only by the WeChat user linked to it; anyone else files an
     ownership claim (returned instead of a declaration) and changes nothing.
     """
-    from app import crypto
-    from app.services.declarations import claims
-
     existing = (find_by_idempotency_key(submitter, idempotency_key)
                 or claims.find_by_idempotency_key(submitter.wechat_user_id, idempotency_key))
     if existing:

@@ -11,6 +11,8 @@ from app.extensions import db
 from app.identity import IdentityError, check_mobile, is_foreign
 from app.models import Address, Declaration, House, OwnershipClaim, Residence, WeChatUser, utcnow
 from app.models.house import RENTAL_TYPES
+from app.services.accounts import audit
+from app.services.declarations import claims
 from app.services.declarations.declare import (
     Submitter, check_date_not_future, create_declaration, deadlines, find_by_idempotency_key,
     lateness, local_today, named_person, person_payload, proposed_person, upsert_declared_person,
@@ -30,8 +32,6 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
     Anyone else registering at an address whose house is registered files an ownership claim
     (returned instead of a declaration) and changes nothing.
     """
-    from app.services.declarations import claims
-
     existing = (find_by_idempotency_key(submitter, idempotency_key)
                 or claims.find_by_idempotency_key(submitter.wechat_user_id, idempotency_key))
     if existing:
@@ -92,8 +92,6 @@ def register_house(submitter: Submitter, address: Address, *, owner: dict, renta
 def set_agent(submitter: Submitter, house: House, agent: dict) -> House:
     """The owner names the house's agent (托管人): name, document and phone, checked like an
     owner's; the agent's proof-linked WeChat user may then manage the house."""
-    from app.services.accounts import audit
-
     if not (agent.get("phone") or "").strip():
         raise RuleError("agent.phone", "请填写托管人手机号码")
     person = upsert_declared_person(agent, submitter, "agent.")
@@ -107,8 +105,6 @@ def set_agent(submitter: Submitter, house: House, agent: dict) -> House:
 
 def remove_agent(submitter: Submitter, house: House) -> House:
     """The owner removes the agent: the agent's access to the house ends at once."""
-    from app.services.accounts import audit
-
     if house.agent_person_id is None:
         raise RuleError("agent", "该房屋没有登记托管人")
     previous = house.agent_person_id

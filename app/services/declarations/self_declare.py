@@ -11,6 +11,7 @@ from app.models import Declaration, House, utcnow
 from app.outbox import jobs
 from app.services.declarations.declare import Submitter, find_by_idempotency_key
 from app.services.declarations.rentals import declare_move_in
+from app.services.declarations.validation import withdraw_proposed_rows
 from app.services.errors import RuleError
 from app.services.people import people
 
@@ -80,7 +81,6 @@ def deny_self_declaration(declaration: Declaration, confirmer: Submitter,
     if declaration.status in ("approved", "rejected") or declaration.landlord_confirmation in (
             "confirmed", "denied"):
         raise RuleError("declaration", "该申报已处理，不能再拒绝")
-    from app.services.declarations.validation import withdraw_proposed_rows
 
     declaration.landlord_confirmation = "denied"
     declaration.landlord_answered_at = utcnow()

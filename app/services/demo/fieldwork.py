@@ -11,6 +11,7 @@ from app.extensions import db
 from app.fakedata import FakeData
 from app.models import House, Officer, Person, Residence, Watch
 from app.services.errors import RuleError
+from app.services.police import spot_checks, tasks as task_service
 
 
 WATCH_CATEGORIES = ["重点人员", "涉毒人员", "前科人员", "在逃人员"]
@@ -19,8 +20,6 @@ WATCH_CATEGORIES = ["重点人员", "涉毒人员", "前科人员", "在逃人�
 def demo_field_work(rng: random.Random, area_id: int, now: datetime) -> None:
     """A watch list with hits (mostly in the demo officer's area), control tasks open and
     overdue, a few items done with GPS, and the alerts they raise."""
-    from app.services.police import tasks as task_service
-
     live = db.session.execute(
         select(Person).join(Residence, Residence.person_id == Person.id)
         .join(House, House.id == Residence.house_id)
@@ -65,8 +64,6 @@ def demo_spot_checks(rng: random.Random, area_id: int, now: datetime) -> list[in
     """A seeded spot-check plan in the demo officer's area: some houses still to check, some
     checked, with registered residents and a few unregistered persons (漏登 and alerts); returns
     the ids of the declarations collected on site, for batch validation."""
-    from app.services.police import spot_checks
-
     admin = db.session.execute(select(Officer).where(Officer.role == "station_admin")).scalar()
     officer = db.session.execute(select(Officer).where(Officer.role == "officer")).scalar()
     if admin is None or officer is None:

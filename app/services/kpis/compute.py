@@ -191,7 +191,6 @@ def colour_table(period: Period, level: str, officer: Officer, *, as_of=None,
         rows.append({"area_id": area_id, "area_code": code, "name": name, "kpis": kpis,
                      "focus": any(f["area_id"] == area_id for f in focus)})
     station_figures = figures if level == "station" else None
-    from app.services.kpis import aggregates
 
     counted_at = aggregates.as_of(period)
     return {

@@ -10,12 +10,23 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Branch, ConsoleNotice, KpiReport, Officer, utcnow
-from app.services.kpis import compute as kc
+from app.services.accounts import scoping
+from app.services.kpis import aggregates, compute as kc
 from app.services.kpis import counts as kpi_counts
 from app.services.kpis.periods import Period, half_month_just_ended, parse_period
 from app.services.kpis.thresholds import current_thresholds
@@ -63,9 +74,6 @@ def report_figures(period: Period, branch_id: int, *, as_of=None,
 
 def build_xlsx(figures: dict) -> bytes:
     """The workbook: 分色预警表 with cell fills, one sheet per KPI, 约谈名单, 重点关注."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-
     wb = Workbook()
     ws = wb.active
     ws.title = "分色预警表"
@@ -120,10 +128,6 @@ def build_xlsx(figures: dict) -> bytes:
 def cjk_font_name(candidates=FONT_CANDIDATES) -> str:
     """Register and name a CJK font: the first usable TrueType font found on this machine, else
     reportlab's built-in STSong-Light CID font."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfbase.ttfonts import TTFont, TTFError
-
     registered = pdfmetrics.getRegisteredFontNames()
     for path, index in candidates:
         name = f"AnjuCJK-{os.path.basename(path)}-{index}"
@@ -142,12 +146,6 @@ def cjk_font_name(candidates=FONT_CANDIDATES) -> str:
 
 def build_pdf(figures: dict, font: str | None = None) -> bytes:
     """The printable report (A4 landscape): colour table, 约谈 list, focus areas, thresholds."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
     font = font or cjk_font_name()
     title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22)
     body = ParagraphStyle("b", fontName=font, fontSize=9, leading=13)
@@ -227,8 +225,6 @@ def render_report(report: KpiReport, folder: str, *, as_of=None,
                   plate_levels=kpi_counts.DEFAULT_PLATE_LEVELS) -> KpiReport:
     """Compute the figures once (address aggregates brought up to date first when the period
     is maintained), write both files from them, and mark the report ready."""
-    from app.services.kpis import aggregates
-
     period = parse_period(report.period)
     if period in aggregates.maintained_periods(as_of or utcnow()):
         aggregates.refresh([period], plate_levels=plate_levels)
@@ -297,8 +293,6 @@ def notify_report_ready(report: KpiReport) -> list[ConsoleNotice]:
 
 def reports_visible_to(officer: Officer) -> list[KpiReport]:
     """Reports an officer may list and download: station and branch admins of the branch."""
-    from app.services.accounts import scoping
-
     if officer.role not in scoping.ADMIN_ROLES:
         return []
     return list(db.session.execute(
@@ -309,7 +303,5 @@ def reports_visible_to(officer: Officer) -> list[KpiReport]:
 
 def report_visible(report: KpiReport | None, officer: Officer) -> bool:
     """Station and branch admins of the report's branch may read a finished report."""
-    from app.services.accounts import scoping
-
     return (report is not None and report.status == "ready"
             and officer.role in scoping.ADMIN_ROLES and report.branch_id == officer.branch_id)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.models import Alert, House, Officer, utcnow
 from app.services.accounts import audit
+from app.services.accounts.scoping import scope
 from app.services.errors import RuleError, StateConflict
 
 ALERT_DUE_DAYS = 3
@@ -89,8 +90,6 @@ def raise_alert(kind: str, object_type: str, object_id: int, *, station_id: int 
 def alerts_for(officer: Officer, *, status: str = "open", kind: str | None = None,
                page: int = 1, per_page: int = 50) -> tuple[list[Alert], bool]:
     """The alerts in the officer's area (scoping.py), oldest deadline first: (alerts, has_next)."""
-    from app.services.accounts.scoping import scope
-
     stmt = scope(Alert, select(Alert), officer)
     if status in ("open", "closed"):
         stmt = stmt.where(Alert.status == status)

@@ -17,6 +17,7 @@ from app.models import (
     Watch, utcnow,
 )
 from app.services.accounts import audit
+from app.services.accounts.scoping import scope
 from app.services.police.checklist import active_templates
 from app.services.errors import RuleError, StateConflict
 from app.services.police.alerts import raise_alert
@@ -265,8 +266,6 @@ def cancel_for_delisting(watch: Watch, reason: str, now: datetime | None = None)
 def tasks_for(officer: Officer, *, status: str = "open", page: int = 1,
               per_page: int = 50) -> tuple[list[ControlTask], bool]:
     """Control tasks in the officer's area (scoping.py), nearest deadline first."""
-    from app.services.accounts.scoping import scope
-
     stmt = scope(ControlTask, select(ControlTask), officer)
     if status in STATUS_LABELS:
         stmt = stmt.where(ControlTask.status == status)

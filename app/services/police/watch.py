@@ -7,7 +7,9 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zipfile import BadZipFile
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.extensions import db
@@ -15,6 +17,7 @@ from app.identity import IdentityError, check_document
 from app.models import Officer, Watch, utcnow
 from app.identity import DOCUMENT_TYPE_LABELS
 from app.services.accounts import audit
+from app.services.accounts.scoping import scope
 from app.services.errors import RuleError
 from app.services.people.people import document_blind_index
 from app.services.police import tasks as task_service
@@ -160,10 +163,6 @@ def _csv_rows(data: bytes):
 
 
 def _xlsx_rows(data: bytes):
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
-
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (BadZipFile, KeyError, ValueError, OSError):
@@ -220,8 +219,6 @@ def _import_row(row: dict, now: datetime, report: WatchImportReport) -> None:
 def watches_for(officer: Officer, *, status: str = "live", page: int = 1,
                 per_page: int = 50) -> tuple[list[Watch], bool]:
     """The watch list as this officer may see it (scoping.scope_watches), newest first."""
-    from app.services.accounts.scoping import scope
-
     stmt = scope(Watch, select(Watch), officer)
     if status == "live":
         stmt = stmt.where(Watch.delisted_at.is_(None))

@@ -9,8 +9,10 @@ from app.extensions import db
 from app.formatting import local_date
 from app.models import Address, Declaration, House, Reminder, Residence, WeChatUser
 from app.models.declaration import KIND_LABELS
+from app.services.reminders import notifications
 from app.services.reminders.clock import in_quiet_hours, next_quota_day, next_send_time
 from app.services.reminders.escalations import UNREACHABLE_REALERT, object_of, raise_escalation
+from app.services.reminders.notifications import PushResult
 from app.services.reminders.quota import quota_spent
 from app.services.reminders.rules import DEFAULT_RULES, Rule, SENDABLE, Settings, settings
 
@@ -81,8 +83,6 @@ def deliver(reminder_id: int, now: datetime, s: Settings | None = None) -> str:
 
     An unreachable landlord (43004, or no WeChat account at all) is escalated at once.
     """
-    from app.services.reminders import notifications
-
     s = s or settings()
     reminder = db.session.get(Reminder, reminder_id)
     if reminder is None or reminder.status != "sending":
@@ -116,8 +116,6 @@ def record_delivery_result(dedupe_key: str, status: str, detail: str | None, now
                            s: Settings | None = None) -> str | None:
     """Record a result that arrives later (TEMPLATESENDJOBFINISH: a block or a failure after
     WeChat accepted the send) for the reminder behind a push dedupe key "reminder:<id>"."""
-    from app.services.reminders.notifications import PushResult
-
     prefix, _, raw_id = (dedupe_key or "").partition(":")
     if prefix != "reminder" or not raw_id.isdigit():
         return None

@@ -8,6 +8,8 @@ from sqlalchemy import and_, or_, select
 
 from app.extensions import db
 from app.models import Alert, Declaration, Reminder, Residence
+from app.services.accounts.scoping import area_clause
+from app.services.police.alerts import raise_alert
 from app.services.reminders.rules import DEFAULT_RULES
 
 # A closed "unreachable landlord" task is raised again only after this long, if still unreachable.
@@ -28,16 +30,12 @@ def raise_escalation(kind: str, object_type: str, object_id: int, station_id: in
                      police_area_id: int | None, summary: str, now: datetime,
                      since: datetime | None = None) -> Alert | None:
     """Escalations go through the one alert service (app/services/police/alerts.py)."""
-    from app.services.police.alerts import raise_alert
-
     return raise_alert(kind, object_type, object_id, station_id=station_id,
                        police_area_id=police_area_id, summary=summary, now=now, since=since)
 
 
 def escalations_for(officer, *, status: str = "open", page: int = 1, per_page: int = 50):
     """The escalation alerts in the officer's area, newest first: (alerts, has_next)."""
-    from app.services.accounts.scoping import area_clause
-
     stmt = (select(Alert).where(Alert.kind.in_(ESCALATION_KINDS),
                                 area_clause(officer, Alert.station_id, Alert.police_area_id))
             .order_by(Alert.raised_at.desc(), Alert.id.desc()))
@@ -50,8 +48,6 @@ def escalations_for(officer, *, status: str = "open", page: int = 1, per_page: i
 
 def escalation_for(officer, alert_id) -> Alert | None:
     """One escalation alert if it lies in the officer's area, else None."""
-    from app.services.accounts.scoping import area_clause
-
     try:
         alert_id = int(alert_id)
     except (TypeError, ValueError):
