@@ -98,10 +98,18 @@ def h5_login_required(view=None, *, scope: str = "snsapi_base"):
 
 def _failed(message: str):
     # No identity survives a failed attempt: the cookie must not name anyone afterwards.
-    session.pop(SESSION_OPENID, None)
+    _remember(None)
+    return render_template("error.html", code=400, message=message), 400
+
+
+def _remember(openid: str | None) -> None:
+    """This H5 session's identity from now on (None: nobody); the per-request cache is dropped."""
+    if openid is None:
+        session.pop(SESSION_OPENID, None)
+    else:
+        session[SESSION_OPENID] = openid
     g.pop("wx_user", None)
     g.pop("wx_user_openid", None)
-    return render_template("error.html", code=400, message=message), 400
 
 
 def _take_state(state: str) -> dict | None:
@@ -124,44 +132,65 @@ def _first_use(code: str) -> bool:
     return bool(get_redis().set(USED_CODE_KEY.format(digest=digest), 1, nx=True, ex=STATE_TTL))
 
 
-@bp.get("/callback")
-@limiter.limit(OAUTH_CALLBACK_LIMIT)
-def callback():
-    """Where WeChat sends the browser back: check state, exchange the code once, sign in."""
-    from wechat.client import get_oauth
+class _Refused(Exception):
+    """An OAuth return that signs nobody in; the message is the Chinese page shown."""
 
-    code = request.args.get("code", "")
-    state = request.args.get("state", "")
+
+def _checked_return(code: str, state: str) -> dict:
+    """The attempt a returning browser belongs to, once its state and code pass every check."""
     if not state or len(state) > 128:
-        return _failed("授权链接无效：缺少或错误的 state。请回到微信重新打开页面。")
+        raise _Refused("授权链接无效：缺少或错误的 state。请回到微信重新打开页面。")
     attempt = _take_state(state)
     if attempt is None:
-        return _failed("授权已失效或不是本次发起的，请回到微信重新打开页面。")
+        raise _Refused("授权已失效或不是本次发起的，请回到微信重新打开页面。")
     if not code or len(code) > 256:
-        return _failed("您没有同意授权，无法确认身份。请回到微信重新打开页面。")
+        raise _Refused("您没有同意授权，无法确认身份。请回到微信重新打开页面。")
     if not _first_use(code):
-        return _failed("该授权码已使用过，请回到微信重新打开页面。")
-    scope = attempt.get("scope") if attempt.get("scope") in SCOPES else "snsapi_base"
+        raise _Refused("该授权码已使用过，请回到微信重新打开页面。")
+    return attempt
+
+
+def _exchange(code: str, scope: str) -> tuple[str, dict, dict]:
+    """The code exchanged for (openid, grant, profile); the profile only with snsapi_userinfo."""
+    from wechat.client import get_oauth
+
     oauth = get_oauth(url_for("wechat_oauth.callback", _external=True), scope=scope)
     try:
         grant = oauth.fetch_access_token(code)
         openid = grant.get("openid")
         if not isinstance(openid, str) or not openid or len(openid) > 64:
-            return _failed("微信没有返回有效的用户身份，请稍后重试。")
+            raise _Refused("微信没有返回有效的用户身份，请稍后重试。")
         profile = (oauth.get_user_info(openid, grant.get("access_token"))
                    if scope == "snsapi_userinfo" and grant.get("scope") == "snsapi_userinfo"
                    else {})
     except WeChatOAuthException as exc:
         current_app.logger.info("oauth code exchange refused: %s", exc.errcode)
-        return _failed("授权码无效或已过期，请回到微信重新打开页面。")
-    except (WeChatClientException, OSError) as exc:  # requests errors are OSErrors
-        current_app.logger.warning("oauth code exchange failed: %s", type(exc).__name__)
-        return render_template("error.html", code=503, message="微信暂时无法确认您的身份，请稍后重试。"), 503
+        raise _Refused("授权码无效或已过期，请回到微信重新打开页面。") from None
+    return openid, grant, profile
+
+
+def _signed_in_user(openid: str, grant: dict, profile: dict) -> WeChatUser:
     user = users.upsert(openid, unionid=grant.get("unionid") or profile.get("unionid"))
     if profile.get("nickname") and not user.nickname:
         user.nickname = str(profile["nickname"])[:64]
+    return user
+
+
+@bp.get("/callback")
+@limiter.limit(OAUTH_CALLBACK_LIMIT)
+def callback():
+    """Where WeChat sends the browser back: check state, exchange the code once, sign in."""
+    code = request.args.get("code", "")
+    try:
+        attempt = _checked_return(code, request.args.get("state", ""))
+        scope = attempt.get("scope") if attempt.get("scope") in SCOPES else "snsapi_base"
+        openid, grant, profile = _exchange(code, scope)
+    except _Refused as exc:
+        return _failed(str(exc))
+    except (WeChatClientException, OSError) as exc:  # requests errors are OSErrors
+        current_app.logger.warning("oauth code exchange failed: %s", type(exc).__name__)
+        return render_template("error.html", code=503, message="微信暂时无法确认您的身份，请稍后重试。"), 503
+    _signed_in_user(openid, grant, profile)
     db.session.commit()
-    session[SESSION_OPENID] = openid
-    g.pop("wx_user", None)
-    g.pop("wx_user_openid", None)
+    _remember(openid)
     return redirect(attempt.get("next") or "/")

@@ -1,16 +1,15 @@
 """Officer API (警务通) under /api/v1/officer: sign-in, control tasks, alerts. Scoped exactly
-like the console (app/services/accounts/scoping.py); every write is idempotent (officer_auth)."""
+like the console (app/services/scoping.py); every write is idempotent (officer_auth)."""
 from __future__ import annotations
 
-import base64
-import binascii
 
-from flask import current_app, jsonify, request
+from flask import abort, current_app, jsonify, request
 
 from app.api import bp
 from app.api.officer_auth import (
     api_officer, bearer_token, json_body, officer_required, officer_write,
 )
+from app.errors import error_body
 from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter
 from app.models import Alert, ControlTask, utcnow
 from app.redis_conn import get_redis
@@ -19,7 +18,6 @@ from app.schemas.officer import (
     TaskItemInSchema, TaskOutSchema,
 )
 from app.services.accounts import audit, officer_tokens, officers
-from app.services.errors import RuleError
 from app.services.police import alerts as police_alerts
 from app.services.police import tasks as police_tasks
 from app.services.accounts.scoping import BRANCH_ROLES, scoped_get
@@ -41,20 +39,15 @@ def _redis_or_none():
 def officer_sign_in():
     """Sign in with username and password: a bearer token valid for 12 hours."""
     data = SignInSchema().load(json_body())
-    ip = (request.remote_addr or "")[:45] or None
     redis = _redis_or_none()
-    officer, error = officers.authenticate(redis, data["username"].strip(), data["password"], ip)
+    officer, error = officers.sign_in(redis, data["username"].strip(), data["password"], _ip(),
+                                      via="api")
     if officer is None:
         db.session.commit()  # keep the lock note even though sign-in failed
-        from app.errors import error_body
-
         return jsonify(error_body(401, error)), 401
     if redis is None:
-        from flask import abort
-
         abort(503)
     token = officer_tokens.issue_token(redis, officer)
-    audit.record(officer, "officer.login", "officer", officer.id, ip=ip, detail={"channel": "api"})
     db.session.commit()
     return jsonify({"token": token, "token_type": "Bearer",
                     "expires_in": officer_tokens.TOKEN_TTL_SECONDS,
@@ -114,20 +107,19 @@ def officer_complete_item(officer, task_id: int, key: str):
     """Complete one checklist item: GPS (or why not), a note, an optional photo."""
     task = scoped_get(ControlTask, task_id, officer, for_update=True)
     data = TaskItemInSchema().load(json_body())
-    photo = None
-    if data.get("photo_base64"):
-        try:
-            raw = base64.b64decode(data["photo_base64"], validate=True)
-        except (binascii.Error, ValueError):
-            raise RuleError("photo_base64", "照片编码不正确（应为 base64）") from None
-        photo = police_tasks.store_photo(evidence_dir(), raw)
-    item = police_tasks.complete_item(
-        task, key, officer, lat=data.get("lat"), lng=data.get("lng"),
-        no_gps_reason=data.get("no_gps_reason"), note=data.get("note"), photo=photo,
+    police_tasks.complete_item_audited(
+        task, key, officer, via="api", ip=_ip(), lat=data.get("lat"), lng=data.get("lng"),
+        no_gps_reason=data.get("no_gps_reason"), note=data.get("note"), photo=_photo(data),
         channel="field")
-    audit.record(officer, "control_task.item", "control_task", task.id, ip=_ip(),
-                 detail={"item": item["key"], "gps": item["lat"] is not None, "channel": "api"})
     return TaskOutSchema().dump(task), 200
+
+
+def _photo(data: dict) -> str | None:
+    if not data.get("photo_base64"):
+        return None
+    raw = police_tasks.decode_base64(data["photo_base64"], "photo_base64",
+                                     "照片编码不正确（应为 base64）")
+    return police_tasks.store_photo(evidence_dir(), raw)
 
 
 @bp.get("/officer/alerts")
@@ -145,9 +137,8 @@ def officer_close_alert(officer, alert_id: int):
     """Close an alert with its outcome and what was done."""
     alert = scoped_get(Alert, alert_id, officer, for_update=True)
     data = AlertCloseInSchema().load(json_body())
-    police_alerts.close_alert(alert, officer, data["outcome"], data["note"])
-    audit.record(officer, "alert.close", "alert", alert.id, reason=data["note"][:200], ip=_ip(),
-                 detail={"kind": alert.kind, "outcome": data["outcome"], "channel": "api"})
+    police_alerts.close_alert_audited(alert, officer, data["outcome"], data["note"], ip=_ip(),
+                                      via="api")
     return AlertOutSchema().dump(alert), 200
 
 
@@ -170,3 +161,5 @@ def officer_kpis(officer):
 
 def _ip() -> str | None:
     return (request.remote_addr or "")[:45] or None
+
+

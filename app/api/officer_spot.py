@@ -3,21 +3,21 @@ idempotent (officer_auth)."""
 from __future__ import annotations
 
 from flask import abort, jsonify, request
-from sqlalchemy import select
 
 from app.api import bp
 from app.api.officer import _ip
 from app.api.officer_auth import json_body, officer_required, officer_write
 from app.extensions import db
-from app.models import Address, House, Officer, PoliceArea, SpotCheck, SpotCheckPlanItem
+from app.models import House, Officer, PoliceArea, SpotCheck, SpotCheckPlanItem
 from app.schemas.spot_checks import (
-    PlanInSchema, PlanItemOutSchema, PlanOutSchema, SpotCheckInSchema, SpotCheckOutSchema,
+    FieldCollectionInSchema, FieldCollectionOutSchema, PlanInSchema, PlanItemOutSchema, PlanOutSchema, SpotCheckInSchema, SpotCheckOutSchema,
     SpotHouseOutSchema,
 )
-from app.services.accounts import audit
 from app.services.errors import RuleError
-from app.services.police import spot_checks
-from app.services.accounts.scoping import scope, scoped_get, scoped_ids
+from app.services.police import field_collection, spot_checks
+from app.services.police import tasks as police_tasks
+from app.storage import evidence_dir
+from app.services.accounts.scoping import scoped_get, scoped_ids
 
 
 def scoped_house_by_token(token: str, officer: Officer) -> House:
@@ -43,13 +43,9 @@ def officer_record_spot_check(officer):
     an unregistered one is collected on site as a move-in and recorded as a 漏登."""
     data = SpotCheckInSchema().load(json_body())
     house, item = _target(officer, data)
-    check = spot_checks.record_spot_check(
-        officer, house, data["persons"], lat=data.get("lat"), lng=data.get("lng"),
-        note=data.get("note"), plan_item=item)
-    audit.record(officer, "spot_check.record", "spot_check", check.id, ip=_ip(),
-                 detail={"house_id": house.id, "persons": len(check.persons),
-                         "missed": sum(1 for p in check.persons if not p.was_registered),
-                         "gps": check.lat is not None, "channel": "api"})
+    check = spot_checks.record_audited(
+        officer, house, data["persons"], channel="api", ip=_ip(), lat=data.get("lat"),
+        lng=data.get("lng"), note=data.get("note"), plan_item=item)
     return SpotCheckOutSchema().dump(check), 200
 
 
@@ -75,8 +71,7 @@ def _target(officer, data):
 @officer_required
 def officer_spot_checks(officer):
     """The latest spot checks in my area, newest first."""
-    stmt = scope(SpotCheck, select(SpotCheck), officer).order_by(SpotCheck.id.desc()).limit(50)
-    return jsonify(SpotCheckOutSchema(many=True).dump(db.session.execute(stmt).scalars()))
+    return jsonify(SpotCheckOutSchema(many=True).dump(spot_checks.recent_checks(officer, limit=50)))
 
 
 @bp.get("/officer/spot-checks/<int:spot_check_id>")
@@ -104,16 +99,10 @@ def officer_create_plan(officer):
     data = PlanInSchema().load(json_body())
     if data.get("police_area_id") is not None:
         scoped_get(PoliceArea, data["police_area_id"], officer)
-    officers = list(db.session.execute(select(Officer).where(
-        Officer.id.in_(set(data["officer_ids"])))).scalars())
-    if len(officers) != len(set(data["officer_ids"])):
-        raise RuleError("officer_ids", "只能指派本所在岗民警")
-    officers.sort(key=lambda o: o.id)
-    plan = spot_checks.create_plan(officer, size=data["size"], officers=officers,
-                                   police_area_id=data.get("police_area_id"),
-                                   seed=data.get("seed"), note=data.get("note"))
-    audit.record(officer, "spot_check.plan", "spot_check_plan", plan.id, ip=_ip(),
-                 detail={"seed": plan.seed, "size": plan.sample_size, "channel": "api"})
+    officers = spot_checks.officers_by_ids(data["officer_ids"])
+    plan = spot_checks.create_plan_audited(
+        officer, channel="api", ip=_ip(), size=data["size"], officers=officers,
+        police_area_id=data.get("police_area_id"), seed=data.get("seed"), note=data.get("note"))
     return PlanOutSchema().dump(plan), 200
 
 
@@ -124,28 +113,15 @@ def officer_create_plan(officer):
 def officer_field_collection(officer):
     """Register a house and/or its residents on site for a landlord who cannot, with the
     landlord's signature drawn on the screen; validated like a WeChat declaration."""
-    import base64
-    import binascii
-
-    from app.storage import evidence_dir
-    from app.schemas.spot_checks import FieldCollectionInSchema, FieldCollectionOutSchema
-    from app.services.police import field_collection
-
     data = FieldCollectionInSchema().load(json_body())
-    address = db.session.execute(scope(Address, select(Address).where(
-        Address.qr_token == data["qr_token"].strip()), officer)).scalar_one_or_none()
+    address = field_collection.scoped_address(officer, data["qr_token"])
     if address is None:
         abort(404)
-    try:
-        signature = base64.b64decode(data["signature_png_base64"], validate=True)
-    except (binascii.Error, ValueError):
-        raise RuleError("signature_png_base64", "签名编码不正确（应为 base64）") from None
-    result = field_collection.collect(
-        officer, address, signer_name=data["signer_name"], signature=signature,
-        evidence_dir=evidence_dir(), owner=data.get("owner"),
-        rental_type=data.get("rental_type"), rooms=data.get("rooms"),
+    signature = police_tasks.decode_base64(
+        data["signature_png_base64"], "signature_png_base64", "签名编码不正确（应为 base64）")
+    result = field_collection.collect_recorded(
+        officer, address, ip=_ip(), detail={"gps": data.get("lat") is not None, "channel": "api"},
+        signer_name=data["signer_name"], signature=signature, evidence_dir=evidence_dir(),
+        owner=data.get("owner"), rental_type=data.get("rental_type"), rooms=data.get("rooms"),
         tenants=data.get("tenants") or [], lat=data.get("lat"), lng=data.get("lng"))
-    audit.record(officer, "field.collect", "house", result.house.id, ip=_ip(),
-                 detail={"declarations": [d.id for d in result.declarations],
-                         "gps": data.get("lat") is not None, "channel": "api"})
     return FieldCollectionOutSchema().dump(result), 200

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from sqlalchemy import select
 
 from app.api import bp
 from app.api.auth import SUBMISSION_LIMIT, api_user, idempotent, ip, submitter_key
 from app.extensions import SUBMISSION_SCOPE, db, limiter
-from app.models import Declaration, Employment, House, OwnershipClaim, Residence
+from app.models import Declaration, OwnershipClaim
 from app.schemas.claims import AgentInSchema, ClaimOutSchema
 from app.schemas.declarations import (
     AddressMatchOutSchema,
@@ -26,6 +25,9 @@ from app.schemas.declarations import (
     ResidenceOutSchema,
     SelfDeclarationSchema,
     VacancySchema,
+    employer_fields,
+    house_fields,
+    typed_address_fields,
 )
 from app.services.declarations import claims, corrections
 from app.services.registry import typed_address
@@ -110,9 +112,7 @@ def register_house(key):
     found = ownership.address_by_token(data["qr_token"], field="qr_token")
     result = rentals.register_house(
         declare.Submitter("landlord", user.id, channel="miniapp", ip=ip()), found,
-        owner=data["owner"], agent=data.get("agent"), rental_type=data["rental_type"],
-        rooms=data["rooms"], area_m2=data.get("area_m2"), monthly_rent=data.get("monthly_rent"),
-        is_rental=data["is_rental"], idempotency_key=key)
+        **house_fields(data), idempotency_key=key)
     return _registered(result)
 
 
@@ -157,7 +157,7 @@ def move_in(key, house_id: int):
     house = ownership.my_house(user, house_id)
     data = MoveInSchema().load(_json())
     declaration = rentals.declare_move_in(declare.Submitter("landlord", user.id, channel="miniapp"),
-                                      house, data["tenants"], idempotency_key=key)
+                                          house, data["tenants"], idempotency_key=key)
     return _created(declaration)
 
 
@@ -170,8 +170,8 @@ def move_out(key, house_id: int):
     house = ownership.my_house(user, house_id)
     data = MoveOutSchema().load(_json())
     declaration = rentals.declare_move_out(declare.Submitter("landlord", user.id, channel="miniapp"),
-                                       house, data["residence_ids"], data["end_date"],
-                                       idempotency_key=key)
+                                           house, data["residence_ids"], data["end_date"],
+                                           idempotency_key=key)
     return _created(declaration)
 
 
@@ -193,7 +193,7 @@ def set_agent(house_id: int):
     house = ownership.owned_house(user, house_id)
     data = AgentInSchema().load(_json())
     rentals.set_agent(declare.Submitter("landlord", user.id, channel="miniapp", ip=ip()), house,
-                  data["agent"])
+                      data["agent"])
     db.session.commit()
     return jsonify(HouseOutSchema().dump(house))
 
@@ -233,10 +233,7 @@ def confirm_unchanged(house_id: int):
 @bp.get("/declarations")
 def my_declarations():
     """Every declaration I submitted, newest first, with status and (public) reasons."""
-    user = api_user()
-    rows = db.session.execute(
-        select(Declaration).where(Declaration.submitter_wechat_user_id == user.id)
-        .order_by(Declaration.id.desc()).limit(200)).scalars().all()
+    rows = ownership.my_declarations(api_user(), limit=200)
     return jsonify(DeclarationOutSchema(many=True).dump(rows))
 
 
@@ -255,11 +252,7 @@ def correct(key, declaration_id: int):
     the facts of a rejected or flagged house, employer, hire, move-out or leave."""
     user = api_user()
     original = ownership.my_declaration(user, declaration_id)
-    data = CorrectionSchema().load(_json())
-    token = data.pop("dormitory_qr_token", None)
-    if token:
-        data["dormitory_address_id"] = ownership.address_by_token(
-            token, field="dormitory_qr_token").id
+    data = typed_address.correction_dormitory(CorrectionSchema().load(_json()))
     declaration = corrections.correct(
         declare.Submitter(original.submitter_role, user.id, channel="miniapp"), original, data,
         idempotency_key=key)
@@ -276,9 +269,7 @@ def self_declare(key):
     submitter = declare.Submitter("tenant", user.id, channel="miniapp")
     if not data.get("qr_token"):  # no plate: a typed (or picked) address in a community
         return _created(typed_address.declare_self_typed(
-            submitter, data["me"], community_id=data.get("community_id"),
-            address_text=data.get("address_text"), address_id=data.get("address_id"),
-            idempotency_key=key))
+            submitter, data["me"], **typed_address_fields(data), idempotency_key=key))
     house = ownership.house_at_token(data["qr_token"])
     declaration = self_service.declare_self(submitter, house, data["me"], idempotency_key=key)
     return _created(declaration)
@@ -298,16 +289,8 @@ def confirm(code: str):
 @bp.get("/me/registrations")
 def my_registrations():
     """A tenant's own registrations, with the date a 居住证 can be applied for."""
-    user = api_user()
-    rows = db.session.execute(
-        select(Residence).where(Residence.person_id == user.person_id)
-        .order_by(Residence.start_date.desc())).scalars().all() if user.person_id else []
-    out = []
-    for residence in rows:
-        item = ResidenceOutSchema().dump(residence)
-        item["address"] = db.session.get(House, residence.house_id).address.full_text
-        out.append(item)
-    return jsonify(out)
+    return jsonify([{**ResidenceOutSchema().dump(item["residence"]), "address": item["address"]}
+                    for item in ownership.my_registrations(api_user())])
 
 
 @bp.post("/employers")
@@ -320,9 +303,8 @@ def register_employer(key):
     data = EmployerInSchema().load(_json())
     found = ownership.address_by_token(data["qr_token"], field="qr_token")
     result = employers.register_employer(
-        declare.Submitter("employer", user.id, channel="miniapp", ip=ip()), name=data["name"],
-        uscc=data["uscc"], address=found, contact_name=data["contact_name"],
-        contact_phone=data["contact_phone"], idempotency_key=key)
+        declare.Submitter("employer", user.id, channel="miniapp", ip=ip()), address=found,
+        **employer_fields(data), idempotency_key=key)
     return _registered(result)
 
 
@@ -336,8 +318,7 @@ def claim_detail(claim_id: int):
 def employer_detail(employer_id: int):
     """My employer and its current workers."""
     employer = ownership.my_employer(api_user(), employer_id)
-    workers = db.session.execute(select(Employment).where(
-        Employment.employer_id == employer.id, Employment.active_slot.is_not(None))).scalars()
+    workers = ownership.current_workers(employer)
     return jsonify({"id": employer.id, "name": employer.name, "uscc": employer.uscc,
                     "workers": [{"employment_id": e.id, "name": e.shown_name,
                                  "document_masked": e.person.document_masked,
@@ -352,16 +333,9 @@ def hire(key, employer_id: int):
     """Declare workers hired, with their dormitory door plates."""
     user = api_user()
     employer = ownership.my_employer(user, employer_id)
-    data = HireSchema().load(_json())
-    for i, worker in enumerate(data["workers"]):
-        token = worker.pop("dormitory_qr_token", None)
-        if token:
-            worker["dormitory_address_id"] = ownership.address_by_token(
-                token, field=f"workers.{i}.dormitory_qr_token").id
-        else:
-            typed_address.dormitory(worker, i)
+    workers = typed_address.hire_dormitories(HireSchema().load(_json())["workers"])
     declaration = employers.declare_hire(declare.Submitter("employer", user.id, channel="miniapp"),
-                                   employer, data["workers"], idempotency_key=key)
+                                         employer, workers, idempotency_key=key)
     return _created(declaration)
 
 
@@ -374,8 +348,8 @@ def leave(key, employer_id: int):
     employer = ownership.my_employer(user, employer_id)
     data = LeaveSchema().load(_json())
     declaration = employers.declare_leave(declare.Submitter("employer", user.id, channel="miniapp"),
-                                    employer, data["employment_ids"], data["end_date"],
-                                    idempotency_key=key)
+                                          employer, data["employment_ids"], data["end_date"],
+                                          idempotency_key=key)
     return _created(declaration)
 
 

@@ -12,10 +12,10 @@ from flask_login import UserMixin, current_user, login_required, login_user, log
 from app.console import bp
 from app.console.forms import LoginForm, LogoutForm, PasswordChangeForm
 from app.extensions import SIGNIN_LIMIT, SIGNIN_SCOPE, db, limiter, login_manager
-from app.models import Officer, utcnow
+from app.models import Officer
 from app.redis_conn import get_redis
 from app.services.accounts import audit, officers
-from app.services.accounts.officers import hash_password, verify_password
+from app.services.errors import RuleError
 from app.urls import same_site_path
 
 IDLE_TIMEOUT_MINUTES = 8 * 60
@@ -97,14 +97,15 @@ def enforce_idle_timeout():
 
 
 def authenticate(username: str, password: str) -> tuple[Officer | None, str | None]:
-    """Check the credentials under the shared back-off rule (app/services/accounts/officers.py)."""
+    """Check the credentials under the shared back-off rule (app/services/accounts/officers.py);
+    a sign-in is audited."""
     try:
         redis = get_redis()
         redis.ping()
     except Exception:  # noqa: BLE001 - Redis down: sign-in still works, only without back-off
         current_app.logger.warning("sign-in back-off unavailable (Redis)")
         redis = None
-    return officers.authenticate(redis, username, password, client_ip())
+    return officers.sign_in(redis, username, password, client_ip())
 
 
 def _safe_next(target: str | None) -> str:
@@ -121,23 +122,23 @@ def login():
     """Sign-in page: username and password, waits that grow after 5 failures."""
     if current_user.is_authenticated:
         return redirect(url_for("console.index"))
-    form = LoginForm()
-    error = None
+    form, error = LoginForm(), None
     if form.validate_on_submit():
         officer, error = authenticate(form.username.data.strip(), form.password.data)
+        db.session.commit()  # the sign-in's audit row, or the failure count when it failed
         if officer is not None:
-            audit.record(officer, "officer.login", "officer", officer.id, ip=client_ip())
-            db.session.commit()
-            session.clear()  # a fresh session on sign-in: nothing carried over from before
-            login_user(ConsoleUser(officer))
-            session.permanent = True
-            session["console_seen"] = int(time.time())
-            return redirect(_safe_next(request.args.get("next")))
-        db.session.commit()  # keep the failure count even though sign-in failed
+            return _signed_in(officer)
     elif request.method == "POST":
         error = "请输入用户名和密码"
-    status = 200 if error is None else 401
-    return render_template("console/login.html", form=form, error=error), status
+    return render_template("console/login.html", form=form, error=error), 200 if error is None else 401
+
+
+def _signed_in(officer: Officer):
+    session.clear()  # a fresh session on sign-in: nothing carried over from before
+    login_user(ConsoleUser(officer))
+    session.permanent = True
+    session["console_seen"] = int(time.time())
+    return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
@@ -160,19 +161,13 @@ def logout():
 @login_required
 def change_password():
     """Change one's own password; every other session of this account ends."""
-    form = PasswordChangeForm()
-    officer = current_officer()
+    form, officer = PasswordChangeForm(), current_officer()
     if form.validate_on_submit():
-        if not verify_password(officer.password_hash, form.current.data):
-            form.current.errors.append("当前密码不正确")
-        elif form.new.data == form.current.data:
-            form.new.errors.append("新密码不能与当前密码相同")
+        try:
+            officers.change_own_password(officer, form.current.data, form.new.data, ip=client_ip())
+        except RuleError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
         else:
-            officer.password_hash = hash_password(form.new.data)
-            officer.password_changed_at = utcnow()
-            officers.end_sessions(officer)
-            audit.record(officer, "officer.password_change", "officer", officer.id,
-                         ip=client_ip())
             db.session.commit()
             login_user(ConsoleUser(officer))  # re-issue this session under the new stamp
             flash("密码已修改", "success")

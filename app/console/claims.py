@@ -7,36 +7,23 @@ from sqlalchemy import select
 
 from app.console import bp
 from app.console.auth import client_ip, current_officer
-from app.console.forms import ClaimDecisionForm
+from app.console.forms import ClaimDecisionForm, page_number
 from app.extensions import db
 from app.models import Address, Employer, House, OwnershipClaim, WeChatUser
 from app.models.claim import CLAIM_STATUS_LABELS, CLAIM_SUBJECT_LABELS
 from app.services.declarations import claims
 from app.services.accounts import scoping
 
-PER_PAGE = 50
-
-
 @bp.get("/claims")
 @login_required
 def claims_list():
     """Ownership claims in the officer's area, pending first by default."""
-    officer = current_officer()
-    status = request.args.get("status", "pending")
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100000 else 1
-    stmt = select(OwnershipClaim)
-    if status in CLAIM_STATUS_LABELS:
-        stmt = stmt.where(OwnershipClaim.status == status)
-    if request.args.get("house_id", "").isdigit():
-        stmt = stmt.where(OwnershipClaim.subject_type == "house",
-                          OwnershipClaim.subject_id == int(request.args["house_id"]))
-    rows = db.session.execute(scoping.scope_claims(stmt, officer).order_by(
-        OwnershipClaim.created_at, OwnershipClaim.id)
-        .limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).scalars().all()
-    return render_template("console/claims.html", rows=rows[:PER_PAGE], status=status,
-                           page=page, has_next=len(rows) > PER_PAGE,
-                           subjects={c.id: _subject_text(c) for c in rows[:PER_PAGE]},
+    status, page = request.args.get("status", "pending"), page_number(request.args)
+    house_id = request.args.get("house_id", "")
+    rows, has_next = claims.claims_page(current_officer(), status=status, page=page,
+                                        house_id=int(house_id) if house_id.isdigit() else None)
+    return render_template("console/claims.html", rows=rows, status=status, page=page,
+                           has_next=has_next, subjects={c.id: _subject_text(c) for c in rows},
                            STATUS=CLAIM_STATUS_LABELS, SUBJECTS=CLAIM_SUBJECT_LABELS)
 
 

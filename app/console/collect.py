@@ -3,45 +3,39 @@ landlord who cannot, with the landlord's signature drawn on the screen (signatur
 carries an idempotency key made when it is opened, like the spot-check form."""
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 import secrets
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import select
 
-from app.console import bp
+from app.console import bp, idempotent
 from app.console.auth import client_ip, current_officer
-from app.console.spot import CsrfForm, _coord
+from app.console.idempotent import CsrfForm
+from app.console.spot import _coord
 from app.extensions import db
-from app.models import Address, House
+from app.models import Address
 from app.models.house import RENTAL_TYPE_LABELS
 from app.identity import DOCUMENT_TYPE_LABELS
-from app.services.accounts import audit
-from app.services.declarations import idempotency
+from app.services.declarations import ownership
 from app.services.errors import RuleError
 from app.services.police import field_collection
-from app.services.accounts.scoping import scope
+from app.services.police import tasks as task_service
+from app.storage import evidence_dir
 
 ROWS = 3
-_KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
 _DATA_URL = "data:image/png;base64,"
 
 
 def _address(officer, token: str) -> Address:
-    token = (token or "").strip()
-    found = db.session.execute(scope(Address, select(Address).where(
-        Address.qr_token == token), officer)).scalar_one_or_none() if token else None
+    found = field_collection.scoped_address(officer, token)
     if found is None:
         abort(404)
     return found
 
 
 def _render(address, error=None, status=200, values=None):
-    house = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
+    house = ownership.house_at_address(address)
     return render_template(
         "console/field_collect.html", address=address, house=house, form=CsrfForm(),
         error=error, rows=ROWS, values=values or {}, doc_types=DOCUMENT_TYPE_LABELS,
@@ -79,54 +73,46 @@ def _tenants(form) -> list[dict]:
     return out
 
 
+def _owner(form) -> dict | None:
+    if not (form.get("o_name", "").strip() or form.get("o_document_number", "").strip()):
+        return None
+    return {"name": form.get("o_name", "").strip()[:64],
+            "document_type": form.get("o_document_type") or "resident_id",
+            "document_number": form.get("o_document_number", "").strip()[:32],
+            "phone": form.get("o_phone", "").strip()[:20] or None}
+
+
+def _collected(form) -> dict:
+    """The collection form as field_collection.collect's keywords."""
+    signature_text = form.get("signature_png", "")
+    if not signature_text.startswith(_DATA_URL):
+        raise RuleError("signature", "请让房东在屏幕上签名")
+    rooms = form.get("rooms", "")
+    return {"signer_name": form.get("signer_name", "").strip()[:64],
+            "signature": task_service.decode_base64(
+                signature_text[len(_DATA_URL):], "signature", "签名图片不正确，请重新签名"),
+            "evidence_dir": evidence_dir(), "owner": _owner(form),
+            "rental_type": form.get("rental_type") or None,
+            "rooms": int(rooms) if rooms.isdigit() and len(rooms) < 4 else None,
+            "tenants": _tenants(form), "lat": _coord(form.get("lat")),
+            "lng": _coord(form.get("lng"))}
+
+
 @bp.post("/field-collect")
 @login_required
 def field_collect():
     """Save a field collection (a resend with the same key lands once)."""
-    from app.storage import evidence_dir
-
-    officer = current_officer()
-    form = request.form
+    officer, form = current_officer(), request.form
     address = _address(officer, form.get("qr_token", ""))
-    key = form.get("idempotency_key", "")
-    if not CsrfForm().validate_on_submit():
-        return _render(address, "页面已过期，请刷新后重新填写", 400, form)
-    if not _KEY_RE.match(key):
-        return _render(address, "表单缺少提交编号，请刷新后重新填写", 400, form)
-    body = {k: form.getlist(k) for k in sorted(form.keys()) if k != "csrf_token"}
-    print_ = idempotency.fingerprint("POST", request.path, body)
+    if problem := idempotent.form_problem(form):
+        return _render(address, problem, 400, form)
     try:
-        stored = idempotency.stored_answer(officer.id, key, print_)
-        if stored is not None:
-            return redirect(stored.body["location"])
-        signature_text = form.get("signature_png", "")
-        if not signature_text.startswith(_DATA_URL):
-            raise RuleError("signature", "请让房东在屏幕上签名")
-        try:
-            signature = base64.b64decode(signature_text[len(_DATA_URL):], validate=True)
-        except (binascii.Error, ValueError):
-            raise RuleError("signature", "签名图片不正确，请重新签名") from None
-        owner = None
-        if form.get("o_name", "").strip() or form.get("o_document_number", "").strip():
-            owner = {"name": form.get("o_name", "").strip()[:64],
-                     "document_type": form.get("o_document_type") or "resident_id",
-                     "document_number": form.get("o_document_number", "").strip()[:32],
-                     "phone": form.get("o_phone", "").strip()[:20] or None}
-        rooms = form.get("rooms", "")
-        result = field_collection.collect(
-            officer, address, signer_name=form.get("signer_name", "").strip()[:64],
-            signature=signature, evidence_dir=evidence_dir(), owner=owner,
-            rental_type=form.get("rental_type") or None,
-            rooms=int(rooms) if rooms.isdigit() and len(rooms) < 4 else None,
-            tenants=_tenants(form), lat=_coord(form.get("lat")), lng=_coord(form.get("lng")))
+        if location := idempotent.stored_location(officer, form):
+            return redirect(location)
+        result = field_collection.collect_recorded(
+            officer, address, ip=client_ip(), detail={"channel": "console"}, **_collected(form))
     except RuleError as exc:
         db.session.rollback()
         return _render(address, exc.message, 400, form)
-    location = url_for("console.house", house_id=result.house.id)
-    idempotency.store_answer(officer.id, key, print_, 303, {"location": location})
-    audit.record(officer, "field.collect", "house", result.house.id, ip=client_ip(),
-                 detail={"declarations": [d.id for d in result.declarations],
-                         "channel": "console"})
-    db.session.commit()
-    flash(f"已现场采集 {len(result.declarations)} 份申报，待系统核验", "success")
-    return redirect(location, 303)
+    return idempotent.answered(officer, form, url_for("console.house", house_id=result.house.id),
+                               f"已现场采集 {len(result.declarations)} 份申报，待系统核验")

@@ -2,13 +2,13 @@
 item by item on a phone, the 五见/四知 templates, and the alerts to handle (预警处置)."""
 from __future__ import annotations
 
+
 from flask import (
     abort, flash, redirect, render_template, request, send_file, url_for,
 )
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -16,10 +16,10 @@ from app.console import bp
 from app.console.auth import client_ip, current_officer, roles_required
 from app.console.forms import choices
 from app.extensions import db
-from app.models import Alert, ChecklistTemplate, ControlTask, Employer, House, Watch
+from app.models import Alert, ControlTask, Employer, House, Watch
 from app.identity import DOCUMENT_TYPE_LABELS
-from app.services.accounts import audit
-from app.services.police.checklist import active_templates, save_version
+from app.services.police import checklist
+from app.services.police.checklist import active_templates
 from app.services.errors import RuleError
 from app.services.police import alerts as alert_service
 from app.services.police import tasks as task_service
@@ -104,27 +104,28 @@ def watch_list():
 @roles_required(*ADMIN_ROLES)
 def watch_add():
     """列管 by hand (station admin and above): audited with the reason."""
-    officer = current_officer()
-    form = ListForm()
-    error = None
-    if form.validate_on_submit():
-        try:
-            entry, created = watch_service.list_person(
-                document_type=form.document_type.data, document_number=form.document_number.data,
-                name=form.name.data, category=form.category.data, source=form.source.data,
-                reason=form.reason.data, listed_on=form.listed_on.data)
-        except RuleError as exc:
-            db.session.rollback()
-            error = exc.message
-        else:
-            audit.record(officer, "watch.list", "watch", entry.id, reason=form.reason.data[:200],
-                         ip=client_ip(), detail={"category": entry.category,
-                                                 "tasks": len(created)})
-            db.session.commit()
-            flash(f"已列管；新生成管控任务 {len(created)} 个", "success")
-            return redirect(url_for("console.watch_list"))
-    else:
-        error = "；".join(e for errs in form.errors.values() for e in errs)
+    officer, form = current_officer(), ListForm()
+    if not form.validate_on_submit():
+        return _watch_refused(officer, form, _form_errors(form))
+    try:
+        _, created = watch_service.list_person_audited(
+            officer, ip=client_ip(), document_type=form.document_type.data,
+            document_number=form.document_number.data, name=form.name.data,
+            category=form.category.data, source=form.source.data, reason=form.reason.data,
+            listed_on=form.listed_on.data)
+    except RuleError as exc:
+        db.session.rollback()
+        return _watch_refused(officer, form, exc.message)
+    db.session.commit()
+    flash(f"已列管；新生成管控任务 {len(created)} 个", "success")
+    return redirect(url_for("console.watch_list"))
+
+
+def _form_errors(form) -> str:
+    return "；".join(e for errs in form.errors.values() for e in errs)
+
+
+def _watch_refused(officer, form, error: str):
     rows, has_next = watch_service.watches_for(officer, page=1)
     return render_template("console/watch_list.html", rows=rows, has_next=has_next, page=1,
                            status="live", form=form, import_form=WatchImportForm(),
@@ -143,15 +144,12 @@ def watch_delist(watch_id: int):
         flash("请填写撤管原因", "danger")
         return redirect(url_for("console.watch_list"))
     try:
-        cancelled = watch_service.delist(entry, form.reason.data)
+        watch_service.delist_audited(officer, entry, form.reason.data, ip=client_ip())
+        db.session.commit()
+        flash("已撤管", "success")
     except RuleError as exc:
         db.session.rollback()
         flash(exc.message, "warning")
-        return redirect(url_for("console.watch_list"))
-    audit.record(officer, "watch.delist", "watch", entry.id, reason=form.reason.data[:200],
-                 ip=client_ip(), detail={"tasks_cancelled": cancelled})
-    db.session.commit()
-    flash("已撤管", "success")
     return redirect(url_for("console.watch_list"))
 
 
@@ -159,21 +157,16 @@ def watch_delist(watch_id: int):
 @roles_required(*ADMIN_ROLES)
 def watch_import():
     """Upload a watch-list CSV/XLSX (docs/IMPORTS.md): bad rows by line, good ones imported."""
-    officer = current_officer()
     form = WatchImportForm()
     report = error = None
     if form.validate_on_submit():
-        upload = form.file.data
         try:
-            rows = watch_service.read_table(upload.filename or "", upload.read())
+            report = watch_service.import_file_audited(
+                current_officer(), form.file.data.filename or "", form.file.data.read(),
+                ip=client_ip())
+            db.session.commit()
         except RuleError as exc:
             error = exc.message
-        else:
-            report = watch_service.import_rows(rows)
-            audit.record(officer, "watch.import", "watch", None, ip=client_ip(),
-                         detail={"imported": report.imported, "delisted": report.delisted,
-                                 "unchanged": report.unchanged, "errors": len(report.errors)})
-            db.session.commit()
     elif request.method == "POST":
         error = "请选择文件"
     return render_template("console/watch_import.html", form=form, report=report,
@@ -224,25 +217,25 @@ def complete_item(task_id: int, key: str):
     task = scoped_get(ControlTask, task_id, officer, for_update=True)
     form = ItemForm()
     if not form.validate_on_submit():
-        return _render_task(task, form, "；".join(e for v in form.errors.values() for e in v),
-                            400)
+        return _render_task(task, form, _form_errors(form), 400)
     try:
-        photo = None
-        if form.photo.data and getattr(form.photo.data, "filename", ""):
-            photo = task_service.store_photo(evidence_dir(), form.photo.data.read())
-        item = task_service.complete_item(
-            task, key, officer, lat=form.lat.data or None, lng=form.lng.data or None,
-            no_gps_reason=form.no_gps_reason.data, note=form.note.data, photo=photo)
+        item = task_service.complete_item_audited(task, key, officer, via="console",
+                                                  ip=client_ip(), **_item_fields(form))
     except RuleError as exc:
         db.session.rollback()
-        task = scoped_get(ControlTask, task_id, officer)
-        return _render_task(task, form, exc.message, 400)
-    audit.record(officer, "control_task.item", "control_task", task.id, ip=client_ip(),
-                 detail={"item": item["key"], "gps": item["lat"] is not None,
-                         "channel": "console"})
+        return _render_task(scoped_get(ControlTask, task_id, officer), form, exc.message, 400)
     db.session.commit()
     flash(f"已完成：{item['label']}", "success")
     return redirect(url_for("console.task", task_id=task.id))
+
+
+def _item_fields(form: ItemForm) -> dict:
+    """The item form as complete_item's keywords; the photo, if any, kept as evidence first."""
+    photo = None
+    if form.photo.data and getattr(form.photo.data, "filename", ""):
+        photo = task_service.store_photo(evidence_dir(), form.photo.data.read())
+    return {"photo": photo, "lat": form.lat.data or None, "lng": form.lng.data or None,
+            "no_gps_reason": form.no_gps_reason.data, "note": form.note.data}
 
 
 @bp.get("/tasks/<int:task_id>/photos/<name>")
@@ -264,36 +257,33 @@ def task_photo(task_id: int, name: str):
 @roles_required(*BRANCH_ROLES)
 def checklists():
     """Edit the 五见/四知 templates (branch admin): saving adds a version; tasks keep theirs."""
-    officer = current_officer()
-    form = TemplateForm()
-    templates = active_templates()
-    error = None
+    form, templates, error = TemplateForm(), active_templates(), None
     if request.method == "POST" and form.validate_on_submit():
-        template = next((t for t in templates
-                         if str(t.id) == request.form.get("template_id")), None)
-        if template is None:
-            abort(404)
-        rows = [{"key": request.form.get(f"key_{i}", ""),
-                 "label": request.form.get(f"label_{i}", ""),
-                 "deadline_days": request.form.get(f"days_{i}", "")} for i in range(30)
-                if f"label_{i}" in request.form]
         try:
-            new = save_version(template, rows)
+            return _saved_template()
         except RuleError as exc:
             db.session.rollback()
             error = exc.message
-        else:
-            audit.record(officer, "checklist.edit", "checklist_template", new.id,
-                         ip=client_ip(), detail={"name": new.name, "version": new.version})
-            db.session.commit()
-            flash(f"已保存{new.name}第 {new.version} 版", "success")
-            return redirect(url_for("console.checklists"))
     else:
         db.session.commit()  # the shipped defaults, created on first view
-    history = db.session.execute(select(ChecklistTemplate).order_by(
-        ChecklistTemplate.name, ChecklistTemplate.version.desc())).scalars().all()
     return render_template("console/checklists.html", templates=templates, form=form,
-                           error=error, history=history), 400 if error else 200
+                           error=error, history=checklist.template_history()), 400 if error else 200
+
+
+def _saved_template():
+    new = checklist.save_version_audited(current_officer(), request.form.get("template_id"),
+                                         _template_rows(), ip=client_ip())
+    if new is None:
+        abort(404)
+    db.session.commit()
+    flash(f"已保存{new.name}第 {new.version} 版", "success")
+    return redirect(url_for("console.checklists"))
+
+
+def _template_rows() -> list[dict]:
+    return [{"key": request.form.get(f"key_{i}", ""), "label": request.form.get(f"label_{i}", ""),
+             "deadline_days": request.form.get(f"days_{i}", "")} for i in range(30)
+            if f"label_{i}" in request.form]
 
 
 # -- alerts --------------------------------------------------------------------------------------
@@ -338,13 +328,12 @@ def close_alert(alert_id: int):
     if not form.validate_on_submit():
         return _render_alert(alert, form, 400)
     try:
-        alert_service.close_alert(alert, officer, form.outcome.data, form.note.data)
+        alert_service.close_alert_audited(alert, officer, form.outcome.data, form.note.data,
+                                          ip=client_ip())
     except RuleError as exc:
         db.session.rollback()
         flash(exc.message, "warning")
         return redirect(url_for("console.alert", alert_id=alert_id))
-    audit.record(officer, "alert.close", "alert", alert.id, reason=form.note.data[:200],
-                 ip=client_ip(), detail={"kind": alert.kind, "outcome": form.outcome.data})
     db.session.commit()
     flash("已处置", "success")
     return redirect(url_for("console.alerts"))

@@ -151,3 +151,9 @@ class ClaimDecisionForm(FlaskForm):
                                                     ("refuse", "不予通过")]))
     reason = TextAreaField("原因（不予通过时必填，申请人可见）", validators=[Length(max=500)])
     submit = SubmitField("提交核实结果")
+
+
+def page_number(args) -> int:
+    """The ?page= of a paged console list: a positive number, else the first page."""
+    page = args.get("page", "1")
+    return int(page) if page.isdigit() and 0 < int(page) < 100000 else 1

@@ -61,23 +61,26 @@ def _top_area(officer):
 @roles_required(*scoping.ADMIN_ROLES)
 def kpi_dashboard():
     """The colour table for a period and level, trends, 约谈 and focus areas."""
-    officer = current_officer()
-    period = _period_arg()
+    officer, period = current_officer(), _period_arg()
     level = request.args.get("level") or _default_level(officer)
     table = kc.colour_table(period, level, officer, plate_levels=_plate_levels())
-    top_level, top_id = _top_area(officer)
-    series = charts.trend(period.trail(TREND_PERIODS), top_level, top_id,
-                          plate_levels=_plate_levels())
-    svgs = {k: Markup(charts.trend_svg(f"{kpi_counts.KPI_LABELS[k]}（近{TREND_PERIODS}期）", series[k],
-                                       kpi_counts.TARGETS[k])) for k in kpi_counts.KPIS}
     breakdown = (kc.colour_table(period, "station", officer, with_previous=False,
                                  plate_levels=_plate_levels())
                  if level != "station" else None)
     return render_template("console/kpis.html", table=table, period=period, level=level,
-                           svgs=svgs, breakdown=breakdown, KPIS=kpi_counts.KPIS,
+                           svgs=_trend_svgs(officer, period), breakdown=breakdown, KPIS=kpi_counts.KPIS,
                            KPI_LABELS=kpi_counts.KPI_LABELS, LEVEL_LABELS=kpi_counts.LEVEL_LABELS,
                            levels=[lv for lv in kpi_counts.LEVELS if lv != "branch"
                                    or officer.role in scoping.BRANCH_ROLES])
+
+
+def _trend_svgs(officer, period) -> dict:
+    """One trend chart per KPI over the last periods, for the officer's whole area."""
+    top_level, top_id = _top_area(officer)
+    series = charts.trend(period.trail(TREND_PERIODS), top_level, top_id,
+                          plate_levels=_plate_levels())
+    return {k: Markup(charts.trend_svg(f"{kpi_counts.KPI_LABELS[k]}（近{TREND_PERIODS}期）", series[k],
+                                       kpi_counts.TARGETS[k])) for k in kpi_counts.KPIS}
 
 
 @bp.get("/kpis.json")
@@ -93,16 +96,8 @@ def kpi_json():
 @roles_required(*scoping.ADMIN_ROLES)
 def kpi_records():
     """The records behind one KPI's misses in one area, 50 a page (keyset)."""
-    officer = current_officer()
-    kpi = request.args.get("kpi", "")
-    if kpi not in kpi_counts.KPIS:
-        abort(404)
-    level = request.args.get("level", "station")
-    if level not in kpi_counts.LEVELS:
-        abort(404)
-    after = request.args.get("after", "")
-    after = int(after) if after.isdigit() and len(after) < 12 else None
-    period = _period_arg()
+    officer, period = current_officer(), _period_arg()
+    kpi, level, after = _records_args()
     page = drill_down(kpi, period, level, request.args.get("area"), officer, after=after,
                       plate_levels=_plate_levels())
     area = next((a for a in kc.scoped_areas(level, officer) if str(a[0]) == request.args.get("area")),
@@ -110,6 +105,15 @@ def kpi_records():
     return render_template("console/kpi_records.html", page=page, kpi=kpi, period=period,
                            level=level, area=area, KPI_LABELS=kpi_counts.KPI_LABELS,
                            LEVEL_LABELS=kpi_counts.LEVEL_LABELS, MISS_LABELS=MISS_LABELS)
+
+
+def _records_args() -> tuple[str, str, int | None]:
+    """The KPI, area level and keyset position asked for; 404 for a KPI or level not known."""
+    kpi, level = request.args.get("kpi", ""), request.args.get("level", "station")
+    if kpi not in kpi_counts.KPIS or level not in kpi_counts.LEVELS:
+        abort(404)
+    after = request.args.get("after", "")
+    return kpi, level, int(after) if after.isdigit() and len(after) < 12 else None
 
 
 @bp.route("/kpis/thresholds", methods=["GET", "POST"])

@@ -29,7 +29,6 @@ from app.services.police import penalties
 DECLARED_BY_LABELS = {"landlord": "房东", "tenant": "租客本人", "employer": "用工单位",
                       "officer": "民警", "import": "批量导入"}
 RESIDENCE_STATUS_LABELS = {"pending": "待确认", "active": "在住", "ended": "已离开"}
-REVEAL_FIELDS = {"document": "证件号码", "phone": "手机号码"}
 # A search is kept server-side under an opaque id, so the query (an ID number, a phone, a name)
 # never travels in a URL, a Referer or an access log, and the result page can still be reloaded.
 # It is kept encrypted with the field keys: Redis holds no identifying value in clear either.
@@ -152,7 +151,7 @@ def _render_person(person: Person, revealed: dict | None = None, status: int = 2
     return render_template("console/person.html", person=person, timeline=timeline,
                            receipts=receipts, revealed=revealed or {},
                            reveal_form=reveal_form or RevealForm(),
-                           reveal_fields=REVEAL_FIELDS, history=people.history_of(person),
+                           reveal_fields=people.REVEAL_FIELDS, history=people.history_of(person),
                            change_labels=CHANGE_FIELD_LABELS,
                            linked_users=linking.linked_users(person),
                            link_form=link_form or LinkWeChatForm(), link_error=link_error,
@@ -176,18 +175,10 @@ def reveal_person(person_id: int):
     form = RevealForm()
     if not form.validate_on_submit():
         return _render_person(p, status=400, reveal_form=form)
-    field = form.field.data
-    if field not in REVEAL_FIELDS or (field == "phone" and not p.phone_enc):
+    revealed = people.reveal(officer, p, form.field.data, form.reason.data, ip=client_ip())
+    if revealed is None:
         abort(404)
-    # The masked digits of an ID are its birth date: revealing one reveals the other.
-    shown = ["document_number", "birth_date"] if field == "document" else ["phone"]
-    audit.record(officer, f"person.reveal_{field}", "person", p.id, reason=form.reason.data,
-                 ip=client_ip(), detail={"shown": shown})
     db.session.commit()
-    value = crypto.decrypt(p.document_number_enc if field == "document" else p.phone_enc)
-    revealed = {field: value}
-    if field == "document":
-        revealed["birth_date"] = p.birth_date
     return _render_person(p, revealed=revealed)
 
 

@@ -3,31 +3,22 @@ on site, see at once who was registered; station admins draw seeded plans. Each 
 idempotency key made when it is opened, so a resend (field.js offline queue) lands once."""
 from __future__ import annotations
 
-import re
 import secrets
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from flask_wtf import FlaskForm
-from sqlalchemy import select
 
-from app.console import bp
+from app.console import bp, idempotent
 from app.console.auth import client_ip, current_officer, roles_required
+from app.console.idempotent import CsrfForm
 from app.extensions import db
-from app.models import House, Officer, PoliceArea, SpotCheck, SpotCheckPlanItem
+from app.models import House, SpotCheck, SpotCheckPlanItem
 from app.identity import DOCUMENT_TYPE_LABELS
-from app.services.accounts import audit
-from app.services.declarations import idempotency
 from app.services.errors import RuleError
 from app.services.police import spot_checks
-from app.services.accounts.scoping import scope, scoped_get, scoped_ids
+from app.services.accounts.scoping import scoped_get, scoped_ids
 
 ROWS = 5
-_KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
-
-
-class CsrfForm(FlaskForm):
-    pass
 
 
 def _house_for(officer, token: str) -> House | None:
@@ -48,10 +39,8 @@ def spot_checks_home():
         if house is not None:
             return redirect(url_for("console.spot_check_new", house_id=house.id))
         flash("未找到该门牌码对应的房屋，或不在您的辖区", "danger")
-    items = spot_checks.plan_items_for(officer)
-    recent = db.session.execute(scope(SpotCheck, select(SpotCheck), officer)
-                                .order_by(SpotCheck.id.desc()).limit(20)).scalars().all()
-    return render_template("console/spot_checks.html", items=items, recent=recent)
+    return render_template("console/spot_checks.html", items=spot_checks.plan_items_for(officer),
+                           recent=spot_checks.recent_checks(officer, limit=20))
 
 
 def _render_new(house, item=None, error=None, status=200, values=None):
@@ -104,44 +93,37 @@ def _coord(value):
     return number if -180 <= number <= 180 else None
 
 
+def _posted_target(officer, form) -> tuple[House, SpotCheckPlanItem | None]:
+    item = _my_item(officer, form["item_id"]) if form.get("item_id") else None
+    house = (db.session.get(House, item.house_id) if item is not None
+             else scoped_get(House, form.get("house_id"), officer))
+    return house, item
+
+
+def _found(form) -> dict:
+    """The phone form as record_spot_check's persons and details."""
+    return {"found": _found_rows(form), "lat": _coord(form.get("lat")),
+            "lng": _coord(form.get("lng")),
+            "note": (form.get("note") or "").strip()[:500] or None}
+
+
 @bp.post("/spot-checks")
 @login_required
 def spot_check_record():
     """Record a spot check from the phone form (a resend with the same key lands once)."""
-    officer = current_officer()
-    form = request.form
-    item = _my_item(officer, form["item_id"]) if form.get("item_id") else None
-    house = (db.session.get(House, item.house_id) if item is not None
-             else scoped_get(House, form.get("house_id"), officer))
-    key = form.get("idempotency_key", "")
-    if not CsrfForm().validate_on_submit():
-        return _render_new(house, item, "页面已过期，请刷新后重新填写", 400, form)
-    if not _KEY_RE.match(key):
-        return _render_new(house, item, "表单缺少提交编号，请刷新后重新填写", 400, form)
-    body = {k: form.getlist(k) for k in sorted(form.keys()) if k != "csrf_token"}
-    print_ = idempotency.fingerprint("POST", request.path, body)
+    officer, form = current_officer(), request.form
+    house, item = _posted_target(officer, form)
+    if problem := idempotent.form_problem(form):
+        return _render_new(house, item, problem, 400, form)
     try:
-        stored = idempotency.stored_answer(officer.id, key, print_)
-    except RuleError as exc:
-        return _render_new(house, item, exc.message, 400, form)
-    if stored is not None:
-        return redirect(stored.body["location"])
-    try:
-        check = spot_checks.record_spot_check(
-            officer, house, _found_rows(form), lat=_coord(form.get("lat")),
-            lng=_coord(form.get("lng")), note=(form.get("note") or "").strip()[:500] or None,
-            plan_item=item)
+        if location := idempotent.stored_location(officer, form):
+            return redirect(location)
+        check = spot_checks.record_audited(officer, house, channel="console", ip=client_ip(),
+                                           plan_item=item, **_found(form))
     except RuleError as exc:
         db.session.rollback()
-        return _render_new(house, item, exc.message, 409 if exc.field == "status" else 400,
-                           form)
-    location = url_for("console.spot_check", spot_check_id=check.id)
-    idempotency.store_answer(officer.id, key, print_, 303, {"location": location})
-    audit.record(officer, "spot_check.record", "spot_check", check.id, ip=client_ip(),
-                 detail={"house_id": house.id, "persons": len(check.persons),
-                         "gps": check.lat is not None, "channel": "console"})
-    db.session.commit()
-    return redirect(location, 303)
+        return _render_new(house, item, exc.message, 409 if exc.field == "status" else 400, form)
+    return idempotent.answered(officer, form, url_for("console.spot_check", spot_check_id=check.id))
 
 
 @bp.get("/spot-checks/<int:spot_check_id>")
@@ -158,33 +140,31 @@ def spot_check(spot_check_id: int):
 @roles_required("station_admin")
 def spot_check_plans():
     """Draw a plan: N random rental houses of the station or one police area, by seed."""
-    admin = current_officer()
-    form = CsrfForm()
-    areas = db.session.execute(scope(PoliceArea, select(PoliceArea), admin)).scalars().all()
-    officers = db.session.execute(select(Officer).where(
-        Officer.station_id == admin.station_id, Officer.role == "officer",
-        Officer.is_active.is_(True)).order_by(Officer.id)).scalars().all()
+    admin, form = current_officer(), CsrfForm()
+    areas, officers = spot_checks.plan_choices(admin)
     plan, error = None, None
     if request.method == "POST" and form.validate_on_submit():
-        chosen = [o for o in officers if str(o.id) in request.form.getlist("officer_ids")]
-        area = request.form.get("police_area_id") or None
-        seed = request.form.get("seed", "").strip()
         try:
-            if area is not None and area not in {str(a.id) for a in areas}:
-                raise RuleError("police_area_id", "请选择本所的警务区")
-            if seed and not seed.isdigit():
-                raise RuleError("seed", "随机种子应为非负整数")
-            size = request.form.get("size", "")
-            plan = spot_checks.create_plan(
-                admin, size=int(size) if size.isdigit() and len(size) < 5 else 0,
-                officers=chosen, police_area_id=int(area) if area else None,
-                seed=int(seed[:18]) if seed else None)
-            audit.record(admin, "spot_check.plan", "spot_check_plan", plan.id, ip=client_ip(),
-                         detail={"seed": plan.seed, "size": plan.sample_size,
-                                 "channel": "console"})
+            plan = spot_checks.create_plan_audited(admin, channel="console", ip=client_ip(),
+                                                   **_plan_form(areas, officers))
             db.session.commit()
         except RuleError as exc:
             db.session.rollback()
             error = exc.message
     return render_template("console/spot_check_plans.html", form=form, areas=areas,
                            officers=officers, plan=plan, error=error), 400 if error else 200
+
+
+def _plan_form(areas, officers) -> dict:
+    """The plan form as create_plan's keywords; RuleError for an area or seed that will not do."""
+    area = request.form.get("police_area_id") or None
+    seed = request.form.get("seed", "").strip()
+    if area is not None and area not in {str(a.id) for a in areas}:
+        raise RuleError("police_area_id", "请选择本所的警务区")
+    if seed and not seed.isdigit():
+        raise RuleError("seed", "随机种子应为非负整数")
+    size = request.form.get("size", "")
+    return {"size": int(size) if size.isdigit() and len(size) < 5 else 0,
+            "officers": [o for o in officers if str(o.id) in request.form.getlist("officer_ids")],
+            "police_area_id": int(area) if area else None,
+            "seed": int(seed[:18]) if seed else None}

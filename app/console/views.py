@@ -210,6 +210,12 @@ def decide(declaration_id: int):
     return redirect(url_for("console.declaration", declaration_id=d.id))
 
 
+def _refused(exc: Exception, back: str):
+    db.session.rollback()
+    flash(str(exc), "danger")
+    return redirect(back)
+
+
 @bp.post("/declarations/<int:declaration_id>/address")
 @login_required
 def choose_address(declaration_id: int):
@@ -219,19 +225,17 @@ def choose_address(declaration_id: int):
     form = ChooseAddressForm()
     if not form.validate_on_submit():
         abort(400)
-    address = scoping.scoped_get(Address, form.address_id.data, officer)
+    back = url_for("console.declaration", declaration_id=declaration_id)
     try:
-        review.choose_address(d, address, officer, ip=client_ip())
+        review.choose_address(d, scoping.scoped_get(Address, form.address_id.data, officer),
+                              officer, ip=client_ip())
     except review.ReviewError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect(url_for("console.declaration", declaration_id=declaration_id))
+        return _refused(exc, back)
     db.session.commit()
     flash("地址已确定", "success")
     # The chosen address may lie in another area: then the declaration leaves this queue.
-    if not scoping.scoped_ids(Declaration, [d.id], officer):
-        return redirect(url_for("console.declarations"))
-    return redirect(url_for("console.declaration", declaration_id=d.id))
+    in_area = scoping.scoped_ids(Declaration, [d.id], officer)
+    return redirect(back if in_area else url_for("console.declarations"))
 
 
 @bp.post("/declarations/bulk-approve")

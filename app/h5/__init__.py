@@ -26,4 +26,4 @@ limiter.shared_limit(SUBMISSION_LIMIT, scope=SUBMISSION_SCOPE, key_func=submitte
 code_guess_limit = limiter.shared_limit(CODE_GUESS_LIMIT, scope="code-guesses",
                                         deduct_when=_missed, override_defaults=False)
 
-from app.h5 import declare, receipt, views  # noqa: E402,F401
+from app.h5 import declare, employer, landlord, receipt, tenant, views  # noqa: E402,F401

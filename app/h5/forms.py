@@ -126,4 +126,12 @@ def check_csrf() -> None:
         abort(400, description="页面已过期，请返回刷新后重新提交")
 
 
-__all__ = ["nest", "errors_of", "load_all", "check_csrf", "generate_csrf", "input_name"]
+def row_defaults(values: dict, prefix: str, rows: int, today: str) -> dict:
+    """Each person row of a multi-person form starts with a 居民身份证 and today's start date."""
+    for i in range(rows):
+        values.setdefault(f"{prefix}-{i}-document_type", "resident_id")
+        values.setdefault(f"{prefix}-{i}-start_date", today)
+    return values
+
+
+__all__ = ["row_defaults", "nest", "errors_of", "load_all", "check_csrf", "generate_csrf", "input_name"]

@@ -52,16 +52,21 @@ def _masked_address(text: str | None) -> str:
     return text[:-4] + "****" if len(text) > 8 else text
 
 
-@bp.get("/r/<code>")
-@code_guess_limit
-def receipt(code: str):
-    """Verify a receipt by its code: kind, status and masked facts only."""
-    code = code.strip().upper()
+def _declaration_or_404(code: str):
     if len(code) != 8 or any(c not in RECEIPT_ALPHABET for c in code):
         abort(404)
     declaration = find_by_receipt_code(code)
     if declaration is None:
         abort(404)
+    return declaration
+
+
+@bp.get("/r/<code>")
+@code_guess_limit
+def receipt(code: str):
+    """Verify a receipt by its code: kind, status and masked facts only."""
+    code = code.strip().upper()
+    declaration = _declaration_or_404(code)
     payload = declaration.payload or {}
     return render_template(
         "h5/receipt.html", declaration=declaration, code=code,

@@ -1,13 +1,10 @@
 """H5 views: the landing page and the door-plate page a scan opens."""
 from flask import abort, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from app.extensions import db
 from app.h5 import bp
 from app.h5.identity import user_required
-from app.models import Address, House
-from app.services.declarations.ownership import owns
+from app.services.declarations import ownership
 from app.urls import same_site_path
 
 
@@ -54,16 +51,20 @@ def _link(endpoint: str, **values) -> str | None:
 @user_required
 def address(user, qr_token: str):
     """The door-plate page: the scanned address and what can be declared at it."""
-    found = None
-    if len(qr_token) <= 64:
-        found = db.session.execute(select(Address).where(Address.qr_token == qr_token)).scalar()
-    if found is None or found.status != "active":
+    found = ownership.plate_address(qr_token)
+    if found is None:
         abort(404, description="没有找到这个门牌，可能已经停用。请重新扫描门牌上的二维码，或联系社区民警。")
-    house = db.session.execute(select(House).where(House.address_id == found.id)).scalar()
+    house = ownership.house_at_address(found)
+    return render_template("h5/address.html", address=found, house=house,
+                           actions=_actions(user, house, qr_token), user=user)
+
+
+def _actions(user, house, qr_token: str) -> list[tuple]:
+    """What can be declared at a scanned door plate, for this user."""
     # Only the owner or agent is taken to the house; anyone else may only file a claim.
-    mine = house is not None and owns(user, house)
+    mine = house is not None and ownership.owns(user, house)
     taken = house is not None and not mine
-    actions = [
+    return [
         ("申请变更房主", "这套房屋已由他人登记；如您是房主，可提出申请，由民警核实",
          _link("h5.register_house", token=qr_token)) if taken else
         ("登记房屋", "我是房东，登记这套房屋并签署治安责任保证书",
@@ -75,8 +76,6 @@ def address(user, qr_token: str):
         ("我是租客", "自行申报在这里居住，或确认房东的申报", _link("h5.self_declare", token=qr_token)),
         ("用工单位", "登记单位并申报员工入职、离职", _link("h5.register_employer", token=qr_token)),
     ]
-    return render_template("h5/address.html", address=found, house=house, actions=actions,
-                           user=user)
 
 
 @bp.get("/h5/employers")

@@ -248,3 +248,23 @@ class ErrorSchema(BaseSchema):
     code = fields.Integer()
     message = fields.String()
     fields = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+HOUSE_FIELDS = ("owner", "agent", "rental_type", "rooms", "area_m2", "monthly_rent", "is_rental")
+EMPLOYER_FIELDS = ("name", "uscc", "contact_name", "contact_phone")
+
+
+def house_fields(data: dict) -> dict:
+    """A loaded HouseInSchema as register_house's keywords (H5 and API call it alike)."""
+    return {key: data.get(key) for key in HOUSE_FIELDS}
+
+
+def employer_fields(data: dict) -> dict:
+    """A loaded EmployerInSchema as register_employer's keywords (H5 and API alike)."""
+    return {key: data[key] for key in EMPLOYER_FIELDS}
+
+
+def typed_address_fields(data: dict) -> dict:
+    """A loaded SelfDeclarationSchema's typed or picked address as declare_self_typed's
+    keywords (H5 and API alike)."""
+    return {key: data.get(key) for key in ("community_id", "address_text", "address_id")}

@@ -44,34 +44,37 @@ def with_code(redirect_uri: str, code: str, state: str) -> str:
 def authorize():
     """Authorize the current fake user for this app: a code on the redirect_uri (consent first for userinfo)."""
     params = request.values
-    appid = params.get("appid", "")
-    redirect_uri = params.get("redirect_uri", "")
-    scope = params.get("scope", "")
-    state = params.get("state", "")
-    if not appid:
-        return _problem("链接缺少 appid 参数", 10012)
-    if appid != setting("WECHAT_APP_ID"):
-        return _problem("appid 与沙箱公众号不一致", 10016)
-    if not redirect_uri:
-        return _problem("链接缺少 redirect_uri 参数", 10011)
-    if urlsplit(redirect_uri).scheme not in ("http", "https") or not _allowed_host(redirect_uri):
-        return _problem("redirect_uri 域名与后台配置不一致", 10003)
-    if params.get("response_type") != "code":
-        return _problem("response_type 参数错误", 10004)
-    if scope not in SCOPES:
-        return _problem("scope 参数错误或没有 scope 权限", 10005)
-    if len(state) > 128:
-        return _problem("state 参数过长（最多 128 字节）", 10013)
-
+    problem = _link_problem(params)
+    if problem:
+        return _problem(*problem)
     if request.method == "POST":
         require_csrf()  # the consent form
     user = store.get_user(request.cookies.get(COOKIE, ""))
     if user is None or user["openid"] != request.cookies.get(COOKIE):
         return render_template("sandbox/authorize_choose.html", users=store.list_users(),
                                next=request.full_path)
-    if scope == "snsapi_userinfo" and not (request.method == "POST" and params.get("consent") == "allow"):
-        return render_template("sandbox/authorize_consent.html", user=user, params={
-            "appid": appid, "redirect_uri": redirect_uri, "response_type": "code",
-            "scope": scope, "state": state})
-    code = store.issue_oauth_code(user["openid"], appid, scope)
-    return http_redirect(with_code(redirect_uri, code, state), code=302)
+    link = {key: params.get(key, "") for key in ("appid", "redirect_uri", "scope", "state")}
+    if link["scope"] == "snsapi_userinfo" and not (request.method == "POST" and params.get("consent") == "allow"):
+        return render_template("sandbox/authorize_consent.html", user=user, params={**link, "response_type": "code"})
+    code = store.issue_oauth_code(user["openid"], link["appid"], link["scope"])
+    return http_redirect(with_code(link["redirect_uri"], code, link["state"]), code=302)
+
+
+def _link_problem(params) -> tuple[str, int] | None:
+    """What is wrong with an authorize link, checked in WeChat's order (message, errcode)."""
+    appid, redirect_uri = params.get("appid", ""), params.get("redirect_uri", "")
+    if not appid:
+        return "链接缺少 appid 参数", 10012
+    if appid != setting("WECHAT_APP_ID"):
+        return "appid 与沙箱公众号不一致", 10016
+    if not redirect_uri:
+        return "链接缺少 redirect_uri 参数", 10011
+    if urlsplit(redirect_uri).scheme not in ("http", "https") or not _allowed_host(redirect_uri):
+        return "redirect_uri 域名与后台配置不一致", 10003
+    if params.get("response_type") != "code":
+        return "response_type 参数错误", 10004
+    if params.get("scope", "") not in SCOPES:
+        return "scope 参数错误或没有 scope 权限", 10005
+    if len(params.get("state", "")) > 128:
+        return "state 参数过长（最多 128 字节）", 10013
+    return None

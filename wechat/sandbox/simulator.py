@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from app.extensions import db
 from app.models import Address
 from app.urls import same_site_path
-from wechat.sandbox import inbound, store
+from wechat.sandbox import inbound, realname, store
 from wechat.sandbox.account import setting
 
 bp = Blueprint("wechat_sandbox", __name__, url_prefix="/wechat-sandbox")
@@ -223,23 +223,26 @@ def js_code(openid: str):
 @bp.route("/realname/<ticket>", methods=["GET", "POST"])
 def real_name(ticket: str):
     """模拟微信实名核验: the tester decides whether the claimed name and ID are this user's."""
-    from wechat.sandbox import realname
-
     session = realname.load(ticket)
     if session is None:
         abort(404, description="实名核验会话不存在或已过期，请返回重新发起")
     if request.method == "POST":
         _check_csrf()
-        decision = request.form.get("decision")
-        if decision not in ("pass", "fail"):
-            flash("请选择核验结果", "error")
-            return redirect(url_for("wechat_sandbox.real_name", ticket=ticket))
-        session = realname.decide(ticket, decision == "pass")
-        target = safe_next(session.get("return_url")) or "/h5/me"
-        joiner = "&" if "?" in target else "?"
-        return redirect(f"{target}{joiner}ticket={ticket}")
+        return _decide_real_name(ticket)
     return render_template("sandbox/realname.html", session=session, ticket=ticket,
                            user=store.get_user(session["openid"]))
+
+
+def _decide_real_name(ticket: str):
+    """The tester's decision, then back to the page that asked for the check."""
+    decision = request.form.get("decision")
+    if decision not in ("pass", "fail"):
+        flash("请选择核验结果", "error")
+        return redirect(url_for("wechat_sandbox.real_name", ticket=ticket))
+    session = realname.decide(ticket, decision == "pass")
+    target = safe_next(session.get("return_url")) or "/h5/me"
+    joiner = "&" if "?" in target else "?"
+    return redirect(f"{target}{joiner}ticket={ticket}")
 
 
 def _check_csrf() -> None:

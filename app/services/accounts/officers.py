@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Officer, utcnow
 from app.models.officer import OFFICER_ROLES
 from app.services.accounts import audit
+from app.services.errors import RuleError
 
 _hasher = PasswordHasher()
 
@@ -159,3 +160,27 @@ def session_stamp(officer: Officer) -> str:
     change it)."""
     digest = hashlib.sha256(officer.password_hash.encode()).hexdigest()[:16]
     return f"{officer.id}.{officer.session_version or 0}.{digest}"
+
+
+def sign_in(redis, username: str, password: str, ip: str | None, *,
+            via: str | None = None) -> tuple[Officer | None, str | None]:
+    """authenticate(), with the sign-in's audit row when it succeeds (via: the API names its
+    channel, the console never did); the caller commits either way (the failure count too)."""
+    officer, error = authenticate(redis, username, password, ip)
+    if officer is not None:
+        audit.record(officer, "officer.login", "officer", officer.id, ip=ip,
+                     detail={"channel": via} if via else None)
+    return officer, error
+
+
+def change_own_password(officer: Officer, current: str, new: str, ip: str | None = None) -> None:
+    """An officer changes their own password: the current one must match and the new one
+    differ (RuleError on the field); every other session of the account ends, audited."""
+    if not verify_password(officer.password_hash, current):
+        raise RuleError("current", "当前密码不正确")
+    if new == current:
+        raise RuleError("new", "新密码不能与当前密码相同")
+    officer.password_hash = hash_password(new)
+    officer.password_changed_at = utcnow()
+    end_sessions(officer)
+    audit.record(officer, "officer.password_change", "officer", officer.id, ip=ip)

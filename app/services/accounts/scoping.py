@@ -268,3 +268,12 @@ def scoped_ids(model, ids, officer: Officer) -> list[int]:
         return []
     stmt = scope(model, select(model.id).where(model.id.in_(clean)), officer)
     return sorted(db.session.execute(stmt).scalars())
+
+
+def all_scoped_ids(model, ids, officer: Officer) -> list[int]:
+    """The given ids when every one lies in the officer's area; 404 for the whole request when
+    any does not (as scoped_get)."""
+    scoped = scoped_ids(model, ids, officer)
+    if len(scoped) != len({i for i in ids if str(i).isdigit()}):
+        raise NotFound()
+    return scoped

@@ -21,7 +21,7 @@ from app.models import (
     Address, Employer, House, OwnershipClaim, Person, Residence, WeChatUser, utcnow,
 )
 from app.models.claim import CLAIM_STATUS_LABELS
-from app.services.accounts import audit
+from app.services.accounts import audit, scoping
 from app.services.declarations.ownership import NotYours, is_owner, owns
 from app.services.reminders.notifications import send_push
 
@@ -336,3 +336,22 @@ def notify(claim_id: int, event: str) -> list:
                            ("办理结果", "经社区民警核实，已变更给申请人；如有异议请联系社区民警")],
                     link=None, dedupe_key=f"claim:{claim.id}:transferred:{user_id}"))
     return results
+
+
+CLAIMS_PER_PAGE = 50
+
+
+def claims_page(officer, *, status: str, house_id: int | None,
+                page: int) -> tuple[list[OwnershipClaim], bool]:
+    """One page of the ownership claims in the officer's area (oldest first, by status and
+    house), and whether there is a next page."""
+    stmt = select(OwnershipClaim)
+    if status in CLAIM_STATUS_LABELS:
+        stmt = stmt.where(OwnershipClaim.status == status)
+    if house_id is not None:
+        stmt = stmt.where(OwnershipClaim.subject_type == "house",
+                          OwnershipClaim.subject_id == house_id)
+    rows = db.session.execute(scoping.scope_claims(stmt, officer).order_by(
+        OwnershipClaim.created_at, OwnershipClaim.id)
+        .limit(CLAIMS_PER_PAGE + 1).offset((page - 1) * CLAIMS_PER_PAGE)).scalars().all()
+    return list(rows[:CLAIMS_PER_PAGE]), len(rows) > CLAIMS_PER_PAGE

@@ -4,8 +4,9 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 
 from app.extensions import db
-from app.models import Address, Declaration, Employer, House, Residence, WeChatUser
+from app.models import Address, Declaration, Employer, Employment, House, Residence, WeChatUser
 from app.services.declarations.declare import find_by_receipt_code
+from app.services.declarations.self_declare import residence_permit_date
 from app.services.errors import NotFound, RuleError
 
 
@@ -29,8 +30,7 @@ def address_by_token(token: str, field: str | None = None) -> Address:
 
 def house_at_token(token: str, field: str = "qr_token") -> House:
     """The registered house at a door plate, for tenants declaring themselves."""
-    address = address_by_token(token, field=field)
-    house = db.session.execute(select(House).where(House.address_id == address.id)).scalar()
+    house = house_at_address(address_by_token(token, field=field))
     if house is None:
         raise RuleError(field, "该地址尚未登记出租房屋，请联系房东先登记房屋")
     return house
@@ -154,3 +154,61 @@ def my_employer(user: WeChatUser, employer_id: int) -> Employer:
     if employer is None or user.employer_id != employer.id:
         raise NotYours()
     return employer
+
+
+def house_at_address(address: Address) -> House | None:
+    """The house registered at an address, if any."""
+    return db.session.execute(select(House).where(House.address_id == address.id)).scalar()
+
+
+def recent_declarations_at(house: House, limit: int = 20) -> list[Declaration]:
+    """The house's latest declarations, newest first, for the landlord's house page."""
+    return list(db.session.execute(
+        select(Declaration).where(Declaration.house_id == house.id)
+        .order_by(Declaration.id.desc()).limit(limit)).scalars())
+
+
+def my_declarations(user: WeChatUser, limit: int) -> list[Declaration]:
+    """The declarations this user submitted, newest first (H5 and API alike)."""
+    return list(db.session.execute(
+        select(Declaration).where(Declaration.submitter_wechat_user_id == user.id)
+        .order_by(Declaration.id.desc()).limit(limit)).scalars())
+
+
+def declaration_people(declaration: Declaration) -> tuple[list[Residence], list[Employment]]:
+    """The residences and employments a declaration made, for its detail page."""
+    residences = db.session.execute(select(Residence).where(
+        Residence.declaration_id == declaration.id)).scalars().all()
+    employments = db.session.execute(select(Employment).where(
+        Employment.declaration_id == declaration.id)).scalars().all()
+    return list(residences), list(employments)
+
+
+def current_workers(employer: Employer) -> list[Employment]:
+    """The employer's workers still employed, in hiring order (H5 and API alike)."""
+    return list(db.session.execute(select(Employment).where(
+        Employment.employer_id == employer.id, Employment.active_slot.is_not(None))
+        .order_by(Employment.id)).scalars())
+
+
+def my_registrations(user: WeChatUser) -> list[dict]:
+    """A tenant's own registrations with their address and the date a 居住证 may be applied for
+    (H5 and API alike); none before the user is proven to be a person."""
+    return [{"residence": r, "address": db.session.get(House, r.house_id).address.full_text,
+             "permit_from": residence_permit_date(r.start_date)} for r in my_residences(user)]
+
+
+def declaration_by_code(receipt_code: str) -> Declaration:
+    """The declaration behind a receipt code; NotYours (404) when there is none."""
+    declaration = find_by_receipt_code(receipt_code)
+    if declaration is None:
+        raise NotYours()
+    return declaration
+
+
+def plate_address(qr_token: str) -> Address | None:
+    """The active address a scanned door-plate token names, or None (the door-plate page)."""
+    if len(qr_token) > 64:
+        return None
+    address = db.session.execute(select(Address).where(Address.qr_token == qr_token)).scalar()
+    return address if address is not None and address.status == "active" else None

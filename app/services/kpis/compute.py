@@ -11,7 +11,7 @@ from fractions import Fraction
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Address, Branch, Community, Officer, PoliceArea, Station
+from app.models import Branch, Community, Officer, PoliceArea, Station
 from app.services.accounts import scoping
 from app.services.errors import RuleError
 from app.services.kpis import aggregates

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Branch, ConsoleNotice, KpiReport, Officer, utcnow
+from app.models import ConsoleNotice, KpiReport, Officer, utcnow
 from app.services.accounts import scoping
 from app.services.kpis import aggregates, compute as kc
 from app.services.kpis import counts as kpi_counts

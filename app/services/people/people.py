@@ -15,6 +15,7 @@ from app import crypto
 from app.extensions import db
 from app.identity import check_document, check_mobile
 from app.models import Branch, Person, PersonChange, utcnow
+from app.services.accounts import audit
 
 
 def document_blind_index(document_type: str, number: str) -> str:
@@ -203,3 +204,21 @@ def _refill_anonymised(person: Person, info, name: str, nationality: str,
         person.phone_enc, person.phone_blind_index, person.phone_masked = crypto.protect_phone(phone)
     db.session.flush()
     return person
+
+
+REVEAL_FIELDS = {"document": "证件号码", "phone": "手机号码"}
+
+
+def reveal(officer, person: Person, field: str, reason: str, ip: str | None = None) -> dict | None:
+    """A person's full document number (with the birth date it carries) or phone, audited with
+    the officer's reason; None when there is no such field to show."""
+    if field not in REVEAL_FIELDS or (field == "phone" and not person.phone_enc):
+        return None
+    # The masked digits of an ID are its birth date: revealing one reveals the other.
+    shown = ["document_number", "birth_date"] if field == "document" else ["phone"]
+    audit.record(officer, f"person.reveal_{field}", "person", person.id, reason=reason, ip=ip,
+                 detail={"shown": shown})
+    if field == "phone":
+        return {"phone": crypto.decrypt(person.phone_enc)}
+    return {"document": crypto.decrypt(person.document_number_enc),
+            "birth_date": person.birth_date}

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Alert, House, Officer, utcnow
+from app.services.accounts import audit
 from app.services.accounts.scoping import scope
 from app.services.errors import RuleError, StateConflict
 
@@ -148,3 +149,13 @@ def handling_rate(start: datetime, end: datetime, *, station_id: int | None = No
         stmt = stmt.where(Alert.station_id == station_id)
     raised, closed = db.session.execute(stmt).one()
     return HandlingRate(raised=raised, closed=closed)
+
+
+def close_alert_audited(alert: Alert, officer: Officer, outcome: str, note: str, *,
+                        ip: str | None, via: str | None = None) -> Alert:
+    """close_alert() with its audit row (the API's names its channel; the console's never did)."""
+    close_alert(alert, officer, outcome, note)
+    detail = {"kind": alert.kind, "outcome": outcome, **({"channel": via} if via else {})}
+    audit.record(officer, "alert.close", "alert", alert.id, reason=note[:200], ip=ip,
+                 detail=detail)
+    return alert

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ChecklistTemplate
+from app.services.accounts import audit
 from app.services.errors import RuleError
 
 DEFAULT_DEADLINE_DAYS = 7
@@ -95,3 +96,22 @@ def save_version(template: ChecklistTemplate, rows: list[dict]) -> ChecklistTemp
     db.session.add(new)
     db.session.flush()
     return new
+
+
+def save_version_audited(officer, template_id: str | None, rows: list[dict], *,
+                         ip: str | None) -> ChecklistTemplate | None:
+    """Save the next version of an active template, with its audit row; None when no active
+    template has this id."""
+    template = next((t for t in active_templates() if str(t.id) == template_id), None)
+    if template is None:
+        return None
+    new = save_version(template, rows)
+    audit.record(officer, "checklist.edit", "checklist_template", new.id, ip=ip,
+                 detail={"name": new.name, "version": new.version})
+    return new
+
+
+def template_history() -> list[ChecklistTemplate]:
+    """Every version of every template, newest version first within a name."""
+    return list(db.session.execute(select(ChecklistTemplate).order_by(
+        ChecklistTemplate.name, ChecklistTemplate.version.desc())).scalars())

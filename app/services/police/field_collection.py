@@ -8,13 +8,17 @@ import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Residence
 from app.outbox import jobs
+from app.services.accounts import audit
 from app.services.declarations import rentals
 from app.services.declarations.declare import Submitter
 from app.services.errors import RuleError
 from app.services.police.tasks import store_photo
+from app.services.accounts.scoping import scope
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_SIGNATURE_BYTES = 1024 * 1024
@@ -87,3 +91,23 @@ def _validate(made: list[Declaration]) -> None:
     elif made:  # one house's declarations: one batch (workers.jobs.BATCH_SIZE is far above)
         jobs.after_commit("workers.jobs.validate_declarations_batch", [d.id for d in made],
                           queue="low")
+
+
+def scoped_address(officer: Officer, token: str | None) -> Address | None:
+    """The address behind a door-plate token if it lies in the officer's area (console and
+    officer API alike)."""
+    token = (token or "").strip()
+    if not token:
+        return None
+    return db.session.execute(scope(Address, select(Address).where(
+        Address.qr_token == token), officer)).scalar_one_or_none()
+
+
+def collect_recorded(officer: Officer, address: Address, *, ip: str | None, detail: dict,
+                     **fields) -> Collected:
+    """collect(), with its audit row naming the declarations made (console and API alike)."""
+    result = collect(officer, address, **fields)
+    audit.record(officer, "field.collect", "house", result.house.id, ip=ip,
+                 detail={"declarations": [d.id for d in result.declarations], **detail})
+    return result
+

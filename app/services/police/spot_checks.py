@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -13,9 +13,10 @@ from app import settings
 from app.crypto import mask_name
 from app.extensions import db
 from app.models import (
-    Address, Declaration, House, Officer, Person, Residence, SpotCheck,
+    Address, Declaration, House, Officer, Person, PoliceArea, Residence, SpotCheck,
     SpotCheckPerson, SpotCheckPlan, SpotCheckPlanItem, utcnow,
 )
+from app.services.accounts import audit, scoping
 from app.services.declarations import declare, rentals
 from app.services.declarations.declare import Submitter, local_today
 from app.services.errors import RuleError, StateConflict
@@ -188,3 +189,46 @@ def plan_items_for(officer: Officer, *, status: str = "open") -> list[SpotCheckP
     elif status == "done":
         stmt = stmt.where(SpotCheckPlanItem.spot_check_id.is_not(None))
     return list(db.session.execute(stmt.order_by(SpotCheckPlanItem.id).limit(200)).scalars())
+
+
+def record_audited(officer: Officer, house: House, found: list[dict], *, channel: str,
+                   ip: str | None, **details) -> SpotCheck:
+    """record_spot_check() with its audit row (console and officer API alike)."""
+    check = record_spot_check(officer, house, found, **details)
+    audit.record(officer, "spot_check.record", "spot_check", check.id, ip=ip,
+                 detail={"house_id": house.id, "persons": len(check.persons),
+                         "missed": sum(1 for p in check.persons if not p.was_registered),
+                         "gps": check.lat is not None, "channel": channel})
+    return check
+
+
+def create_plan_audited(admin: Officer, *, channel: str, ip: str | None, **plan) -> SpotCheckPlan:
+    """create_plan() with its audit row naming the seed (console and officer API alike)."""
+    made = create_plan(admin, **plan)
+    audit.record(admin, "spot_check.plan", "spot_check_plan", made.id, ip=ip,
+                 detail={"seed": made.seed, "size": made.sample_size, "channel": channel})
+    return made
+
+
+def recent_checks(officer: Officer, limit: int) -> list[SpotCheck]:
+    """The latest spot checks in the officer's area, newest first."""
+    return list(db.session.execute(scoping.scope(SpotCheck, select(SpotCheck), officer)
+                                   .order_by(SpotCheck.id.desc()).limit(limit)).scalars())
+
+
+def plan_choices(admin: Officer) -> tuple[list[PoliceArea], list[Officer]]:
+    """The police areas and active officers a station admin may draw a plan over."""
+    areas = db.session.execute(scoping.scope(PoliceArea, select(PoliceArea), admin)).scalars().all()
+    officers = db.session.execute(select(Officer).where(
+        Officer.station_id == admin.station_id, Officer.role == "officer",
+        Officer.is_active.is_(True)).order_by(Officer.id)).scalars().all()
+    return list(areas), list(officers)
+
+
+def officers_by_ids(ids: list[int]) -> list[Officer]:
+    """The officers named for a plan, by id; RuleError when any id names no officer."""
+    officers = list(db.session.execute(select(Officer).where(
+        Officer.id.in_(set(ids)))).scalars())
+    if len(officers) != len(set(ids)):
+        raise RuleError("officer_ids", "只能指派本所在岗民警")
+    return sorted(officers, key=lambda o: o.id)

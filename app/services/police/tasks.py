@@ -3,6 +3,8 @@ working in the district, in the police area of the address; completed item by it
 when, where (GPS, or why not), a note and optional photo evidence (DESIGN §3, §5)."""
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
 from datetime import datetime, timedelta
@@ -14,6 +16,7 @@ from app.models import (
     Alert, ChecklistTemplate, ControlTask, Employer, Employment, House, Officer, Person, Residence,
     Watch, utcnow,
 )
+from app.services.accounts import audit
 from app.services.accounts.scoping import scope
 from app.services.police.checklist import active_templates
 from app.services.errors import RuleError, StateConflict
@@ -270,3 +273,20 @@ def tasks_for(officer: Officer, *, status: str = "open", page: int = 1,
     rows = db.session.execute(
         stmt.offset((max(page, 1) - 1) * per_page).limit(per_page + 1)).scalars().all()
     return rows[:per_page], len(rows) > per_page
+
+
+def decode_base64(text: str, field: str, message: str) -> bytes:
+    """A photo or drawn signature sent as base64; RuleError(field, message) if it does not decode."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise RuleError(field, message) from None
+
+
+def complete_item_audited(task: ControlTask, key: str, officer: Officer, *, via: str,
+                          ip: str | None, **fields) -> dict:
+    """complete_item() with its audit row (via: "console" or "api")."""
+    item = complete_item(task, key, officer, **fields)
+    audit.record(officer, "control_task.item", "control_task", task.id, ip=ip,
+                 detail={"item": item["key"], "gps": item["lat"] is not None, "channel": via})
+    return item

@@ -16,6 +16,7 @@ from app.extensions import db
 from app.identity import IdentityError, check_document
 from app.models import Officer, Watch, utcnow
 from app.identity import DOCUMENT_TYPE_LABELS
+from app.services.accounts import audit
 from app.services.accounts.scoping import scope
 from app.services.errors import RuleError
 from app.services.people.people import document_blind_index
@@ -233,3 +234,30 @@ def watches_for(officer: Officer, *, status: str = "live", page: int = 1,
 def may_manage(officer: Officer) -> bool:
     """列管 / 撤管 and imports: station admin and above."""
     return officer.role in ("station_admin", "branch_admin", "system_admin")
+
+
+def list_person_audited(officer: Officer, *, ip: str | None, **fields) -> tuple[Watch, list]:
+    """列管 by hand with its audit row (the reason, and how many tasks it made)."""
+    entry, created = list_person(**fields)
+    audit.record(officer, "watch.list", "watch", entry.id, reason=fields["reason"][:200], ip=ip,
+                 detail={"category": entry.category, "tasks": len(created)})
+    return entry, created
+
+
+def delist_audited(officer: Officer, watch: Watch, reason: str, *, ip: str | None) -> int:
+    """撤管 with its audit row; returns how many open tasks were cancelled."""
+    cancelled = delist(watch, reason)
+    audit.record(officer, "watch.delist", "watch", watch.id, reason=reason[:200], ip=ip,
+                 detail={"tasks_cancelled": cancelled})
+    return cancelled
+
+
+def import_file_audited(officer: Officer, filename: str, data: bytes, *,
+                        ip: str | None) -> WatchImportReport:
+    """Read and import an uploaded watch-list table, with its audit row; RuleError when the
+    file itself cannot be read."""
+    report = import_rows(read_table(filename, data))
+    audit.record(officer, "watch.import", "watch", None, ip=ip,
+                 detail={"imported": report.imported, "delisted": report.delisted,
+                         "unchanged": report.unchanged, "errors": len(report.errors)})
+    return report

@@ -22,8 +22,11 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
-from app.models import Address, Officer, utcnow
-from app.services.accounts import audit
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Address, Branch, Community, Officer, utcnow
+from app.services.accounts import audit, scoping
 
 CID_FONT = "STSong-Light"  # reportlab's built-in CID font: the fallback when no font file exists
 # TrueType CJK fonts from Debian's packages (reportlab cannot embed the CFF outlines of Noto CJK).
@@ -229,3 +232,26 @@ def issue_plates(addresses: list[Address], officer: Officer, size: str,
     audit.record(officer, "plates.issue", "address", single, ip=ip, detail={"count": len(addresses), "size": size,
                                 "address_ids": [a.id for a in addresses][:500]})
     return len(addresses)
+
+
+def plate_selection(officer: Officer, community_id, ids: list[str]) -> list[Address]:
+    """The active addresses to print plates for: a community's, or the selected ids (every one
+    in the officer's area, else 404); PlateError when nothing was chosen."""
+    stmt = select(Address).where(Address.status == "active")
+    ids = ids[:MAX_PLATES + 1]
+    if community_id:
+        community = scoping.scoped_get(Community, community_id, officer)
+        stmt = stmt.where(Address.community_id == community.id)
+    elif ids:
+        stmt = stmt.where(Address.id.in_(scoping.all_scoped_ids(Address, ids, officer)))
+    else:
+        raise PlateError("请先选择地址或社区")
+    return list(db.session.execute(scoping.scope_addresses(stmt, officer)
+                                   .order_by(Address.full_text, Address.id)
+                                   .limit(MAX_PLATES + 1)).scalars())
+
+
+def authority_of(officer: Officer) -> str | None:
+    """The issuing police organ printed on plates: the officer's branch."""
+    branch = db.session.get(Branch, officer.branch_id) if officer.branch_id else None
+    return branch.name if branch else None

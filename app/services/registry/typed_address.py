@@ -19,6 +19,7 @@ from app.services.declarations.declare import (
 )
 from app.services.declarations.self_declare import declare_self
 from app.services.errors import RuleError
+from app.services.declarations.ownership import address_by_token
 
 MAX_TEXT = 128
 MAX_COMMUNITIES = 50
@@ -134,3 +135,24 @@ def dormitory(worker: dict, index: int) -> dict:
         worker["dormitory_typed"] = {"address_text": kept, "community_id": chosen.id,
                                      "station_id": chosen.station_id}
     return worker
+
+
+def hire_dormitories(workers: list[dict]) -> list[dict]:
+    """Each hired worker's dormitory made into an address id: a scanned door plate's address,
+    or the typed one resolved as dormitory() does (H5 and API alike)."""
+    for i, worker in enumerate(workers):
+        token = worker.pop("dormitory_qr_token", None)
+        if token:
+            worker["dormitory_address_id"] = address_by_token(
+                token, field=f"workers.{i}.dormitory_qr_token").id
+        else:
+            dormitory(worker, i)
+    return workers
+
+
+def correction_dormitory(data: dict) -> dict:
+    """A correction's scanned dormitory door plate made into its address id."""
+    token = data.pop("dormitory_qr_token", None)
+    if token:
+        data["dormitory_address_id"] = address_by_token(token, field="dormitory_qr_token").id
+    return data
