@@ -17,7 +17,7 @@ from app.services.reminders import notifications
 from app.services.reminders import clock, delivery, escalations, quota, rules, sweep
 from app.services.declarations import self_declare
 from app.services.declarations.rentals import confirm_tenants_unchanged
-from app.services.declarations.self_declare import residence_permit_date
+from app.services.declarations.declare import residence_permit_date
 from tests.factories import make_address, make_jurisdiction, make_person
 
 # 12:00 in Shanghai (UTC+8): inside the sending day.

@@ -9,6 +9,7 @@ from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.schemas.base import (
     BaseSchema, Timestamp, choice, day, decimal, id_list, integer, nested_list, text,
 )
+from app.services.declarations.declare import residence_permit_date
 
 
 class PersonInSchema(BaseSchema):
@@ -173,8 +174,6 @@ class ResidenceOutSchema(BaseSchema):
                                                           "type": "string", "format": "date"})
 
     def _permit_from(self, residence):
-        from app.services.declarations.self_declare import residence_permit_date
-
         return residence_permit_date(residence.start_date).isoformat()
 
 

@@ -228,3 +228,21 @@ def lateness(start: date, submitted_at: datetime, foreign: bool, *,
 def check_date_not_future(value: date, field: str, today: date) -> None:
     if value > today + timedelta(days=MAX_DAYS_IN_FUTURE):
         raise RuleError(field, f"日期不能晚于{(today + timedelta(days=MAX_DAYS_IN_FUTURE)).isoformat()}")
+
+
+def residence_permit_date(start: date) -> date:
+    """When a 居住证 may be applied for: 6 months after residence registration."""
+    return add_months(start, 6)
+
+
+def add_months(start: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
+    month = start.month + months
+    year = start.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    for day in (start.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

@@ -6,7 +6,7 @@ from sqlalchemy import or_, select
 from app.extensions import db
 from app.models import Address, Declaration, Employer, Employment, House, Residence, WeChatUser
 from app.services.declarations.declare import find_by_receipt_code
-from app.services.declarations.self_declare import residence_permit_date
+from app.services.declarations.declare import residence_permit_date
 from app.services.errors import NotFound, RuleError
 
 

@@ -117,21 +117,3 @@ def escalate_unconfirmed(declaration: Declaration) -> bool:
     declaration.transition("needs_review", "system", reason["message"])
     db.session.flush()
     return True
-
-
-def residence_permit_date(start: date) -> date:
-    """When a 居住证 may be applied for: 6 months after residence registration."""
-    return add_months(start, 6)
-
-
-def add_months(start: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
-    month = start.month + months
-    year = start.year + (month - 1) // 12
-    month = (month - 1) % 12 + 1
-    for day in (start.day, 30, 29, 28):
-        try:
-            return date(year, month, day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")

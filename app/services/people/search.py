@@ -14,8 +14,9 @@ from app import crypto
 from app.extensions import db
 from app.models import Address, Declaration, House, Officer, Person, Residence
 from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
-from app.services.accounts import scoping
+from app.services.accounts import audit, scoping
 from app.identity import IdentityError, check_document
+from app.services.errors import RuleError
 from app.services.people.people import document_blind_index
 
 SEARCH_KINDS = {
@@ -229,6 +230,23 @@ def person_timeline(person: Person, officer: Officer) -> list[Residence]:
 
 EXPORT_HEADER = ["姓名", "证件类型", "证件号码", "手机号码", "出生年份", "流动人口"]
 FULL_EXPORT_HEADER = ["姓名", "证件类型", "证件号码", "手机号码", "出生日期", "流动人口"]
+
+
+def export_search(officer: Officer, query: str, kind: str, *, full: bool, reason: str,
+                  ip: str | None, session=None) -> str:
+    """The CSV of a person search, audited: masked for officers; full numbers only for an
+    administrator who gives a reason (at least 4 characters). Rows are read through `session`
+    (the replica when there is one); the audit row goes to the primary."""
+    full = full and officer.role in scoping.ADMIN_ROLES
+    reason = reason.strip()
+    if full and len(reason) < 4:
+        raise RuleError("reason", "导出完整信息须填写理由（至少 4 个字）")
+    result = search(query, officer, kind, session=session)
+    body = export_persons_csv(result.persons, full=full)
+    audit.record(officer, "search.export_full" if full else "search.export", "person", None,
+                 reason=reason or None, ip=ip,
+                 detail={"kind": result.kind, "count": len(result.persons)})
+    return body
 
 
 def export_persons_csv(persons: list[Person], full: bool) -> str:

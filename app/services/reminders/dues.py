@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Declaration, House, Residence, WeChatUser
-from app.services.declarations.self_declare import add_months
+from app.services.declarations.declare import add_months
 from app.services.reminders.clock import local
 from app.services.reminders.rules import Rule, Settings
 
