@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from app.crypto import mask_name
 from app.schemas.base import BaseSchema, Timestamp, choice, text
 from app.services.police.missed import OUTCOMES, SOURCES
 
 
 def _masked(name):
-    from app.crypto import mask_name
-
     return mask_name(name) if name else None
 
 

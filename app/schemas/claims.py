@@ -5,6 +5,7 @@ from marshmallow import fields
 
 from app.schemas.base import BaseSchema
 from app.schemas.declarations import PersonInSchema
+from app.services.declarations.claims import receipt_message
 
 
 class AgentInSchema(BaseSchema):
@@ -30,8 +31,6 @@ class ClaimOutSchema(BaseSchema):
     employer_id = fields.Method("_employer_id", metadata={"description": "通过后才给出"})
 
     def _message(self, claim):
-        from app.services.declarations.claims import receipt_message
-
         return receipt_message(claim)
 
     def _house_id(self, claim):

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 from marshmallow import fields, post_load
+from sqlalchemy import select
 
+from app.extensions import db
+from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
+from app.models import House
 from app.models.declaration import KIND_LABELS, STATUS_LABELS
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
-from app.identity import DOCUMENT_TYPE_LABELS, DOCUMENT_TYPES
 from app.schemas.base import (
     BaseSchema, Timestamp, choice, day, decimal, id_list, integer, nested_list, text,
 )
 from app.services.declarations.declare import residence_permit_date
+from app.services.declarations.validation import public_reasons
 
 
 class PersonInSchema(BaseSchema):
@@ -153,8 +157,6 @@ class DeclarationOutSchema(BaseSchema):
     decision_reason = fields.String(allow_none=True)
 
     def _public_reasons(self, declaration):
-        from app.services.declarations.validation import public_reasons
-
         return public_reasons(declaration)
 
 
@@ -218,11 +220,6 @@ class AddressOutSchema(BaseSchema):
     house_id = fields.Method("_house_id", metadata={"type": "integer", "nullable": True})
 
     def _house_id(self, address):
-        from sqlalchemy import select
-
-        from app.extensions import db
-        from app.models import House
-
         return db.session.execute(
             select(House.id).where(House.address_id == address.id)).scalar()
 

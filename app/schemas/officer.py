@@ -1,9 +1,16 @@
 """Schemas of the officer API (警务通)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from marshmallow import Schema, fields, validate
 
-from app.schemas.base import BaseSchema, Timestamp
+from app.crypto import mask_name
+from app.extensions import db
+from app.models import Employer, House
+from app.schemas.base import BEIJING, BaseSchema, Timestamp
+from app.services.police.alerts import KIND_LABELS
+from app.services.police.tasks import is_on_time
 
 
 class SignInSchema(Schema):
@@ -37,9 +44,6 @@ def _beijing(value: str | None) -> str | None:
     """A stored naive-UTC ISO time as RFC 3339 in Beijing time."""
     if not value:
         return None
-    from datetime import datetime, timezone
-
-    from app.schemas.base import BEIJING
 
     return datetime.fromisoformat(value).replace(tzinfo=timezone.utc).astimezone(
         BEIJING).isoformat()
@@ -148,15 +152,10 @@ class KpiTableOutSchema(Schema):
     call_in = fields.List(fields.Dict(), metadata={"description": "约谈名单及其依据的数字"})
 
 def _mask_name(name: str | None) -> str | None:
-    from app.crypto import mask_name
-
     return mask_name(name) if name else name
 
 
 def _address_of(task) -> str | None:
-    from app.extensions import db
-    from app.models import Employer, House
-
     if task.house_id:
         house = db.session.get(House, task.house_id)
         return house.address.full_text if house else None
@@ -167,12 +166,8 @@ def _address_of(task) -> str | None:
 
 
 def _on_time(task) -> bool | None:
-    from app.services.police.tasks import is_on_time
-
     return is_on_time(task) if task.status == "done" else None
 
 
 def _kind_label(kind: str) -> str:
-    from app.services.police.alerts import KIND_LABELS
-
     return KIND_LABELS.get(kind, kind)

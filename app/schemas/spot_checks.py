@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from app.crypto import mask_name
+from app.extensions import db
+from app.models import House
 from app.models.house import RENTAL_TYPE_LABELS, RENTAL_TYPES
 from app.schemas.base import BaseSchema, Timestamp, choice, integer, text
 from app.schemas.declarations import PersonInSchema, TenantInSchema
@@ -30,8 +33,6 @@ class SpotCheckInSchema(BaseSchema):
 
 
 def _masked(name):
-    from app.crypto import mask_name
-
     return mask_name(name) if name else name
 
 
@@ -94,9 +95,6 @@ class PlanOutSchema(BaseSchema):
 
 
 def _address(house_id):
-    from app.extensions import db
-    from app.models import House
-
     house = db.session.get(House, house_id)
     return house.address.full_text if house else None
 

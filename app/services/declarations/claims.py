@@ -16,13 +16,14 @@ from sqlalchemy import func, select
 from app import crypto
 from app.extensions import db
 from app.identity import check_mobile
-from app.outbox import jobs
 from app.models import (
     Address, Employer, House, OwnershipClaim, Person, Residence, WeChatUser, utcnow,
 )
 from app.models.claim import CLAIM_STATUS_LABELS
+from app.outbox import jobs
 from app.services.accounts import audit, scoping
 from app.services.declarations.ownership import NotYours, is_owner, owns
+from app.services.errors import RuleError
 from app.services.reminders.notifications import send_push
 
 HOUSE_CLAIM_FILED = "该地址已有房屋登记，已提交房主变更申请，待社区民警核实"
@@ -185,12 +186,8 @@ def file_employer_claim(claimant_id: int, employer: Employer, *, name: str, addr
 def withdraw(claim: OwnershipClaim, user: WeChatUser, ip: str | None = None) -> OwnershipClaim:
     """The claimant withdraws a claim that still waits; nothing changes."""
     if claim.claimant_wechat_user_id != user.id:
-        from app.services.declarations.ownership import NotYours
-
         raise NotYours()
     if claim.status != "pending":
-        from app.services.errors import RuleError
-
         raise RuleError("claim", "该申请已处理，不能撤回")
     claim.status = "withdrawn"
     claim.pending_slot = None

@@ -18,6 +18,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -60,8 +61,6 @@ def deadlines(config=None) -> Deadlines:
 
 def _local_tz():
     try:
-        from zoneinfo import ZoneInfo
-
         return ZoneInfo(LOCAL_TZ)
     except Exception:  # noqa: BLE001 - no tz database: China has had no DST since 1991
         return timezone(timedelta(hours=8))

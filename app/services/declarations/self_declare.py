@@ -11,7 +11,7 @@ from app.models import Declaration, House, utcnow
 from app.outbox import jobs
 from app.services.declarations.declare import Submitter, find_by_idempotency_key
 from app.services.declarations.rentals import declare_move_in
-from app.services.declarations.validation import withdraw_proposed_rows
+from app.services.declarations.validation import activate_proposed_rows, withdraw_proposed_rows
 from app.services.errors import RuleError
 from app.services.people import people
 
@@ -56,8 +56,6 @@ def confirm_declaration(declaration: Declaration, confirmer: Submitter) -> Decla
     payload.setdefault("confirmed_by", []).append(confirmer.role)
     declaration.payload = payload
     if confirmer.role == "landlord" and declaration.status == "verified":
-        from app.services.declarations.validation import activate_proposed_rows
-
         activate_proposed_rows(declaration)
         people.apply_proposals(declaration.id, confirmer.actor)
     db.session.flush()

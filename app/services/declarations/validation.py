@@ -29,8 +29,10 @@ from app.models import (
 )
 from app.models.person import CHANGE_FIELD_LABELS
 from app.outbox import jobs
-from app.services.registry.address_match import decisive, match_address
 from app.services.people.people import apply_change, proposals_of
+from app.services.police.missed import note_registration
+from app.services.police.tasks import close_moved_away, open_tasks
+from app.services.registry.address_match import decisive, match_address
 
 PERSONS_PER_ROOM = 2  # occupancy above rooms × this needs an officer's look
 MOVE_OUT_CONFIRM_DAYS = 3
@@ -192,8 +194,6 @@ def check_occupancy(declaration: Declaration, outcome: Outcome) -> None:
 
 def check_watch_list(declaration: Declaration, outcome: Outcome) -> None:
     """A listed person creates control tasks silently; the declaration never auto-verifies."""
-    from app.services.police.tasks import open_tasks
-
     for prefix, person in _persons(declaration):
         watch = _lookups().watch_for(person)
         if watch is None:
@@ -211,7 +211,6 @@ def close_tasks_of_leavers(declaration: Declaration) -> None:
     person's open control tasks as moved away."""
     if declaration.kind not in ("move_out", "leave"):
         return
-    from app.services.police.tasks import close_moved_away
 
     payload = declaration.payload or {}
     for item in (payload.get("tenants") or []) + (payload.get("workers") or []):
@@ -251,8 +250,6 @@ def check_proposed_changes(declaration: Declaration, outcome: Outcome) -> None:
 def resolve_missed_registrations(declaration: Declaration) -> None:
     """Open 漏登 trace-backs of a person now registered show it (已补登, which declaration); an
     officer still closes them (app/services/police/missed.py)."""
-    from app.services.police.missed import note_registration
-
     for _prefix, person in _persons(declaration):
         for miss in _lookups().open_misses(person):
             note_registration(miss, declaration)

@@ -19,7 +19,7 @@ from app.services.kpis.counts import (
     CALL_IN_PRE_CASE_BELOW, CALL_IN_SPOT_CHECK_BELOW, COUNTERS, DEFAULT_PLATE_LEVELS, Figure, KPIS,
     LEVELS, TARGETS, _station_branches, roll_up,
 )
-from app.services.kpis.periods import Period
+from app.services.kpis.periods import Period, parse_period
 from app.services.kpis.thresholds import Thresholds, current_thresholds
 
 
@@ -209,7 +209,6 @@ def kpi_table(period, level: str, scope: Officer, *, as_of=None,
     """The KPI JSON the console (/console/kpis.json) and the officer API serve: period, level,
     per-area numerator/denominator/rate (decimal string, null = no data)/colour, and 约谈."""
     if isinstance(period, str):
-        from app.services.kpis.periods import parse_period
         period = parse_period(period)
     table = colour_table(period, level, scope, as_of=as_of, with_previous=False,
                          plate_levels=plate_levels)

@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app import crypto
 from app.extensions import db
-from app.identity import IdentityError, check_document
+from app.identity import DOCUMENT_TYPE_LABELS, IdentityError, check_document
 from app.models import CaseCheck, Officer, Person, Station, utcnow
-from app.identity import DOCUMENT_TYPE_LABELS
+from app.services.accounts.scoping import scope
 from app.services.declarations.declare import local_midnight_utc, local_today
 from app.services.errors import RuleError
 from app.services.people.people import document_blind_index, local_region_codes
@@ -233,8 +233,6 @@ def case_checks_for(officer: Officer, *, registered: bool | None = None,
                     date_to: date | None = None, import_id: int | None = None,
                     page: int = 1, per_page: int = 50) -> tuple[list[CaseCheck], bool]:
     """The case persons in the officer's area (scoping), newest case first: (rows, has_next)."""
-    from app.services.accounts.scoping import scope
-
     stmt = scope(CaseCheck, select(CaseCheck), officer)
     if registered is not None:
         stmt = stmt.where(CaseCheck.registered_before_case.is_(registered))

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.crypto import mask_name
 from app.extensions import db
 from app.models import Address, Alert, CaseCheck, Declaration, House, MissedRegistration, utcnow
+from app.services.accounts.scoping import scope
 from app.services.errors import RuleError, StateConflict
 from app.services.police.alerts import raise_alert
 from app.services.registry.address_match import decisive, match_address
@@ -85,8 +86,6 @@ def misses_for(officer, *, status: str = "open", source: str | None = None,
                overdue: bool = False, now: datetime | None = None, page: int = 1,
                per_page: int = 50) -> tuple[list[MissedRegistration], bool]:
     """漏登 tasks in the officer's area (scoping), nearest deadline first: (rows, has_next)."""
-    from app.services.accounts.scoping import scope
-
     stmt = scope(MissedRegistration, select(MissedRegistration), officer)
     if status in ("open", "resolved"):
         stmt = stmt.where(MissedRegistration.status == status)

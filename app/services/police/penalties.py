@@ -7,10 +7,16 @@ that article's range. Every decision is scoped to the officer's station and audi
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +25,7 @@ from app.formatting import local_date, to_local
 from app.models import House, MissedRegistration, Officer, Penalty, Person, Station, utcnow
 from app.services.accounts import audit, scoping
 from app.services.errors import RuleError, StateConflict
+from app.services.kpis.reports import cjk_font_name
 from app.services.police import legal_basis
 
 REPEAT_MONTHS = 12
@@ -210,16 +217,6 @@ def landlord_record(person: Person, officer: Officer) -> LandlordRecord:
 
 def render_pdf(penalty: Penalty) -> bytes:
     """The one-page printable record of a decision (A4, Chinese), citing the legal text."""
-    import io
-
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    from app.services.kpis.reports import cjk_font_name
-
     font = cjk_font_name()
     title = ParagraphStyle("t", fontName=font, fontSize=18, leading=26, alignment=1)
     body = ParagraphStyle("b", fontName=font, fontSize=10.5, leading=16, wordWrap="CJK")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import time, timedelta, timezone
-
+from zoneinfo import ZoneInfo
 
 from app.services import ports
 
@@ -82,8 +82,6 @@ class Settings:
     @property
     def tz(self):
         try:
-            from zoneinfo import ZoneInfo
-
             return ZoneInfo(self.tz_name)
         except Exception:  # noqa: BLE001 - no tz database: China has had no DST since 1991
             if self.tz_name == "Asia/Shanghai":

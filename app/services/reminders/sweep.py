@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Iterator
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -69,8 +70,6 @@ def _insert_if_absent(dues: list[Due], now: datetime) -> int:
              "created_at": now, "updated_at": now} for d in dues]
     dialect = db.session.get_bind().dialect.name
     if dialect in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
-
         stmt = mysql_insert(table).on_duplicate_key_update(id=table.c.id)
     elif dialect in ("sqlite", "postgresql"):
         module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
