@@ -1,8 +1,10 @@
 """One place that turns errors into clear answers: JSON under /api, Chinese pages elsewhere."""
 from __future__ import annotations
 
+import redis.exceptions
 from flask import Flask, Response, jsonify, render_template, request
 from marshmallow import ValidationError
+from sqlalchemy import exc
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -51,9 +53,6 @@ def error_body(code: int, message: str, fields: dict | None = None) -> dict:
 
 def _unavailable_errors() -> tuple[type[BaseException], ...]:
     """Errors that mean a backing server is away for now, not that the request was wrong."""
-    import redis.exceptions
-    from sqlalchemy import exc
-
     return (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError,
             redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 

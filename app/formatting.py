@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+from app import wording
+
 # Asia/Shanghai has had no daylight saving since 1991: a fixed offset needs no tz database.
 LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -67,7 +69,6 @@ def register(app) -> None:
     app.add_template_filter(local_date, "local_date")
     app.add_template_filter(lateness, "lateness")
     app.add_template_global(local_today, "local_today")
-    from app import wording
 
     for name in ("channel_label", "region_label", "nationality_label", "audit_action_label",
                  "yes_no", "field_sentence"):

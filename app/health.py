@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import create_engine, text
 
@@ -22,9 +24,6 @@ def _scripts(app):
     """The Alembic script directory shipped with this code (read once)."""
     scripts = app.extensions.get("anju_alembic_scripts")
     if scripts is None:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-
         config = Config()
         config.set_main_option("script_location",
                                os.path.abspath(app.extensions["migrate"].directory))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from stdnum import numdb
 from stdnum.cn import ric, uscc
 
 from app.field_errors import FieldError
@@ -121,8 +122,6 @@ def _pick_name(raw: str, year: int | None) -> str:
 @lru_cache(maxsize=4096)
 def _region_entry(code: str) -> tuple[str, str] | None:
     """(province raw name, county raw name) from stdnum's bundled data, or None when unknown."""
-    from stdnum import numdb
-
     info: dict[str, str] = {}
     for _part, props in numdb.get("cn/loc").info(code):
         info.update(props)

@@ -16,9 +16,17 @@ import os
 import time
 
 from flask import Blueprint, Response, abort, current_app, request
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
-from prometheus_client.exposition import choose_encoder
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.exposition import choose_encoder
+from rq.registry import (DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry,
+                         StartedJobRegistry)
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Declaration
+from app.redis_conn import get_redis
+from workers.queues import QUEUE_NAMES, get_queue
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -50,8 +58,6 @@ def count_callback(outcome: str) -> None:
 
 def count_in_redis(name: str, *labels: str, amount: float = 1) -> None:
     """Add to a cluster-wide counter kept in Redis; never fails the caller."""
-    from app.redis_conn import get_redis
-
     try:
         get_redis().hincrbyfloat(REDIS_COUNTERS, "|".join((name, *labels)), amount)
     except Exception as exc:  # noqa: BLE001 - metrics must not break a push or a sweep
@@ -65,7 +71,6 @@ def count_push(channel: str, result: str) -> None:
 def observe_reminder_sweep(seconds: float) -> None:
     count_in_redis("reminder_sweep_count")
     count_in_redis("reminder_sweep_seconds", amount=seconds)
-    from app.redis_conn import get_redis
 
     try:
         get_redis().hset(REDIS_COUNTERS, "reminder_sweep_last_seconds", seconds)
@@ -119,8 +124,6 @@ def _state_families() -> list:
         except Exception as exc:  # noqa: BLE001 - a scrape reports a dead source, never 500s
             log.warning("metrics: %s unreadable: %s", source, type(exc).__name__)
             if source == "database":
-                from app.extensions import db
-
                 db.session.rollback()
             errors.add_metric([source], 0)
     families.append(errors)
@@ -128,11 +131,6 @@ def _state_families() -> list:
 
 
 def _database_families() -> list:
-    from sqlalchemy import func, select
-
-    from app.extensions import db
-    from app.models import Declaration
-
     gauge = GaugeMetricFamily("anju_declarations", "Declarations by status.", labels=["status"])
     rows = db.session.execute(select(Declaration.status, func.count()).group_by(Declaration.status))
     for status, count in rows:
@@ -142,12 +140,6 @@ def _database_families() -> list:
 
 
 def _redis_families() -> list:
-    from rq.registry import (DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry,
-                             StartedJobRegistry)
-
-    from app.redis_conn import get_redis
-    from workers.queues import QUEUE_NAMES, get_queue
-
     connection = get_redis()
     depth = GaugeMetricFamily("anju_queue_jobs", "Jobs per queue and state (queued, started, "
                               "scheduled, deferred, failed).", labels=["queue", "state"])
@@ -189,8 +181,6 @@ def metrics():
     started = time.perf_counter()
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(_Default())

@@ -6,7 +6,10 @@ through `get_redis()`, and Flask-Limiter gets the same Sentinels as a redis+sent
 """
 from __future__ import annotations
 
+import fakeredis
+import redis
 from flask import current_app
+from redis.sentinel import Sentinel
 
 CONNECT_TIMEOUT = 2
 SOCKET_TIMEOUT = 5
@@ -28,12 +31,8 @@ def parse_sentinels(value: str) -> list[tuple[str, int]]:
 
 def build_redis(config):
     """A Redis client for this config: the Sentinels' master, REDIS_URL, or None for the fake."""
-    import redis
-
     sentinels = config.get("REDIS_SENTINELS")
     if sentinels:
-        from redis.sentinel import Sentinel
-
         sentinel_kwargs = {"socket_connect_timeout": CONNECT_TIMEOUT,
                            "socket_timeout": CONNECT_TIMEOUT}
         if config.get("REDIS_SENTINEL_PASSWORD"):
@@ -57,8 +56,6 @@ def get_redis():
     if conn is None:
         conn = build_redis(current_app.config)
         if conn is None:
-            import fakeredis
-
             conn = fakeredis.FakeRedis()
         current_app.extensions["anju_redis"] = conn
     return conn

@@ -3,6 +3,7 @@
 Pages and push texts use these so that no page shows `wechat_h5`, `tenants.0` or `True`.
 """
 from __future__ import annotations
+from app.identity import region_name
 
 CHANNEL_LABELS = {
     "wechat_h5": "微信公众号", "h5": "微信公众号", "wechat": "微信公众号", "official_account": "微信公众号",
@@ -152,8 +153,6 @@ def channel_label(channel: str | None) -> str:
 
 def region_label(code: str | None) -> str:
     """A GB/T 2260 region code as its place name ("350203" → "福建省厦门市思明区")."""
-    from app.identity import region_name
-
     if not code:
         return ""
     try:

@@ -6,11 +6,16 @@ import functools
 import re
 
 from flask import abort, g, request
+from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from app.app_tokens import load_app_token
 from app.extensions import SUBMISSION_LIMIT, db  # noqa: F401  (re-exported for the API views)
 from app.models import WeChatUser
+from app.schemas.claims import ClaimOutSchema
+from app.schemas.declarations import DeclarationOutSchema
+from app.services.declarations import claims
+from app.services.declarations.declare import Submitter, find_by_idempotency_key
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,64}$")
 
@@ -48,8 +53,6 @@ def idempotent(view):
     def wrapper(*args, **kwargs):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not _KEY_RE.match(key):
-            from marshmallow import ValidationError
-
             raise ValidationError({"Idempotency-Key": ["幂等键应为1到64位字母、数字或-_:."]})
         try:
             return view(key, *args, **kwargs)
@@ -59,10 +62,6 @@ def idempotent(view):
             db.session.rollback()
             if key is None:
                 raise
-            from app.schemas.claims import ClaimOutSchema
-            from app.schemas.declarations import DeclarationOutSchema
-            from app.services.declarations import claims
-            from app.services.declarations.declare import Submitter, find_by_idempotency_key
 
             uid = api_user().id
             existing = find_by_idempotency_key(Submitter("landlord", uid), key)

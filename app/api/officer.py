@@ -18,9 +18,12 @@ from app.schemas.officer import (
     TaskItemInSchema, TaskOutSchema,
 )
 from app.services.accounts import audit, officer_tokens, officers
+from app.services.accounts.scoping import BRANCH_ROLES, scoped_get
+from app.services.kpis import compute as kpis
+from app.services.kpis import counts as kpi_counts
+from app.services.kpis.periods import current_half_month, parse_period
 from app.services.police import alerts as police_alerts
 from app.services.police import tasks as police_tasks
-from app.services.accounts.scoping import BRANCH_ROLES, scoped_get
 from app.storage import evidence_dir
 
 
@@ -146,10 +149,6 @@ def officer_close_alert(officer, alert_id: int):
 @officer_required
 def officer_kpis(officer):
     """The campaign's KPI table for a period and an area level, scoped like the console."""
-    from app.services.kpis import compute as kpis
-    from app.services.kpis import counts as kpi_counts
-    from app.services.kpis.periods import current_half_month, parse_period
-
     text = request.args.get("period")
     period = parse_period(text) if text else current_half_month(utcnow())
     level = request.args.get("level") or (

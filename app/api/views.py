@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from flask import jsonify, request
+from marshmallow import ValidationError
 
 from app.api import bp
 from app.api.auth import SUBMISSION_LIMIT, api_user, idempotent, ip, submitter_key
+from app.api.openapi import build_spec
 from app.extensions import SUBMISSION_SCOPE, db, limiter
 from app.models import Declaration, OwnershipClaim
 from app.schemas.claims import AgentInSchema, ClaimOutSchema
@@ -30,10 +32,10 @@ from app.schemas.declarations import (
     typed_address_fields,
 )
 from app.services.declarations import claims, corrections
-from app.services.registry import typed_address
 from app.services.declarations import declare, employers, rentals
 from app.services.declarations import self_declare as self_service
 from app.services.declarations import ownership
+from app.services.registry import typed_address
 
 declaration_out = DeclarationOutSchema()
 submission_limit = limiter.shared_limit(SUBMISSION_LIMIT, scope=SUBMISSION_SCOPE,
@@ -71,8 +73,6 @@ def index():
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3 document, generated from the marshmallow schemas."""
-    from app.api.openapi import build_spec
-
     return jsonify(build_spec())
 
 
@@ -140,8 +140,6 @@ def sign_pledge(house_id: int):
     house = ownership.my_house(api_user(), house_id)
     data = PledgeInSchema().load(_json())
     if not data["agree"]:
-        from marshmallow import ValidationError
-
         raise ValidationError({"agree": ["请阅读并同意保证书"]})
     rentals.sign_pledge(house, signer_name=data["signer_name"], ip=ip())
     db.session.commit()

@@ -13,6 +13,7 @@ from app.services.accounts import scoping
 from app.services.declarations import ownership
 from app.services.registry import plates
 from app.services.registry import addresses as registry
+from wechat.qr import parametric_qr_url
 
 @bp.get("/addresses")
 @login_required
@@ -52,7 +53,6 @@ def _qr_target():
     # What a plate's QR encodes: the H5 entry URL, or (PLATE_QR_MODE=wechat) a parametric QR.
     if current_app.config.get("PLATE_QR_MODE") != "wechat":
         return None
-    from wechat.qr import parametric_qr_url
 
     return lambda a: parametric_qr_url(a.qr_token)
 

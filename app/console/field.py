@@ -3,6 +3,8 @@ item by item on a phone, the 五见/四知 templates, and the alerts to handle (
 from __future__ import annotations
 
 
+from datetime import datetime
+
 from flask import (
     abort, flash, redirect, render_template, request, send_file, url_for,
 )
@@ -16,15 +18,15 @@ from app.console import bp
 from app.console.auth import client_ip, current_officer, roles_required
 from app.console.forms import choices
 from app.extensions import db
-from app.models import Alert, ControlTask, Employer, House, Watch
 from app.identity import DOCUMENT_TYPE_LABELS
-from app.services.police import checklist
-from app.services.police.checklist import active_templates
+from app.models import Alert, ControlTask, Employer, House, Watch
+from app.services.accounts.scoping import ADMIN_ROLES, scoped_get
 from app.services.errors import RuleError
+from app.services.police import checklist
 from app.services.police import alerts as alert_service
 from app.services.police import tasks as task_service
 from app.services.police import watch as watch_service
-from app.services.accounts.scoping import ADMIN_ROLES, scoped_get
+from app.services.police.checklist import active_templates
 from app.storage import evidence_dir
 
 BRANCH_ROLES = ("branch_admin", "system_admin")
@@ -71,8 +73,6 @@ class TemplateForm(FlaskForm):
 @bp.app_template_filter("fromiso")
 def fromiso(value):
     """A stored ISO time (checklist JSON) as a datetime, for the bjt macro."""
-    from datetime import datetime
-
     return datetime.fromisoformat(value) if value else None
 
 

@@ -2,14 +2,13 @@
 from flask import Blueprint, request
 
 from app.extensions import CODE_GUESS_LIMIT, SUBMISSION_LIMIT, SUBMISSION_SCOPE, limiter
+from app.h5.identity import current_user
 
 bp = Blueprint("h5", __name__)
 
 
 def submitter_key() -> str:
     """Rate-limit key of an H5 submission: the WeChat user, named as the API names it."""
-    from app.h5.identity import current_user
-
     user = current_user()
     return f"wx:{user.id}" if user is not None else f"ip:{request.remote_addr}"
 

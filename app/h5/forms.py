@@ -5,7 +5,7 @@ schemas' dotted names ("tenants.1.document_number"), so one mapping serves both 
 """
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from marshmallow import ValidationError
 
@@ -116,8 +116,6 @@ def load_all(schema, form: dict) -> dict:
 
 def check_csrf() -> None:
     """Every H5 POST carries the session's CSRF token (Flask-WTF); a missing one is a 400 page."""
-    from flask import current_app
-
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     try:

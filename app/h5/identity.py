@@ -4,12 +4,11 @@ from __future__ import annotations
 import functools
 
 from app.models import WeChatUser
+from wechat.oauth import current_wechat_user, h5_login_required
 
 
 def current_user() -> WeChatUser | None:
     """The WeChat user of this H5 session, or None before OAuth."""
-    from wechat.oauth import current_wechat_user
-
     return current_wechat_user()
 
 
@@ -18,8 +17,6 @@ def user_required(view):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        from wechat.oauth import h5_login_required  # resolved per request: wechat/ is optional
-
         def inner(*a, **kw):
             return view(current_user(), *a, **kw)
 

@@ -1,4 +1,6 @@
 """H5 views: the landing page and the door-plate page a scan opens."""
+from urllib.parse import urlsplit
+
 from flask import abort, redirect, render_template, request, url_for
 from werkzeug.routing import BuildError
 
@@ -22,8 +24,6 @@ def back_url() -> str:
 
 
 def _referrer_path() -> str | None:
-    from urllib.parse import urlsplit
-
     ref = request.referrer
     if not ref:
         return None
