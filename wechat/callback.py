@@ -23,9 +23,11 @@ from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 from wechatpy.replies import create_reply
 from werkzeug.wrappers import Request
 
+from app.errors import MESSAGES, RETRY_AFTER_SECONDS, _forget_session, _unavailable_errors
 from app.extensions import db
 from app.metrics import count_callback, observe_request
 from app.redis_conn import get_redis
+from wechat import router
 from wechat.users import forget_seen, note_seen_marker, seen_key, seen_markers_to_set
 
 bp = Blueprint("wechat_callback", __name__, url_prefix="/wechat")
@@ -216,10 +218,8 @@ def _earlier_reply(redis, key: str, value: bytes | None) -> str:
 
 
 def _handle(fields: dict) -> str:
-    from wechat.router import route
-
     message = message_of(fields)
-    reply = route(message)
+    reply = router.route(message)
     return create_reply(reply, message=message, render=True) if reply is not None else ""
 
 
@@ -336,8 +336,6 @@ class FastCallback:
         return response(environ, start_response)
 
     def _respond(self, req) -> Response:
-        from app.errors import MESSAGES, RETRY_AFTER_SECONDS, _forget_session, _unavailable_errors
-
         try:
             return respond(req)
         except _unavailable_errors() as exc:

@@ -18,6 +18,7 @@ from wechatpy.oauth import WeChatOAuth
 from wechatpy.session.redisstorage import RedisStorage
 
 from app.redis_conn import get_redis
+from wechat.sandbox.transport import mount_sandbox
 
 STORAGE_PREFIX = "anju:wechat"
 LOCK_KEY = STORAGE_PREFIX + ":token_lock:{appid}"
@@ -45,8 +46,6 @@ def http_session() -> requests.Session:
     """A requests session for the WeChat API; sandbox requests are served in-process by the app."""
     session = requests.Session()
     if api_base_url().startswith(SANDBOX_HOST_ORIGIN + "/"):
-        from wechat.sandbox.transport import mount_sandbox
-
         mount_sandbox(session, current_app._get_current_object())
     return session
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import current_app
 
+from wechat.client import get_client
+
 
 def menu_definition() -> dict:
     """The menu: declare by door plate, my houses and declarations, residence permit, help."""
@@ -21,6 +23,4 @@ def menu_definition() -> dict:
 
 def publish_menu() -> dict:
     """Publish the menu (to the sandbox in development); returns WeChat's answer."""
-    from wechat.client import get_client
-
     return get_client().menu.create(menu_definition())

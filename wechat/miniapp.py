@@ -13,6 +13,7 @@ from app.errors import error_body
 from app.extensions import db, limiter
 from app.redis_conn import get_redis
 from wechat import users
+from wechat.client import get_json
 
 bp = Blueprint("wechat_miniapp", __name__)
 
@@ -28,8 +29,6 @@ def _error(status: int, message: str, fields: dict | None = None):
 
 def code2session(js_code: str) -> dict:
     """Exchange a wx.login() code for {openid, session_key, unionid?} (errcode → exception)."""
-    from wechat.client import get_json
-
     config = current_app.config
     return get_json("sns/jscode2session", {
         "appid": config["WECHAT_MINIAPP_ID"], "secret": config["WECHAT_MINIAPP_SECRET"],

@@ -25,6 +25,7 @@ from app.models import WeChatUser
 from app.redis_conn import get_redis
 from app.urls import same_site_path
 from wechat import users
+from wechat.client import get_oauth
 
 bp = Blueprint("wechat_oauth", __name__, url_prefix="/wechat/oauth")
 
@@ -152,8 +153,6 @@ def _checked_return(code: str, state: str) -> dict:
 
 def _exchange(code: str, scope: str) -> tuple[str, dict, dict]:
     """The code exchanged for (openid, grant, profile); the profile only with snsapi_userinfo."""
-    from wechat.client import get_oauth
-
     oauth = get_oauth(url_for("wechat_oauth.callback", _external=True), scope=scope)
     try:
         grant = oauth.fetch_access_token(code)

@@ -25,12 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from wechatpy.exceptions import WeChatClientException
 
 from app.extensions import db
+from app.metrics import count_push
 from app.models import PushMessage, WeChatUser, utcnow
 from app.redis_conn import get_redis
 from app.services.ports import PushResult
 from app.services.reminders.clock import in_quiet_hours
 from app.services.reminders.quota import quota_key
 from app.services.reminders.rules import settings
+from wechat.client import get_client, get_miniapp_client
 
 # 43004: the user does not follow the account; 43101: the user refused subscribe messages.
 UNREACHABLE_ERRCODES = (43004, 43101)
@@ -148,8 +150,6 @@ def send(channel: str, user: WeChatUser, template_id: str, payload: dict,
          dedupe_key: str, *, not_before: datetime | None = None,
          now: datetime | None = None) -> PushResult:
     """Record (committed), claim, send and record the outcome of one push; counted in /metrics."""
-    from app.metrics import count_push
-
     try:
         result = _send(channel, user, template_id, payload, dedupe_key, not_before, now)
     except BaseException:
@@ -196,8 +196,6 @@ def _send(channel: str, user: WeChatUser, template_id: str, payload: dict, dedup
 
 
 def _prepare_client(channel: str) -> None:
-    from wechat.client import get_client, get_miniapp_client
-
     client = get_miniapp_client() if channel == "subscribe" else get_client()
     client.access_token  # noqa: B018 - fetched (or read from Redis) now, before any claim
 
@@ -229,8 +227,6 @@ def _end_claim_after_error(record: PushMessage, exc: Exception, now: datetime) -
 
 
 def _send_claimed(record: PushMessage, user: WeChatUser, now: datetime) -> PushResult:
-    from wechat.client import get_client, get_miniapp_client
-
     payload = record.payload or {}
     try:
         if record.channel == "subscribe":

@@ -6,14 +6,13 @@ wechat/router.py replies with the door-plate link, so a landlord who scans also 
 from __future__ import annotations
 
 from app.redis_conn import get_redis
+from wechat.client import get_client
 
 _CACHE_KEY = "anju:plate_qr:{scene}"
 
 
 def parametric_qr_url(scene: str) -> str:
     """The URL to encode for a permanent QR with this scene; created once, then cached in Redis."""
-    from wechat.client import get_client
-
     redis = get_redis()
     key = _CACHE_KEY.format(scene=scene)
     cached = redis.get(key)

@@ -15,7 +15,8 @@ from wechatpy.replies import ArticlesReply, BaseReply, TextReply
 from app.extensions import db
 from app.models import Address
 from app.services.declarations.ownership import house_addresses_of_follower
-from wechat import users
+from wechat import jobs, users
+from workers.queues import enqueue_after_commit
 
 # Text commands and their close variants (traditional characters, synonyms). The first command
 # whose word occurs in the message wins, so the more specific ones come first ("退租申报" → 退租).
@@ -150,9 +151,6 @@ def plate_reply(message, scene: str | None) -> BaseReply:
 
 def route(message) -> BaseReply | None:
     """The reply to one parsed inbound message (None: answer "success", i.e. no reply)."""
-    from wechat import jobs
-    from workers.queues import enqueue_after_commit
-
     openid = message.source
     kind = message.type
     event = getattr(message, "event", None) if kind == "event" else None

@@ -1,7 +1,12 @@
 """The WeChat sandbox: a fake WeChat HTTP API and a simulator (DESIGN §2). Never in production."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import Flask
+from flask_wtf.csrf import generate_csrf
+
+from app.formatting import local_datetime
 
 
 def init_app(app: Flask) -> None:
@@ -25,16 +30,11 @@ def init_app(app: Flask) -> None:
 
 
 def _csrf_token() -> str:
-    from flask_wtf.csrf import generate_csrf
-
     return generate_csrf()
 
 
 def _local_time(timestamp: float) -> str:
     # The simulator shows Beijing time like every other page, whatever the host's zone.
-    from datetime import datetime, timezone
-
-    from app.formatting import local_datetime
 
     return local_datetime(datetime.fromtimestamp(timestamp, timezone.utc))
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, render_template, request
-from flask import redirect as http_redirect
+from flask import Blueprint, current_app, redirect as http_redirect, render_template, request
 
 from wechat.sandbox import store
 from wechat.sandbox.account import setting
@@ -26,8 +25,6 @@ def _problem(message: str, code: int):
 
 def _allowed_host(redirect_uri: str) -> bool:
     """Like WeChat's 网页授权域名 check: only this app's own host (or PUBLIC_BASE_URL's)."""
-    from flask import current_app
-
     host = urlsplit(redirect_uri).netloc
     public = urlsplit(current_app.config.get("PUBLIC_BASE_URL") or "").netloc
     return bool(host) and host in {request.host, public}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import secrets
 
+from flask import url_for
+
 from app import crypto
 from app.models import WeChatUser
 from app.redis_conn import get_redis
@@ -48,8 +50,6 @@ class SandboxRealNameCheck:
     label = "模拟微信实名核验（沙箱）"
 
     def start(self, user: WeChatUser, claim: RealNameClaim, return_url: str) -> RealNameStart:
-        from flask import url_for
-
         ticket = secrets.token_urlsafe(18)
         session = {"openid": user.openid, "name": claim.name,
                    "document_masked": crypto.mask_document(claim.document_number),

@@ -6,6 +6,7 @@ import re
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    url_for)
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import or_, select
 
 from app.extensions import db
@@ -41,7 +42,6 @@ def require_csrf() -> None:
     """Refuse a POST without a valid CSRF token (400, in Chinese), unless CSRF is switched off."""
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
-    from flask_wtf.csrf import validate_csrf
 
     try:
         validate_csrf(request.form.get("csrf_token"))
@@ -249,7 +249,6 @@ def _check_csrf() -> None:
     """The sandbox's own forms carry the session's CSRF token, like every H5 form."""
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
-    from flask_wtf.csrf import validate_csrf
 
     try:
         validate_csrf(request.form.get("csrf_token"))
