@@ -7,6 +7,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+import app.services.declarations.validation_batch  # noqa: F401  (loaded before the fork)
+import app.services.reminders.notifications  # noqa: F401  (loaded before the fork)
 from app.extensions import db
 from app.identity import check_document
 from app.models import Declaration, OutboxJob, utcnow
@@ -105,12 +107,10 @@ def enqueue_validation_batches(declaration_ids: list[int], size: int = BATCH_SIZ
 def warm_up() -> None:
     """Load what every job needs once, in the worker, before it forks a work-horse per job.
 
-    Without it each work-horse imports the services and python-stdnum's region table again,
-    which costs more than validating a declaration.
+    The services every job uses are imported at the top of this module (so they load with it);
+    this loads python-stdnum's region table, which otherwise each work-horse would read again,
+    at more cost than validating a declaration.
     """
-    import app.services.reminders.notifications  # noqa: F401
-    import app.services.declarations.validation_batch  # noqa: F401
-
     check_document("resident_id", "11010519491231002X")
 
 

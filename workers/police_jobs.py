@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
+
 from app.extensions import db
 from app.models import utcnow
+from app.services.police.cases_import import run_import
 from app.services.police.tasks import sweep_overdue
 
 
@@ -18,10 +21,6 @@ def sweep_control_tasks(now_iso: str | None = None) -> int:
 def run_case_import(import_id: int) -> str | None:
     """Import a large case-person file (案前比对) in committed chunks; the console page polls
     the progress. Idempotent: a finished import is left alone, a crashed one resumes."""
-    from flask import current_app
-
-    from app.services.police.cases_import import run_import
-
     record = run_import(import_id, config=current_app.config, commit=db.session.commit)
     db.session.commit()
     return record.status if record is not None else None

@@ -11,9 +11,11 @@ from rq import SimpleWorker, Worker
 from app.extensions import db
 from app.logs import job_context
 from app.redis_conn import get_redis
+from workers.health import check
 from workers.jobs import warm_up
 from workers.outage import REDIS_ERRORS, OncePerOutage, RedisOutage
 from workers.queues import JOB_SERIALIZER, QUEUE_NAMES, get_queue
+from workers.schedule import run_scheduler
 
 
 class AppWorkerMixin:
@@ -148,15 +150,11 @@ def run(argv: list[str], make_app) -> int:
     app = make_app()
     with app.app_context():
         if args.check:
-            from workers.health import check
-
             return check(args.check)
         if not app.config.get("REDIS_URL"):
             print("REDIS_URL is not set: jobs run inline in the web process; no worker needed.")
             return 0
         if args.scheduler:
-            from workers.schedule import run_scheduler
-
             stopping = []
             signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
             try:
