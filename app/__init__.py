@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask, current_app, has_app_context, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import load_config
 
@@ -63,8 +64,6 @@ def trust_proxies(app: Flask) -> None:
     if hops < 0:
         raise RuntimeError("TRUSTED_PROXIES must be 0 or a positive number of proxies")
     if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 

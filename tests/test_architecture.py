@@ -4,6 +4,7 @@ The contracts are in .importlinter; `lint-imports` names the import that broke o
 """
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -105,3 +106,56 @@ def test_no_import_cycle_outside_the_blueprint_packages():
            if not any(all(m == p or m.startswith(p + ".") for m in group)
                       for p in BLUEPRINT_PACKAGES)]
     assert not bad, bad
+
+
+# Where an import may stay inside a function (issue 15): the factory and CLI registration,
+# which import the blueprints and commands they wire, or a line that says why (`# local: …`).
+LOCAL_IMPORT_FILES = ("app/cli.py", "workers/cli.py", "wechat/cli.py")
+LOCAL_IMPORT_FUNCTIONS = {"app/__init__.py": ("create_app", "register_"),
+                          "wechat/__init__.py": ("init_app",),
+                          "wechat/sandbox/__init__.py": ("init_app",)}
+
+
+def _function_local_imports(path: Path, root: Path):
+    """(file, function, line) of every import statement inside a function body; the function
+    named is the outermost one, so a helper nested in an allowed function is allowed too."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    found = []
+
+    def walk(node, outer):
+        for child in ast.iter_child_nodes(node):
+            name = outer
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and outer is None:
+                name = child.name
+            if isinstance(child, (ast.Import, ast.ImportFrom)) and outer is not None:
+                text = "\n".join(lines[child.lineno - 1:child.end_lineno])
+                found.append((path.relative_to(root).as_posix(), outer, child.lineno, text))
+            walk(child, name)
+
+    walk(tree, None)
+    return found
+
+
+def test_function_local_imports_only_in_the_factory_and_cli():
+    root = Path(__file__).resolve().parents[1]
+    bad = []
+    for package in ("app", "wechat", "workers"):
+        for path in sorted((root / package).rglob("*.py")):
+            for rel, function, line, text in _function_local_imports(path, root):
+                if rel in LOCAL_IMPORT_FILES or "# local: " in text:
+                    continue
+                if function.startswith(LOCAL_IMPORT_FUNCTIONS.get(rel, ())):
+                    continue
+                bad.append(f"{rel}:{line} in {function}(): {text.strip()}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_local_import_check_sees_a_nested_import(tmp_path):
+    # The check above must not pass vacuously: an import in a method is found, one at the top
+    # of a module is not.
+    (tmp_path / "m.py").write_text("import os\n\nclass C:\n    def f(self):\n"
+                                   "        from os import path\n        return path\n")
+    assert [(f, line) for _, f, line, _ in _function_local_imports(tmp_path / "m.py",
+                                                                      tmp_path)] == [("f", 5)]
