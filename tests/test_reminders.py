@@ -17,7 +17,7 @@ from app.services.reminders import notifications
 from app.services.reminders import clock, delivery, escalations, quota, rules, sweep
 from app.services.declarations import self_declare
 from app.services.declarations.rentals import confirm_tenants_unchanged
-from app.services.declarations.declare import residence_permit_date
+from app.services.declarations.declare import add_months, residence_permit_date
 from tests.factories import make_address, make_jurisdiction, make_person
 
 # 12:00 in Shanghai (UTC+8): inside the sending day.
@@ -266,7 +266,7 @@ def test_tenant_is_told_at_six_months_that_a_residence_permit_may_be_applied_for
     not_yet = live_in(house, "110105194912310037", date(2026, 6, 1), name="王租客")
     make_user(not_yet.person)
     db.session.commit()
-    assert self_declare.add_months(start, 6) == residence_permit_date(start)
+    assert add_months(start, 6) == residence_permit_date(start)
 
     run_sweep(db, NOW)
     [reminder] = [r for r in all_reminders(db) if r.rule == "residence_permit"]
