@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.fakedata import FakeData
 from app.models import Declaration, Employment, House, Residence
-from app.services.declarations import declare, employers, rentals, self_declare
+from app.services.declarations import declare, employers, rentals
 from app.services.errors import RuleError
 from tests.conftest import raw_dump
 from tests.factories import make_address, make_jurisdiction

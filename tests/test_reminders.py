@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from app.models import Alert, Declaration, House, Reminder, Residence, WeChatUser, utcnow
 from app.services.reminders import notifications
 from app.services.reminders import clock, delivery, escalations, quota, rules, sweep
-from app.services.declarations import self_declare
 from app.services.declarations.rentals import confirm_tenants_unchanged
 from app.services.declarations.declare import add_months, residence_permit_date
 from tests.factories import make_address, make_jurisdiction, make_person
