@@ -2,7 +2,9 @@
 escalation, and exactly-once sends across processes (DESIGN §4 flow 7, §5)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -626,8 +628,11 @@ def test_two_schedulers_and_two_workers_send_each_reminder_exactly_once(app, db,
                                                "FIELD_ENCRYPTION_ACTIVE_KEY_ID",
                                                "BLIND_INDEX_KEY")})
     argvs = [["--scheduler"], ["--scheduler"], [], []]
+    # Each process leads its own group, so stopping it also stops what it forked (a work-horse
+    # still in a job would otherwise keep the stderr pipe open and the read below would hang).
     procs = [subprocess.Popen([sys.executable, str(script), *argv], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
              for argv in argvs]
     try:
         # Extra sweeps and direct sends race with the scheduled ones on purpose.
@@ -655,12 +660,14 @@ def test_two_schedulers_and_two_workers_send_each_reminder_exactly_once(app, db,
         time.sleep(2)  # let any straggler finish: a double send would show up now
     finally:
         for proc in procs:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group is left
     errors = b"".join(p.stderr.read() for p in procs).decode(errors="replace")
     keys = [k.decode() for k in redis.lrange("anju:test:pushes", 0, -1)]
     db.session.expire_all()
