@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.fakedata import FakeData
 from app.models import Declaration, Employment, House, Residence
-from app.services.declarations import declare, employers, rentals, self_declare
+from app.services.declarations import declare, employers, rentals
 from app.services.errors import RuleError
 from tests.conftest import raw_dump
 from tests.factories import make_address, make_jurisdiction
@@ -189,8 +189,8 @@ def test_hire_with_dormitory_then_leave(db):
 
 
 def test_residence_permit_date_is_six_months_later():
-    assert self_declare.residence_permit_date(date(2026, 8, 31)) == date(2027, 2, 28)
-    assert self_declare.residence_permit_date(date(2026, 1, 15)) == date(2026, 7, 15)
+    assert declare.residence_permit_date(date(2026, 8, 31)) == date(2027, 2, 28)
+    assert declare.residence_permit_date(date(2026, 1, 15)) == date(2026, 7, 15)
 
 
 def test_move_in_deadline_runs_from_local_midnight_not_utc(db, house):

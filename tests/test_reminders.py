@@ -2,7 +2,9 @@
 escalation, and exactly-once sends across processes (DESIGN §4 flow 7, §5)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,9 +17,8 @@ from sqlalchemy import func, select
 from app.models import Alert, Declaration, House, Reminder, Residence, WeChatUser, utcnow
 from app.services.reminders import notifications
 from app.services.reminders import clock, delivery, escalations, quota, rules, sweep
-from app.services.declarations import self_declare
 from app.services.declarations.rentals import confirm_tenants_unchanged
-from app.services.declarations.declare import residence_permit_date
+from app.services.declarations.declare import add_months, residence_permit_date
 from tests.factories import make_address, make_jurisdiction, make_person
 
 # 12:00 in Shanghai (UTC+8): inside the sending day.
@@ -266,7 +267,7 @@ def test_tenant_is_told_at_six_months_that_a_residence_permit_may_be_applied_for
     not_yet = live_in(house, "110105194912310037", date(2026, 6, 1), name="王租客")
     make_user(not_yet.person)
     db.session.commit()
-    assert self_declare.add_months(start, 6) == residence_permit_date(start)
+    assert add_months(start, 6) == residence_permit_date(start)
 
     run_sweep(db, NOW)
     [reminder] = [r for r in all_reminders(db) if r.rule == "residence_permit"]
@@ -627,8 +628,11 @@ def test_two_schedulers_and_two_workers_send_each_reminder_exactly_once(app, db,
                                                "FIELD_ENCRYPTION_ACTIVE_KEY_ID",
                                                "BLIND_INDEX_KEY")})
     argvs = [["--scheduler"], ["--scheduler"], [], []]
+    # Each process leads its own group, so stopping it also stops what it forked (a work-horse
+    # still in a job would otherwise keep the stderr pipe open and the read below would hang).
     procs = [subprocess.Popen([sys.executable, str(script), *argv], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
              for argv in argvs]
     try:
         # Extra sweeps and direct sends race with the scheduled ones on purpose.
@@ -656,12 +660,14 @@ def test_two_schedulers_and_two_workers_send_each_reminder_exactly_once(app, db,
         time.sleep(2)  # let any straggler finish: a double send would show up now
     finally:
         for proc in procs:
-            proc.terminate()
+            os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group is left
     errors = b"".join(p.stderr.read() for p in procs).decode(errors="replace")
     keys = [k.decode() for k in redis.lrange("anju:test:pushes", 0, -1)]
     db.session.expire_all()

@@ -3,12 +3,13 @@
 page and its printable one-page PDF record."""
 from __future__ import annotations
 
+import secrets
+
 from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from marshmallow import ValidationError
 
-from app.console import bp
+from app.console import bp, idempotent
 from app.console.auth import client_ip, current_officer
 from app.errors import flatten_messages
 from app.extensions import db
@@ -18,10 +19,6 @@ from app.schemas.penalties import PenaltyInSchema
 from app.services.errors import RuleError
 from app.services.police import legal_basis
 from app.services.police import penalties as penalty_service
-
-
-class CsrfForm(FlaskForm):
-    pass
 
 
 bp.add_app_template_global(penalty_service.sanction_label, "sanction_label")
@@ -42,8 +39,9 @@ def _render_new(target, values=None, errors=None, status=200):
     landlord = next((p for p in target.landlords if p.id == target.default_landlord_id), None)
     record = penalty_service.landlord_record(landlord, current_officer()) if landlord else None
     return render_template(
-        "console/penalty_new.html", target=target, form=CsrfForm(), values=values,
+        "console/penalty_new.html", target=target, form=idempotent.CsrfForm(), values=values,
         errors=errors or {}, bases=legal_basis.table(), kinds=PENALTY_KIND_LABELS,
+        key=values.get("idempotency_key") or secrets.token_hex(16),
         default_date=day, landlord=landlord, record=record,
         recent=record.offences_within(day, target.missed.id if target.missed else None)
         if record else []), status
@@ -59,22 +57,23 @@ def penalty_new():
 @bp.post("/penalties/new")
 @login_required
 def penalty_record():
-    """Record the decision: basis by offence date, amount within its range; audited."""
-    target = _target()
-    if not CsrfForm().validate_on_submit():
-        return _render_new(target, request.form, {"_form": "页面已过期，请刷新后重新填写"}, 400)
+    """Record the decision: basis by offence date, amount within its range; audited. The form
+    carries a key made when it was opened, so a double click or a resend records it once."""
+    target, officer, form = _target(), current_officer(), request.form
+    if problem := idempotent.form_problem(form):
+        return _render_new(target, form, {"_form": problem}, 400)
     try:
-        data = PenaltyInSchema().load(request.form.to_dict())
-        penalty = penalty_service.record_penalty(current_officer(), target, ip=client_ip(),
-                                                 **data)
+        if location := idempotent.stored_location(officer, form):
+            return redirect(location, 303)
+        data = PenaltyInSchema().load(form.to_dict())
+        penalty = penalty_service.record_penalty(officer, target, ip=client_ip(), **data)
     except ValidationError as exc:
-        return _render_new(target, request.form, flatten_messages(exc.messages), 400)
+        return _render_new(target, form, flatten_messages(exc.messages), 400)
     except RuleError as exc:
         db.session.rollback()
-        return _render_new(target, request.form, {exc.field: exc.message},
-                           409 if exc.field == "status" else 400)
-    db.session.commit()
-    return redirect(url_for("console.penalty", penalty_id=penalty.id), 303)
+        status = 409 if exc.field == "status" else 400
+        return _render_new(target, form, {exc.field: exc.message}, status)
+    return idempotent.answered(officer, form, url_for("console.penalty", penalty_id=penalty.id))
 
 
 @bp.get("/penalties/<int:penalty_id>")

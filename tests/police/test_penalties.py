@@ -4,6 +4,8 @@ the printable record citing the article, and repeats within 12 months highlighte
 from __future__ import annotations
 
 import io
+import re
+import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -156,8 +158,26 @@ def test_an_offence_before_the_table_or_after_today_and_a_house_without_landlord
 # -- console -----------------------------------------------------------------------------------
 
 def _form(landlord, **kw):
+    """The form as the page posts it, with the key the page made when it was opened."""
     return {"landlord_person_id": str(landlord.id), "offence_date": "2026-01-01", "kind": "fine",
-            "amount_yuan": "600", "note": "未按规定登记承租人", **kw}
+            "amount_yuan": "600", "note": "未按规定登记承租人",
+            "idempotency_key": secrets.token_hex(16), **kw}
+
+
+def test_a_double_click_on_the_form_records_one_decision(client, world):
+    landlord = _landlord(world)
+    login(client, "officer_a")
+    page = client.get(f"/console/penalties/new?house={world.a.house.id}").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', page).group(1)
+    url = f"/console/penalties/new?house={world.a.house.id}"
+    first = client.post(url, data=_form(landlord, idempotency_key=key))
+    second = client.post(url, data=_form(landlord, idempotency_key=key))
+    assert first.status_code == second.status_code == 303
+    assert first.location == second.location
+    assert db.session.execute(select(func.count(Penalty.id))).scalar() == 1
+    without = client.post(url, data=_form(landlord, idempotency_key=""))
+    assert without.status_code == 400 and "提交编号" in without.get_data(as_text=True)
+    assert db.session.execute(select(func.count(Penalty.id))).scalar() == 1
 
 
 def test_from_a_house_the_decision_shows_on_the_house_and_landlord_pages(client, world):
