@@ -97,9 +97,11 @@ def _primary_key(obj) -> int | None:
 def _who() -> dict:
     """Officer id or WeChat user id, from what the request already loaded (no extra query)."""
     officer = g.get("_login_user")  # Flask-Login's cache; set only when the view used it
-    if officer is not None and getattr(officer, "is_authenticated", False):
-        # ConsoleUser wraps the Officer; never get_id(): that is the session token.
-        return {"officer_id": _primary_key(getattr(officer, "officer", officer))}
+    # ConsoleUser wraps the Officer (the anonymous user has none). Never is_authenticated: it
+    # loads the officer, which after a database outage mid-request is detached, and the log
+    # line would turn the 503 into a 500. Never get_id(): that is the session token.
+    if (inner := getattr(officer, "officer", None)) is not None:
+        return {"officer_id": _primary_key(inner)}
     wx_user = g.get("wx_user")
     if wx_user is not None:
         return {"wechat_user_id": _primary_key(wx_user)}

@@ -77,6 +77,36 @@ def test_console_login_answers_a_chinese_503_page_while_the_database_is_away(app
     assert "系统暂时无法处理，请稍后再试" in resp.get_data(as_text=True)
 
 
+def test_a_signed_in_console_page_answers_503_when_the_database_goes_away_after_sign_in(
+        app, client, db):
+    """The officer is loaded, then the page's own query fails: the request log line must not
+    reload the (now detached) officer and turn the 503 into a 500 (found by bench/console.py)."""
+    from tests.console.conftest import world as make_world
+    from tests.console.helpers import login
+
+    world = make_world.__wrapped__(db)
+    db.session.commit()
+    page = f"/console/persons/{world.a.person.id}"
+    assert login(client, "officer_a").status_code == 302
+    with app.app_context():
+        engine = _db.engine
+    dbapi = engine.dialect.dbapi
+
+    def refuse_person(_cursor, statement, *_args, **_kwargs):
+        if "FROM person" in statement:
+            raise dbapi.OperationalError(2013, "Lost connection to MySQL server during query")
+
+    for hook in ("do_execute", "do_execute_no_params"):
+        event.listen(engine, hook, refuse_person)
+    try:
+        resp = client.get(page)
+    finally:
+        for hook in ("do_execute", "do_execute_no_params"):
+            event.remove(engine, hook, refuse_person)
+    assert resp.status_code == 503 and "系统暂时无法处理，请稍后再试" in resp.get_data(as_text=True)
+    assert client.get(page).status_code == 200
+
+
 def test_wechat_callback_answers_success_and_handles_the_retry_once_the_database_returns(
         app, client, db):
     xml = wx.text_xml(wx.new_openid(), "帮助")
